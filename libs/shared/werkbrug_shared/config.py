@@ -1,0 +1,80 @@
+"""Configuration from the environment, one place for every service.
+
+Each service has its own database: ``<SERVICE>_DATABASE_URL`` (for example
+``CANDIDATES_DATABASE_URL=postgresql+psycopg://127.0.0.1/werkbrug_candidates``),
+defaulting to a SQLite file under ``var/`` so ``make run`` needs nothing but
+RabbitMQ. A key in the nameko container config wins over the environment,
+which keeps in-process tests free of global state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SERVICES = ("candidates", "vacancies", "matching", "aftercare", "reporting", "gateway")
+DATABASE_SERVICES = ("candidates", "vacancies", "matching", "aftercare", "reporting")
+DEFAULT_METRICS_PORTS = {name: 9101 + i for i, name in enumerate(SERVICES)}
+DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
+# Five retries spread over about 13 minutes: long enough to ride out a
+# database fail-over or a deploy, short enough that an operator sees a
+# dead letter the same morning.
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("WERKBRUG_VAR_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def amqp_uri(config: dict | None = None) -> str:
+    if config and config.get("AMQP_URI"):
+        return config["AMQP_URI"]
+    return os.environ.get("WERKBRUG_AMQP_URI", DEFAULT_AMQP_URI)
+
+
+def database_url(service: str, config: dict | None = None) -> str:
+    key = f"{service.upper()}_DATABASE_URL"
+    if config and config.get(key):
+        return config[key]
+    return os.environ.get(key) or f"sqlite:///{var_dir() / (service + '.db')}"
+
+
+def metrics_port(service: str, config: dict | None = None) -> int:
+    """Port of the service's Prometheus endpoint; 0 switches it off."""
+    key = f"{service.upper()}_METRICS_PORT"
+    if config and config.get(key) is not None:
+        return int(config[key])
+    return int(os.environ.get(key, DEFAULT_METRICS_PORTS.get(service, 0)))
+
+
+def retry_delays_ms(config: dict | None = None) -> tuple[int, ...]:
+    """Back-off before each retry of a failing event handler, in ms.
+
+    The number of entries is the number of retries before dead-lettering.
+    """
+    raw = (config or {}).get("RETRY_DELAYS_MS") or os.environ.get("WERKBRUG_RETRY_DELAYS_MS")
+    if not raw:
+        return DEFAULT_RETRY_DELAYS_MS
+    if isinstance(raw, (list, tuple)):
+        return tuple(int(v) for v in raw)
+    return tuple(int(v) for v in str(raw).split(",") if v.strip())
+
+
+def outbox_poll_seconds(config: dict | None = None) -> float:
+    """How often the outbox relay looks for rows nobody woke it for."""
+    raw = (config or {}).get("OUTBOX_POLL_SECONDS") or os.environ.get("WERKBRUG_OUTBOX_POLL_SECONDS")
+    return float(raw) if raw else 1.0
+
+
+def nameko_config(**overrides) -> dict:
+    """A nameko config dict for in-process containers and RPC clients."""
+    config = {
+        "AMQP_URI": amqp_uri(),
+        "WEB_SERVER_ADDRESS": os.environ.get("WERKBRUG_HTTP_ADDRESS", "0.0.0.0:8000"),
+        "ACCEPT": ["json", "cloudevents"],
+        "max_workers": int(os.environ.get("WERKBRUG_MAX_WORKERS", "10")),
+    }
+    config.update(overrides)
+    return config

@@ -1,0 +1,267 @@
+"""The database dependency: one SQLAlchemy session per worker, as a unit of work.
+
+A service method gets a :class:`UnitOfWork` with ``.session`` and ``.emit()``.
+Emitted events are rows in the service's own ``outbox`` table, written in the
+same transaction as the state they describe; the :class:`OutboxRelay` publishes
+them after commit. The commit itself happens in werkbrug's entrypoints *before*
+the RPC reply is sent or the event is acked (nameko runs ``handle_result``
+before dependencies' ``worker_result``), so a caller never hears "done" about
+work that was rolled back. ``worker_result`` commits for any other entrypoint
+(timers) and always rolls back on error.
+"""
+
+from __future__ import annotations
+
+import logging
+from weakref import WeakKeyDictionary
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from werkbrug_shared import config
+from werkbrug_shared.events import Event, new_event
+from werkbrug_shared.events.envelope import utcnow
+from werkbrug_shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> MetaData:
+    """A MetaData with werkbrug's naming convention and messaging tables."""
+    metadata = MetaData(naming_convention=NAMING)
+    messaging_tables(metadata)
+    return metadata
+
+
+def _outbox_schema() -> list:
+    return [
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), autoincrement=True, nullable=False),
+        Column("event_id", String(64), nullable=False),
+        Column("event_type", String(120), nullable=False),
+        Column("source_service", String(40), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        PrimaryKeyConstraint("seq", name="pk_outbox"),
+        UniqueConstraint("event_id", name="uq_outbox_event_id"),
+        # partial on PostgreSQL: the relay only ever looks for unpublished rows
+        Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+    ]
+
+
+def _processed_schema() -> list:
+    return [
+        Column("consumer", String(200), nullable=False),
+        Column("event_id", String(64), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("consumer", "event_id", name="pk_processed_events"),
+    ]
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    return (
+        Table("outbox", metadata, *_outbox_schema()),
+        Table("processed_events", metadata, *_processed_schema()),
+    )
+
+
+def create_messaging_tables(op) -> None:
+    """For each service's first Alembic migration: the outbox and dedup tables."""
+    outbox = _outbox_schema()
+    op.create_table("outbox", *[item for item in outbox if not isinstance(item, Index)])
+    for index in (item for item in outbox if isinstance(item, Index)):
+        op.create_index(index.name, "outbox", [c for c in index.expressions],
+                        postgresql_where=index.dialect_options["postgresql"]["where"])
+    op.create_table("processed_events", *_processed_schema())
+
+
+def drop_messaging_tables(op) -> None:
+    op.drop_table("processed_events")
+    op.drop_table("outbox")
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, pool_size: int = 10):
+    """An engine that never puts bound parameters (personal data) in errors.
+
+    SQLite gets a single pooled connection: its busy-wait sleeps in C and would
+    freeze every green thread, so writers queue for the connection instead.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """What a worker gets: a session, and ``emit`` to add an event to it."""
+
+    def __init__(self, session: Session, service_name: str, outbox: Table, processed: Table):
+        self.session = session
+        self.service_name = service_name
+        self._outbox = outbox
+        self._processed = processed
+        self.emitted: list[Event] = []
+
+    def emit(self, type_name: str, subject: str, data: dict) -> Event:
+        evt = new_event(type_name, subject, data, source_service=self.service_name)
+        self.session.execute(
+            self._outbox.insert().values(
+                event_id=evt.id,
+                event_type=evt.type,
+                source_service=self.service_name,
+                payload=evt.to_json(),
+                created_at=evt.time,
+            )
+        )
+        self.emitted.append(evt)
+        return evt
+
+    def already_processed(self, consumer: str, event_id: str) -> bool:
+        row = self.session.execute(
+            select(self._processed.c.event_id).where(
+                self._processed.c.consumer == consumer, self._processed.c.event_id == event_id
+            )
+        ).first()
+        return row is not None
+
+    def mark_processed(self, consumer: str, event_id: str) -> None:
+        self.session.execute(
+            self._processed.insert().values(consumer=consumer, event_id=event_id, processed_at=utcnow())
+        )
+
+
+class Database(DependencyProvider):
+    """SQLAlchemy 2 session per worker, committed on success, rolled back on error.
+
+    Brings the service's outbox relay along as a sub-extension, so declaring
+    the database is all a service does to get reliable publishing.
+    """
+
+    relay = OutboxRelay()
+
+    def __init__(self, metadata: MetaData):
+        self.metadata = metadata
+        self.outbox = metadata.tables["outbox"]
+        self.processed = metadata.tables["processed_events"]
+        self.engine = None
+        self.sessionmaker = None
+        self._units: WeakKeyDictionary = WeakKeyDictionary()
+        self._listeners = []
+
+    def setup(self):
+        url = config.database_url(self.container.service_name, self.container.config)
+        self.engine = make_engine(url, pool_size=self.container.max_workers + 2)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.relay.attach(self.engine, self.outbox)
+        self.on_commit(lambda _events: self.relay.wake())
+
+    def stop(self):
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def on_commit(self, callback) -> None:
+        """Call ``callback(events)`` after a commit that emitted events."""
+        self._listeners.append(callback)
+
+    def get_dependency(self, worker_ctx):
+        uow = UnitOfWork(self.sessionmaker(), self.container.service_name, self.outbox, self.processed)
+        self._units[worker_ctx] = uow
+        return uow
+
+    def commit(self, worker_ctx) -> None:
+        uow = self._units.get(worker_ctx)
+        if uow is None:
+            return
+        uow.session.commit()
+        if uow.emitted:
+            emitted, uow.emitted = uow.emitted, []
+            for callback in self._listeners:
+                callback(emitted)
+
+    def rollback(self, worker_ctx) -> None:
+        uow = self._units.get(worker_ctx)
+        if uow is not None:
+            uow.session.rollback()
+            uow.emitted = []
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.commit(worker_ctx)
+        else:
+            self.rollback(worker_ctx)
+
+    def worker_teardown(self, worker_ctx):
+        uow = self._units.pop(worker_ctx, None)
+        if uow is not None:
+            uow.session.close()
+
+
+def finish_unit_of_work(worker_ctx, exc_info):
+    """Commit (or roll back) every Database of the worker's container.
+
+    Called by werkbrug's entrypoints before they reply or ack. Returns the
+    exc_info the caller should see: a failed commit becomes the error.
+    """
+    import sys
+
+    databases = [d for d in worker_ctx.container.dependencies if isinstance(d, Database)]
+    if exc_info is not None:
+        for db in databases:
+            db.rollback(worker_ctx)
+        return exc_info
+    try:
+        for db in databases:
+            db.commit(worker_ctx)
+    except Exception:
+        log.exception("commit failed for %s", worker_ctx)
+        for db in databases:
+            db.rollback(worker_ctx)
+        return sys.exc_info()
+    return None

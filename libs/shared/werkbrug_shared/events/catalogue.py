@@ -1,0 +1,270 @@
+"""The event catalogue: one marshmallow schema per versioned event type.
+
+Producers validate strictly (an unknown field is refused, which is what keeps
+names, BSNs and contact details out of events); consumers ignore fields added
+later within the same version. Events carry ids and the anonymous matching
+profile only: a four-digit postcode area (PC4), never a full address.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import ValidationError as SchemaError
+
+from werkbrug_shared.errors import ValidationError, describe_fields
+from werkbrug_shared.events.envelope import ENVELOPE, Event
+
+TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
+TASK_OUTCOMES = ("going_well", "at_risk", "ended")
+ESCO_SKILL = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"
+
+
+def _id(**kw):
+    return fields.String(validate=validate.Length(min=1, max=64), **kw)
+
+
+def _target_groups(**kw):
+    return fields.List(fields.String(validate=validate.OneOf(TARGET_GROUPS)), **kw)
+
+
+class EventData(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class MatchingProfile(EventData):
+    """The anonymous profile matching may hold: no name, no address."""
+
+    candidate_id = _id(required=True)
+    region = fields.String(required=True)
+    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}$"))
+    target_groups = _target_groups(required=True)
+    skills = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
+    hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
+    conditions = fields.List(fields.String(), required=True)
+    cohort = fields.String(load_default=None, allow_none=True)
+
+
+class CandidateStatusChanged(EventData):
+    candidate_id = _id(required=True)
+    from_status = fields.String(required=True)
+    to_status = fields.String(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class CandidateEnrolled(EventData):
+    candidate_id = _id(required=True)
+    cohort = fields.String(required=True)
+    trajectory = fields.String(load_default=None, allow_none=True)
+    region = fields.String(required=True)
+    target_groups = _target_groups(required=True)
+
+
+class CandidateModuleCompleted(EventData):
+    candidate_id = _id(required=True)
+    cohort = fields.String(required=True)
+    module = fields.String(required=True)
+
+
+class CandidateErased(EventData):
+    candidate_id = _id(required=True)
+
+
+class EmployerRegistered(EventData):
+    employer_id = _id(required=True)
+    region = fields.String(required=True)
+
+
+class VacancyProfile(EventData):
+    vacancy_id = _id(required=True)
+    employer_id = _id(required=True)
+    region = fields.String(required=True)
+    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}$"))
+    skills_required = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
+    hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
+    openings = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class VacancyFilled(EventData):
+    vacancy_id = _id(required=True)
+    openings_filled = fields.Integer(required=True)
+
+
+class VacancyClosed(EventData):
+    vacancy_id = _id(required=True)
+    reason = fields.String(required=True)
+
+
+class MatchProposed(EventData):
+    match_id = _id(required=True)
+    candidate_id = _id(required=True)
+    vacancy_id = _id(required=True)
+    score = fields.Float(required=True)
+
+
+class MatchIntroduced(EventData):
+    match_id = _id(required=True)
+
+
+class PlacementRecorded(EventData):
+    placement_id = _id(required=True)
+    candidate_id = _id(required=True)
+    vacancy_id = _id(required=True)
+    employer_id = _id(required=True)
+    start_date = fields.Date(required=True)
+    hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
+    region = fields.String(required=True)
+    target_groups = _target_groups(required=True)
+    cohort = fields.String(load_default=None, allow_none=True)
+
+
+class PlacementEnded(EventData):
+    placement_id = _id(required=True)
+    candidate_id = _id(required=True)
+    vacancy_id = _id(required=True)
+    end_date = fields.Date(required=True)
+    reason = fields.String(required=True)
+
+
+class PlacementAtRisk(EventData):
+    placement_id = _id(required=True)
+    candidate_id = _id(required=True)
+    task_id = _id(required=True)
+
+
+class PlacementSustained(EventData):
+    placement_id = _id(required=True)
+    candidate_id = _id(required=True)
+    months = fields.Integer(required=True, validate=validate.OneOf((6, 12, 18)))
+
+
+class AftercarePlanCreated(EventData):
+    plan_id = _id(required=True)
+    placement_id = _id(required=True)
+    candidate_id = _id(required=True)
+    jobcoach_id = _id(required=True, allow_none=True)
+    region = fields.String(required=True)
+    task_count = fields.Integer(required=True)
+
+
+class AftercareTaskAssigned(EventData):
+    task_id = _id(required=True)
+    plan_id = _id(required=True)
+    placement_id = _id(required=True)
+    jobcoach_id = _id(required=True, allow_none=True)
+    kind = fields.String(required=True)
+    due = fields.Date(required=True)
+
+
+class AftercareTaskCompleted(EventData):
+    task_id = _id(required=True)
+    placement_id = _id(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(TASK_OUTCOMES))
+
+
+class AftercareTaskOverdue(EventData):
+    task_id = _id(required=True)
+    placement_id = _id(required=True)
+    jobcoach_id = _id(required=True, allow_none=True)
+    due = fields.Date(required=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    source_service: str
+    schema: type[EventData]
+
+    @property
+    def source(self) -> str:
+        return f"/werkbrug/{self.source_service}"
+
+
+def _t(entity_action: str, service: str, schema: type[EventData]) -> EventType:
+    return EventType(f"nl.werkbrug.{entity_action}.v1", service, schema)
+
+
+CATALOGUE: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        _t("candidate.registered", "candidates", MatchingProfile),
+        _t("candidate.profile_updated", "candidates", MatchingProfile),
+        _t("candidate.status_changed", "candidates", CandidateStatusChanged),
+        _t("candidate.enrolled", "candidates", CandidateEnrolled),
+        _t("candidate.module_completed", "candidates", CandidateModuleCompleted),
+        _t("candidate.erased", "candidates", CandidateErased),
+        _t("employer.registered", "vacancies", EmployerRegistered),
+        _t("vacancy.opened", "vacancies", VacancyProfile),
+        _t("vacancy.updated", "vacancies", VacancyProfile),
+        _t("vacancy.filled", "vacancies", VacancyFilled),
+        _t("vacancy.closed", "vacancies", VacancyClosed),
+        _t("match.proposed", "matching", MatchProposed),
+        _t("match.introduced", "matching", MatchIntroduced),
+        _t("placement.recorded", "matching", PlacementRecorded),
+        _t("placement.ended", "matching", PlacementEnded),
+        _t("aftercare_plan.created", "aftercare", AftercarePlanCreated),
+        _t("aftercare_task.assigned", "aftercare", AftercareTaskAssigned),
+        _t("aftercare_task.completed", "aftercare", AftercareTaskCompleted),
+        _t("aftercare_task.overdue", "aftercare", AftercareTaskOverdue),
+        _t("placement.at_risk", "aftercare", PlacementAtRisk),
+        _t("placement.sustained", "aftercare", PlacementSustained),
+    )
+}
+
+
+def event_type(name: str) -> EventType:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise ValidationError.from_fields("event", {"type": [f"unknown event type {name!r}"]}) from None
+
+
+def new_event(type_name: str, subject: str, data: dict, source_service: str | None = None) -> Event:
+    """Build an outgoing event; refuses data its schema does not allow."""
+    etype = event_type(type_name)
+    if source_service is not None and source_service != etype.source_service:
+        raise ValueError(f"{type_name} is published by {etype.source_service}, not {source_service}")
+    schema = etype.schema()
+    try:
+        loaded = schema.load(data)
+    except SchemaError as exc:
+        raise ValidationError.from_fields(type_name, exc.messages) from None
+    return Event(type=etype.name, source=etype.source, subject=subject, data=schema.dump(loaded))
+
+
+def parse_event(body) -> Event:
+    """Validate an incoming envelope and its data; raises ValidationError."""
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            raise ValidationError.from_fields("event", {"body": ["not JSON"]}) from None
+    if not isinstance(body, dict):
+        raise ValidationError.from_fields("event", {"body": ["not a JSON object"]})
+    try:
+        env = ENVELOPE.load(body)
+    except SchemaError as exc:
+        raise ValidationError.from_fields("event envelope", exc.messages) from None
+    etype = event_type(env["type"])
+    if env["source"] != etype.source:
+        raise ValidationError.from_fields("event", {"source": [f"{etype.name} comes from {etype.source}"]})
+    try:
+        data = etype.schema().load(env["data"], unknown=EXCLUDE)
+    except SchemaError as exc:
+        raise ValidationError.from_fields(f"{etype.name} data", exc.messages) from None
+    return Event(
+        type=etype.name,
+        source=env["source"],
+        subject=env["subject"],
+        data=data,
+        id=env["id"],
+        time=env["time"],
+    )
+
+
+__all__ = [
+    "CATALOGUE", "TARGET_GROUPS", "Event", "EventType", "describe_fields", "event_type", "new_event", "parse_event",
+]

@@ -1,0 +1,1 @@
+"""werkbrug aftercare (nazorg) service."""

@@ -1,0 +1,1 @@
+"""werkbrug candidates service."""

@@ -1,0 +1,4 @@
+from candidates.models import metadata
+from werkbrug_shared.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,4 @@
+from reporting.models import metadata
+from werkbrug_shared.migrations import run_env
+
+run_env(metadata)

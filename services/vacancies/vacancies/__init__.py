@@ -1,0 +1,1 @@
+"""werkbrug vacancies service."""
