@@ -70,6 +70,8 @@ def outbox_poll_seconds(config: dict | None = None) -> float:
 
 def nameko_config(**overrides) -> dict:
     """A nameko config dict for in-process containers and RPC clients."""
+    import werkbrug_shared.events  # noqa: F401  (registers the cloudevents serializer named in ACCEPT)
+
     config = {
         "AMQP_URI": amqp_uri(),
         "WEB_SERVER_ADDRESS": os.environ.get("WERKBRUG_HTTP_ADDRESS", "0.0.0.0:8000"),

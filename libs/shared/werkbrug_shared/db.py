@@ -80,6 +80,8 @@ def _processed_schema() -> list:
         Column("consumer", String(200), nullable=False),
         Column("event_id", String(64), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
+        # for RPC requests: the reply, sent again if the broker redelivers the request
+        Column("result", Text, nullable=True),
         PrimaryKeyConstraint("consumer", "event_id", name="pk_processed_events"),
     ]
 
@@ -145,6 +147,17 @@ class UnitOfWork:
         self._outbox = outbox
         self._processed = processed
         self.emitted: list[Event] = []
+        self.flushed = False
+        event.listen(session, "after_flush", self._after_flush)
+
+    def _after_flush(self, *_):
+        self.flushed = True
+
+    @property
+    def wrote(self) -> bool:
+        """Whether this unit of work changes anything (read-only calls skip bookkeeping)."""
+        s = self.session
+        return bool(self.flushed or s.new or s.dirty or s.deleted or self.emitted)
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
         evt = new_event(type_name, subject, data, source_service=self.service_name)
@@ -168,9 +181,11 @@ class UnitOfWork:
         ).first()
         return row is not None
 
-    def mark_processed(self, consumer: str, event_id: str) -> None:
+    def mark_processed(self, consumer: str, event_id: str, result: str | None = None) -> None:
         self.session.execute(
-            self._processed.insert().values(consumer=consumer, event_id=event_id, processed_at=utcnow())
+            self._processed.insert().values(
+                consumer=consumer, event_id=event_id, processed_at=utcnow(), result=result
+            )
         )
 
 
@@ -215,6 +230,19 @@ class Database(DependencyProvider):
         self._units[worker_ctx] = uow
         return uow
 
+    def unit_of_work(self, worker_ctx) -> UnitOfWork | None:
+        return self._units.get(worker_ctx)
+
+    def recorded_result(self, consumer: str, key: str) -> tuple[bool, str | None]:
+        """Whether ``consumer`` already processed ``key``, and the reply it gave."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(self.processed.c.result).where(
+                    self.processed.c.consumer == consumer, self.processed.c.event_id == key
+                )
+            ).first()
+        return (row is not None, row[0] if row is not None else None)
+
     def commit(self, worker_ctx) -> None:
         uow = self._units.get(worker_ctx)
         if uow is None:
@@ -243,6 +271,10 @@ class Database(DependencyProvider):
             uow.session.close()
 
 
+def databases_of(container) -> list[Database]:
+    return [d for d in container.dependencies if isinstance(d, Database)]
+
+
 def finish_unit_of_work(worker_ctx, exc_info):
     """Commit (or roll back) every Database of the worker's container.
 
@@ -251,7 +283,7 @@ def finish_unit_of_work(worker_ctx, exc_info):
     """
     import sys
 
-    databases = [d for d in worker_ctx.container.dependencies if isinstance(d, Database)]
+    databases = databases_of(worker_ctx.container)
     if exc_info is not None:
         for db in databases:
             db.rollback(worker_ctx)

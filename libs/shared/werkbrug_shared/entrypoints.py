@@ -19,7 +19,6 @@ import logging
 from datetime import UTC, datetime
 from functools import partial
 
-import kombu.serialization
 from nameko.amqp.publish import get_producer
 from nameko.exceptions import ConfigurationError, ContainerBeingKilled
 from nameko.messaging import Consumer
@@ -28,24 +27,12 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from werkbrug_shared import config, metrics, topology
-from werkbrug_shared.db import UnitOfWork, finish_unit_of_work
+from werkbrug_shared.db import UnitOfWork, databases_of, finish_unit_of_work
 from werkbrug_shared.errors import EXPECTED, Conflict, NotFound, ValidationError
-from werkbrug_shared.events import CONTENT_TYPE, parse_event
+from werkbrug_shared.events import parse_event
 from werkbrug_shared.events.catalogue import event_type as catalogued
 
 log = logging.getLogger(__name__)
-
-# Structured-mode CloudEvents arrive as application/cloudevents+json; nameko's
-# consumers accept them once this serializer is registered and listed in the
-# config's ACCEPT (see config.yml).
-kombu.serialization.register(
-    "cloudevents",
-    lambda obj: json.dumps(obj),
-    lambda raw: json.loads(raw),
-    content_type=CONTENT_TYPE,
-    content_encoding="utf-8",
-)
-
 
 class _CommitFirst:
     def handle_result(self, message, worker_ctx, result, exc_info):
@@ -56,8 +43,41 @@ class _CommitFirst:
 
 
 class Rpc(_CommitFirst, NamekoRpc):
+    """nameko's ``@rpc``, committing before the reply, and safe to redeliver.
+
+    RabbitMQ redelivers a request whose ack was lost, e.g. when the service
+    was killed after committing. A call that wrote anything records its
+    correlation id and reply in the same transaction; a redelivered request
+    that finds that record gets the recorded reply and is not run twice.
+    """
+
     def __init__(self, expected_exceptions=(), **kwargs):
         super().__init__(expected_exceptions=tuple(expected_exceptions) + EXPECTED, **kwargs)
+
+    @property
+    def consumer_name(self) -> str:
+        return f"rpc:{self.container.service_name}.{self.method_name}"
+
+    def handle_message(self, body, message):
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id and message.delivery_info.get("redelivered"):
+            for db in databases_of(self.container):
+                found, recorded = db.recorded_result(self.consumer_name, correlation_id)
+                if found:
+                    log.warning("redelivered request for %s answered from its record", self.consumer_name)
+                    result = json.loads(recorded) if recorded is not None else None
+                    self.rpc_consumer.handle_result(message, result, None)
+                    return
+        super().handle_message(body, message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        correlation_id = message.properties.get("correlation_id")
+        if exc_info is None and correlation_id:
+            for db in databases_of(self.container):
+                uow = db.unit_of_work(worker_ctx)
+                if uow is not None and uow.wrote:
+                    uow.mark_processed(self.consumer_name, correlation_id, json.dumps(result, default=str))
+        return super().handle_result(message, worker_ctx, result, exc_info)
 
 
 rpc = Rpc.decorator

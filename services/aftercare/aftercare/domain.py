@@ -39,7 +39,8 @@ class CoachLoad:
 def choose_jobcoach(coaches: list[CoachLoad]) -> str | None:
     """The coach with room (active plans below capacity) and the fewest open tasks.
 
-    Ties go to the lower id so the choice is repeatable. None when nobody has room.
+    Ties go to the coach carrying fewer plans, then to the lower id, so the
+    choice is repeatable. None when nobody has room.
     """
     with_room = [c for c in coaches if c.active_plans < c.capacity]
     if not with_room:

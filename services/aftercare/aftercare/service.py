@@ -105,6 +105,11 @@ class AftercareService:
 
     def _coach_loads(self, region: str) -> list[domain.CoachLoad]:
         session = self.db.session
+        # Concurrent placements in one region take turns here; otherwise both
+        # read the same loads and pile onto the same coach.
+        session.execute(
+            select(Jobcoach.id).where(Jobcoach.region == region, Jobcoach.active).with_for_update()
+        ).all()
         open_tasks = (
             select(AftercareTask.jobcoach_id, func.count().label("n"))
             .where(AftercareTask.status == "open").group_by(AftercareTask.jobcoach_id).subquery()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?$")
+POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?\Z")
 
 STATUSES = ("registered", "intake", "in_trajectory", "available", "introduced", "placed", "sustained")
 

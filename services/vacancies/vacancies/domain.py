@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-KVK = re.compile(r"^[0-9]{8}$")
+KVK = re.compile(r"^[0-9]{8}\Z")
 
 
 def fill_opening(openings: int, filled: int) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 from vacancies.domain import KVK
 from werkbrug_shared.events.catalogue import ESCO_SKILL
 
-POSTCODE = r"^[1-9][0-9]{3}\s?([A-Za-z]{2})?$"
+POSTCODE = r"^[1-9][0-9]{3}\s?([A-Za-z]{2})?\Z"
 
 
 class RegisterEmployer(Schema):

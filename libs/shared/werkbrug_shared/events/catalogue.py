@@ -19,7 +19,7 @@ from werkbrug_shared.events.envelope import ENVELOPE, Event
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
-ESCO_SKILL = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"
+ESCO_SKILL = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}\Z"
 
 
 def _id(**kw):
@@ -40,7 +40,7 @@ class MatchingProfile(EventData):
 
     candidate_id = _id(required=True)
     region = fields.String(required=True)
-    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}$"))
+    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}\Z"))
     target_groups = _target_groups(required=True)
     skills = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
     hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
@@ -82,7 +82,7 @@ class VacancyProfile(EventData):
     vacancy_id = _id(required=True)
     employer_id = _id(required=True)
     region = fields.String(required=True)
-    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}$"))
+    pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}\Z"))
     skills_required = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
     hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
     openings = fields.Integer(required=True, validate=validate.Range(min=0))

@@ -8,30 +8,53 @@ of the entity the event is about. The data schema per ``type`` lives in
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from marshmallow import RAISE, Schema, fields, validate
+import kombu.serialization
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 DATA_CONTENT_TYPE = "application/json"
-TYPE_PATTERN = r"^nl\.werkbrug\.[a-z_]+\.[a-z_]+\.v[0-9]+$"
+TYPE_PATTERN = r"^nl\.werkbrug\.[a-z_]+\.[a-z_]+\.v[0-9]+\Z"
+
+# Structured-mode CloudEvents travel as application/cloudevents+json; nameko
+# consumers accept them once this serializer is registered and named in the
+# config's ACCEPT list (see config.yml and config.nameko_config).
+kombu.serialization.register(
+    "cloudevents", json.dumps, json.loads, content_type=CONTENT_TYPE, content_encoding="utf-8"
+)
+
+
+EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}\Z")
 
 
 class EnvelopeSchema(Schema):
+    """Required context attributes, ``dataschema``, and extension attributes
+    (lower-case alphanumeric names, as CloudEvents 1.0 allows) such as
+    ``traceparent``; anything else is refused."""
+
     class Meta:
-        unknown = RAISE
+        unknown = INCLUDE
 
     specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
     id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    source = fields.String(required=True, validate=validate.Regexp(r"^/werkbrug/[a-z_]+$"))
+    source = fields.String(required=True, validate=validate.Regexp(r"^/werkbrug/[a-z_]+\Z"))
     type = fields.String(required=True, validate=validate.Regexp(TYPE_PATTERN))
     time = fields.AwareDateTime(required=True, format="iso")
     subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
     datacontenttype = fields.String(required=True, validate=validate.Equal(DATA_CONTENT_TYPE))
+    dataschema = fields.String(load_default=None)
     data = fields.Dict(required=True)
+
+    @validates_schema(pass_original=True)
+    def _extensions(self, data, original, **_):
+        bad = [k for k in original if k not in self.fields and not EXTENSION_NAME.match(k)]
+        if bad:
+            raise ValidationError({k: ["not a CloudEvents attribute or extension name"] for k in bad})
 
 
 ENVELOPE = EnvelopeSchema()

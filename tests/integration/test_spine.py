@@ -1,0 +1,294 @@
+"""The spine end to end: real processes, real RabbitMQ, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.harness import aftercare_placement_queue, dumps, eventually
+from werkbrug_shared import config, deadletters
+from werkbrug_shared.errors import ValidationError
+
+SKILL = "http://data.europa.eu/esco/skill/{:08d}-0000-4000-8000-000000000000".format
+PLACEMENT_RECORDED = "nl.werkbrug.placement.recorded.v1"
+
+
+class Region:
+    """A region of its own per test: employer, vacancy, jobcoaches, candidates."""
+
+    def __init__(self, rpc, system, openings: int = 20, jobcoaches: int = 2):
+        self.rpc, self.system = rpc, system
+        self.name = f"regio-{uuid.uuid4().hex[:8]}"
+        self.cohort = f"werkfit-{uuid.uuid4().hex[:6]}"
+        kvk = f"{uuid.uuid4().int % 10**8:08d}"
+        self.employer = rpc.vacancies.register_employer({"name": "Facilitair BV", "kvk_number": kvk,
+                                                         "region": self.name})
+        self.vacancy = rpc.vacancies.open({
+            "employer_id": self.employer["id"], "title": "allround facilitair medewerker", "region": self.name,
+            "postcode": "7511 JD", "skills_required": [SKILL(1), SKILL(2), SKILL(3)], "hours_per_week": 32,
+            "openings": openings,
+        })
+        self.jobcoaches = [
+            rpc.aftercare.register_jobcoach({"name": f"Coach {i}", "region": self.name, "capacity": 50})
+            for i in range(jobcoaches)
+        ]
+
+    def candidate(self, i: int = 0, target_groups=("statushouder",)) -> dict:
+        return self.rpc.candidates.register({
+            "given_name": f"Kandidaat{i}", "family_name": "Testpersoon", "region": self.name,
+            "postcode": "7512 AB", "target_groups": list(target_groups),
+            "skills": [SKILL(1 + i % 3), SKILL(10 + i)], "hours_per_week": 32, "conditions": [],
+            "cohort": self.cohort,
+        })
+
+    def wait_indexed(self, candidates):
+        wanted = {c["id"] for c in candidates}
+
+        def indexed():
+            found = {m["candidate_id"] for m in self.rpc.matching.candidates_for_vacancy(self.vacancy["id"], 100)}
+            return wanted <= found
+
+        eventually(indexed, what="matching to index the candidates")
+
+    def place(self, candidate) -> dict:
+        return self.rpc.matching.record_placement({
+            "candidate_id": candidate["id"], "vacancy_id": self.vacancy["id"],
+            "start_date": "2026-12-01", "hours_per_week": 32,
+        })
+
+
+def plans_for(system, placement_id: str) -> int:
+    return system.sql("aftercare", "SELECT count(*) FROM aftercare_plans WHERE placement_id = %s",
+                      placement_id)[0][0]
+
+
+def test_a_cohort_of_18_with_14_placements(system, rpc):
+    region = Region(rpc, system)
+    candidates = [region.candidate(i, ["statushouder", "bijstand"] if i % 2 else ["statushouder"])
+                  for i in range(18)]
+    region.wait_indexed(candidates)
+    placements = [region.place(c) for c in candidates[:14]]
+
+    for placement in placements:
+        tasks = eventually(lambda p=placement: len(rpc.aftercare.tasks(placement_id=p["id"])) == 5
+                           and rpc.aftercare.tasks(placement_id=p["id"]), what="the aftercare plan")
+        assert [t["status"] for t in tasks] == ["open"] * 5
+        assert len({t["jobcoach_id"] for t in tasks}) == 1
+        assert tasks[0]["jobcoach_id"] in {j["id"] for j in region.jobcoaches}
+        assert [t["due"] for t in tasks] == ["2026-12-01", "2026-12-08", "2026-12-29", "2027-03-01", "2027-06-01"]
+        assert plans_for(system, placement["id"]) == 1
+
+    # the two coaches share the work: fewest open tasks first
+    per_coach = [len(rpc.aftercare.tasks(jobcoach_id=j["id"])) for j in region.jobcoaches]
+    assert sorted(per_coach) == [35, 35]
+
+    outflow = eventually(lambda: (o := rpc.reporting.outflow(cohort=region.cohort))["placed"] == 14 and o,
+                         what="reporting to count 14 placements")
+    assert outflow == {"cohort": region.cohort, "target_group": None, "enrolled": 18, "placed": 14,
+                       "outflow_rate": round(14 / 18, 4)}
+    assert rpc.reporting.outflow(cohort=region.cohort, target_group="bijstand")["enrolled"] == 9
+
+    # the other services followed the same events
+    eventually(lambda: all(rpc.candidates.get(c["id"])["status"] == "placed" for c in candidates[:14]),
+               what="candidates to be marked placed")
+    assert {rpc.candidates.get(c["id"])["status"] for c in candidates[14:]} == {"registered"}
+    eventually(lambda: rpc.vacancies.get(region.vacancy["id"])["openings_filled"] == 14,
+               what="vacancies to count the openings filled")
+    placed_ids = {m["candidate_id"] for m in rpc.matching.candidates_for_vacancy(region.vacancy["id"], 100)}
+    assert not placed_ids & {c["id"] for c in candidates[:14]}, "placed candidates left the pool"
+    assert system.metric("reporting", "werkbrug_placements_total", target_group="statushouder") >= 14
+
+
+def test_the_same_event_delivered_twice_creates_one_plan(system, rpc):
+    region = Region(rpc, system)
+    candidate = region.candidate()
+    region.wait_indexed([candidate])
+    placement = region.place(candidate)
+    eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")
+
+    # the very event matching published, as a relay that crashed before marking it sent would resend it
+    (payload,) = system.sql("matching", "SELECT payload FROM outbox WHERE event_type = %s AND payload LIKE %s",
+                            PLACEMENT_RECORDED, f"%{placement['id']}%")[0:1][0]
+    duplicates = system.metric("aftercare", "werkbrug_events_handled_total", event_type=PLACEMENT_RECORDED,
+                               outcome="duplicate")
+    system.publish("matching", PLACEMENT_RECORDED, payload)
+    system.publish("matching", PLACEMENT_RECORDED, payload)
+
+    eventually(lambda: system.metric("aftercare", "werkbrug_events_handled_total", event_type=PLACEMENT_RECORDED,
+                                     outcome="duplicate") == duplicates + 2, what="both copies to be skipped")
+    assert plans_for(system, placement["id"]) == 1
+    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 5
+    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1, what="reporting")
+    time.sleep(0.5)
+    assert rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1
+    assert rpc.vacancies.get(region.vacancy["id"])["openings_filled"] == 1
+
+
+def test_a_handler_failing_twice_then_succeeding_creates_one_plan(system, rpc):
+    region = Region(rpc, system)
+    candidate = region.candidate()
+    region.wait_indexed([candidate])
+    retried = system.metric("aftercare", "werkbrug_events_retried_total", event_type=PLACEMENT_RECORDED)
+    dead = system.queue_depth(aftercare_placement_queue() + ".dlq")
+
+    # another session holds the plans table: aftercare's handler times out on the lock and fails
+    with system.connect_db("aftercare") as blocker:
+        blocker.execute("LOCK TABLE aftercare_plans IN ACCESS EXCLUSIVE MODE")
+        placement = region.place(candidate)
+        eventually(lambda: system.metric("aftercare", "werkbrug_events_retried_total",
+                                         event_type=PLACEMENT_RECORDED) >= retried + 2,
+                   what="two failed attempts")
+        blocker.rollback()  # the third attempt, 1.5 s later, finds the table free
+
+    eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan after the retries")
+    assert system.metric("aftercare", "werkbrug_events_retried_total", event_type=PLACEMENT_RECORDED) == retried + 2
+    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 5
+    assert system.queue_depth(aftercare_placement_queue() + ".dlq") == dead
+
+
+def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue(system, rpc):
+    region = Region(rpc, system)
+    candidate = region.candidate()
+    region.wait_indexed([candidate])
+    dlq = aftercare_placement_queue() + ".dlq"
+    dead = system.metric("aftercare", "werkbrug_events_dead_lettered_total", event_type=PLACEMENT_RECORDED,
+                         reason="failed")
+    depth = system.queue_depth(dlq)
+
+    with system.connect_db("aftercare") as blocker:
+        blocker.execute("LOCK TABLE aftercare_plans IN ACCESS EXCLUSIVE MODE")
+        placement = region.place(candidate)
+        eventually(lambda: system.queue_depth(dlq) == depth + 1, timeout=30, what="the dead letter")
+        blocker.rollback()
+
+    assert system.metric("aftercare", "werkbrug_events_dead_lettered_total", event_type=PLACEMENT_RECORDED,
+                         reason="failed") == dead + 1
+    assert plans_for(system, placement["id"]) == 0
+    (letter,) = [d for d in deadletters.peek(dlq, amqp_uri=system.amqp_uri) if d["subject"] == placement["id"]]
+    assert letter["attempts"] == 3 and "LockNotAvailable" in letter["error"]
+
+    # the operator fixes the cause and replays: the plan appears, once
+    assert deadletters.replay(dlq, amqp_uri=system.amqp_uri) == depth + 1
+    eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan after replay")
+    assert system.queue_depth(dlq) == 0
+
+
+def test_an_invalid_event_is_dead_lettered_at_once(system, rpc):
+    dlq = aftercare_placement_queue() + ".dlq"
+    invalid = system.metric("aftercare", "werkbrug_events_dead_lettered_total", reason="invalid")
+    depth = system.queue_depth(dlq)
+    poison = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/werkbrug/matching",
+              "type": PLACEMENT_RECORDED, "time": "2026-11-23T10:00:00+00:00", "subject": "p-1",
+              "datacontenttype": "application/json", "data": {"placement_id": "p-1"}}
+    system.publish("matching", PLACEMENT_RECORDED, dumps(poison))
+    eventually(lambda: system.metric("aftercare", "werkbrug_events_dead_lettered_total", reason="invalid")
+               == invalid + 1, what="the invalid event to be counted")
+    eventually(lambda: system.queue_depth(dlq) == depth + 1, what="the invalid event in the dead-letter queue")
+    (letter,) = [d for d in deadletters.peek(dlq, amqp_uri=system.amqp_uri) if d["id"] == poison["id"]]
+    assert "candidate_id" in letter["error"] and "start_date" in letter["error"]
+    # drain it so later tests see an empty queue
+    assert deadletters.replay(dlq, amqp_uri=system.amqp_uri) >= 1
+    eventually(lambda: system.queue_depth(dlq) == depth + 1, what="the replayed poison to dead-letter again")
+
+
+def _counts(system) -> dict:
+    return {
+        "placements": system.sql("matching", "SELECT count(*) FROM placements")[0][0],
+        "matching_outbox": system.sql("matching", "SELECT count(*) FROM outbox")[0][0],
+        "plans": system.sql("aftercare", "SELECT count(*) FROM aftercare_plans")[0][0],
+        "stored_placements": system.sql("reporting", "SELECT count(*) FROM event_store WHERE type = %s",
+                                        PLACEMENT_RECORDED)[0][0],
+        "candidates": system.sql("candidates", "SELECT count(*) FROM candidates")[0][0],
+        "candidates_outbox": system.sql("candidates", "SELECT count(*) FROM outbox")[0][0],
+    }
+
+
+def test_record_placement_with_a_missing_field_is_refused_and_writes_nothing(system, rpc):
+    region = Region(rpc, system)
+    candidate = region.candidate()
+    region.wait_indexed([candidate])
+    before = _counts(system)
+
+    with pytest.raises(ValidationError) as refused:
+        rpc.matching.record_placement({"candidate_id": candidate["id"], "vacancy_id": region.vacancy["id"],
+                                       "hours_per_week": 32})
+    assert "start_date" in refused.value.errors
+    assert "start_date" in str(refused.value)
+    with pytest.raises(ValidationError) as refused:
+        rpc.matching.record_placement({"candidate_id": candidate["id"], "vacancy_id": region.vacancy["id"],
+                                       "start_date": "1 december", "hours_per_week": 99})
+    assert set(refused.value.errors) == {"start_date", "hours_per_week"}
+
+    time.sleep(1)  # long enough for any stray event to have travelled
+    assert _counts(system) == before
+
+
+def test_the_gateway_speaks_http_json(system, rpc):
+    assert system.http("GET", "/health").json() == {"status": "ok", "broker": "ok"}
+    before = _counts(system)
+    refused = system.http("POST", "/v1/candidates", json={"given_name": "Anna", "region": "Zuid",
+                                                          "postcode": "1234 AB", "target_groups": ["ww"],
+                                                          "hours_per_week": 20})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "ValidationError"
+    assert "family_name" in refused.json()["errors"] and "family_name" in refused.json()["message"]
+    assert system.http("POST", "/v1/candidates", data="{not json").status_code == 400
+    assert _counts(system) == before
+
+    created = system.http("POST", "/v1/candidates", json={
+        "given_name": "Anna", "family_name": "de Vries", "region": "Zuid", "postcode": "1234 AB",
+        "target_groups": ["ww", "50plus"], "hours_per_week": 20, "cohort": "gw-1"})
+    assert created.status_code == 201
+    fetched = system.http("GET", f"/v1/candidates/{created.json()['id']}").json()
+    assert fetched["family_name"] == "de Vries" and fetched["status"] == "registered"
+    assert system.http("GET", "/v1/candidates/nope").status_code == 404
+    eventually(lambda: system.http("GET", "/v1/outflow", params={"cohort": "gw-1"}).json()["enrolled"] == 1,
+               what="the outflow over HTTP")
+    assert system.http("GET", "/v1/outflow", params={"target_group": "martians"}).status_code == 400
+
+
+def test_every_service_serves_prometheus_metrics(system, rpc):
+    rpc.reporting.outflow()
+    for service in config.SERVICES:
+        response = requests.get(system.metrics_url(service), timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        names = {f.name for f in text_string_to_metric_families(response.text)}
+        assert "werkbrug_requests" in names, service
+        if service in config.DATABASE_SERVICES:
+            assert "werkbrug_outbox_backlog" in names, service
+    reporting = requests.get(system.metrics_url("reporting"), timeout=5).text
+    assert 'werkbrug_placements_total{target_group="statushouder"}' in reporting
+    assert "werkbrug_outflow_ratio" in reporting
+    assert system.metric("reporting", "werkbrug_requests_total", kind="rpc", entrypoint="outflow",
+                         outcome="success") >= 1
+
+
+def test_a_crash_between_commit_and_publish_loses_nothing(system, rpc):
+    region = Region(rpc, system)
+    registered = [region.candidate(i) for i in range(20)]
+    system.kill("candidates")  # SIGKILL right after the replies: whatever was not relayed yet must survive
+
+    # and a row committed by a process that died before its relay ever ran
+    orphan_id = str(uuid.uuid4())
+    profile = {"candidate_id": orphan_id, "region": region.name, "pc4": "7512",
+               "target_groups": ["sw"], "skills": [SKILL(1)], "hours_per_week": 24, "conditions": [],
+               "cohort": None}
+    envelope = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/werkbrug/candidates",
+                "type": "nl.werkbrug.candidate.registered.v1", "time": "2026-11-23T10:00:00+00:00",
+                "subject": orphan_id, "datacontenttype": "application/json", "data": profile}
+    system.sql("candidates", "INSERT INTO outbox (event_id, event_type, source_service, payload, created_at) "
+               "VALUES (%s, %s, 'candidates', %s, now()) RETURNING seq", envelope["id"], envelope["type"],
+               json.dumps(envelope))
+
+    system.start("candidates")
+    region.wait_indexed(registered + [{"id": orphan_id}])
+    eventually(lambda: system.sql("candidates", "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0] == 0,
+               what="the outbox to drain")
+    indexed = system.sql("matching", "SELECT count(*) FROM indexed_candidates WHERE region = %s", region.name)[0][0]
+    assert indexed == 21
