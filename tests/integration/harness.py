@@ -120,17 +120,22 @@ class System:
             for name in self.databases.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def start(self, service: str):
+    def spawn(self, service: str):
         log = open(self.logdir / f"{service}.log", "ab")  # noqa: SIM115 (lives as long as the process)
         self.procs[service] = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config.yml"), f"{service}.service"],
             env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
+
+    def start(self, service: str):
+        self.spawn(service)
         self.wait_ready(service)
 
     def start_all(self):
         for service in config.SERVICES:
-            self.start(service)
+            self.spawn(service)
+        for service in config.SERVICES:
+            self.wait_ready(service)
 
     def wait_ready(self, service: str):
         proc = self.procs[service]

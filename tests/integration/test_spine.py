@@ -292,3 +292,49 @@ def test_a_crash_between_commit_and_publish_loses_nothing(system, rpc):
                what="the outbox to drain")
     indexed = system.sql("matching", "SELECT count(*) FROM indexed_candidates WHERE region = %s", region.name)[0][0]
     assert indexed == 21
+
+
+def test_a_redelivered_rpc_request_is_answered_from_its_record_not_run_twice(system, rpc):
+    """RabbitMQ redelivers a request whose ack was lost (the service died after
+    committing). Built here deterministically: the same request, flagged
+    redelivered by the broker, reaches candidates after it already ran."""
+    from kombu import Connection, Exchange, Queue
+
+    region = Region(rpc, system)
+    correlation_id = str(uuid.uuid4())
+    rpc_exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    replies = Queue(f"test-replies-{correlation_id}", exchange=rpc_exchange,
+                    routing_key=f"test-replies-{correlation_id}", auto_delete=True)
+    request = {"args": [{"given_name": "Fatima", "family_name": "El Amrani", "region": region.name,
+                         "postcode": "7512 AB", "target_groups": ["statushouder"], "hours_per_week": 24}],
+               "kwargs": {}}
+
+    def send():
+        with Connection(system.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+            conn.Producer().publish(dumps(request), exchange=rpc_exchange, routing_key="candidates.register",
+                                    content_type="application/json", reply_to=replies.name,
+                                    correlation_id=correlation_id, declare=[replies], retry=False)
+
+    def reply():
+        with Connection(system.amqp_uri) as conn:
+            message = replies(conn.default_channel).get(no_ack=True)
+            return message and json.loads(message.body)
+
+    def registered():
+        return system.sql("candidates", "SELECT count(*) FROM candidates WHERE region = %s", region.name)[0][0]
+
+    send()
+    first = eventually(reply, what="the first reply")
+    assert first["error"] is None and registered() == 1
+
+    system.stop("candidates")
+    send()
+    with Connection(system.amqp_uri) as conn:  # take it and hand it back: now it is "redelivered"
+        channel = conn.default_channel
+        message = eventually(lambda: channel.basic_get("rpc-candidates", no_ack=False), what="the request")
+        channel.basic_reject(message.delivery_tag, requeue=True)
+    system.start("candidates")
+
+    second = eventually(reply, what="the reply to the redelivered request")
+    assert second == first
+    assert registered() == 1

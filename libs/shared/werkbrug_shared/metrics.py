@@ -79,6 +79,7 @@ class MetricsServer(SharedExtension):
 
     def __init__(self):
         self._socket = None
+        self._thread = None
         self.port = None
 
     def start(self):
@@ -88,13 +89,17 @@ class MetricsServer(SharedExtension):
         self._socket = eventlet.listen(("0.0.0.0", port))
         self.port = self._socket.getsockname()[1]
         app = make_wsgi_app(REGISTRY)
-        self.container.spawn_managed_thread(
+        self._thread = self.container.spawn_managed_thread(
             lambda: eventlet.wsgi.server(self._socket, app, log_output=False),
             identifier="metrics-server",
         )
         log.info("metrics for %s on :%s/metrics", self.container.service_name, self.port)
 
     def stop(self):
+        # the server loop does not notice a closed socket; end it ourselves
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
         if self._socket is not None:
             self._socket.close()
             self._socket = None
