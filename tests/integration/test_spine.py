@@ -338,3 +338,74 @@ def test_a_redelivered_rpc_request_is_answered_from_its_record_not_run_twice(sys
     second = eventually(reply, what="the reply to the redelivered request")
     assert second == first
     assert registered() == 1
+
+
+def test_unknown_ids_are_not_found_everywhere(system, rpc):
+    from werkbrug_shared.errors import NotFound
+
+    calls = [
+        lambda: rpc.candidates.get("no-such-candidate"),
+        lambda: rpc.vacancies.get("no-such-vacancy"),
+        lambda: rpc.matching.candidates_for_vacancy("no-such-vacancy"),
+        lambda: rpc.matching.get_placement("no-such-placement"),
+        lambda: rpc.matching.record_placement({"candidate_id": "nobody", "vacancy_id": "nothing",
+                                               "start_date": "2026-12-01", "hours_per_week": 8}),
+        lambda: rpc.aftercare.complete_task("no-such-task", "going_well", None),
+    ]
+    for call in calls:
+        with pytest.raises(NotFound):
+            call()
+
+
+def test_a_jobcoach_completes_tasks_and_an_at_risk_outcome_travels(system, rpc):
+    region = Region(rpc, system, jobcoaches=1)
+    candidate = region.candidate()
+    region.wait_indexed([candidate])
+    placement = region.place(candidate)
+    first, second = eventually(lambda: rpc.aftercare.tasks(placement_id=placement["id"]), what="the tasks")[:2]
+
+    done = rpc.aftercare.complete_task(first["id"], "going_well", "Eerste dag goed verlopen.")
+    assert done["status"] == "done" and done["outcome"] == "going_well"
+    with pytest.raises(ValidationError) as refused:
+        rpc.aftercare.complete_task(second["id"], "fine", None)
+    assert "outcome" in refused.value.errors
+    from werkbrug_shared.errors import Conflict
+    with pytest.raises(Conflict):
+        rpc.aftercare.complete_task(first["id"], "going_well", None)
+
+    rpc.aftercare.complete_task(second["id"], "at_risk", "Spanning met leidinggevende.")
+    open_tasks = rpc.aftercare.tasks(placement_id=placement["id"], status="open")
+    assert [t["kind"] for t in open_tasks] == ["week_4", "month_3", "month_6"]
+    coach_done = rpc.aftercare.tasks(jobcoach_id=region.jobcoaches[0]["id"], status="done")
+    assert [t["id"] for t in coach_done] == [first["id"], second["id"]]
+    stored = eventually(lambda: system.sql(
+        "reporting", "SELECT data FROM event_store WHERE type = %s AND subject = %s",
+        "nl.werkbrug.placement.at_risk.v1", placement["id"]), what="placement.at_risk in reporting's store")
+    assert stored[0][0]["task_id"] == second["id"]
+    # the jobcoach's free-text note stays in aftercare: no event carries it
+    notes = system.sql("reporting", "SELECT count(*) FROM event_store WHERE data::text LIKE %s", "%leidinggevende%")
+    assert notes[0][0] == 0
+
+
+def test_no_personal_data_in_events_logs_or_metrics(system, rpc):
+    region = Region(rpc, system)
+    person = {"given_name": "Zwaantje", "family_name": "Quakkelaar", "region": region.name,
+              "postcode": "7512 XY", "target_groups": ["50plus"], "skills": [SKILL(1)],
+              "hours_per_week": 20, "cohort": region.cohort}
+    candidate = rpc.candidates.register(person)
+    region.wait_indexed([candidate])
+    placement = region.place(candidate)
+    eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")
+    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1, what="reporting")
+    with pytest.raises(ValidationError):  # a refused call must not echo the name into a log either
+        rpc.candidates.register({**person, "postcode": "niet"})
+
+    secrets = ("Zwaantje", "Quakkelaar", "7512XY", "7512 XY")
+    events = system.sql("reporting", "SELECT data::text FROM event_store")
+    assert events and not [e for (e,) in events if any(s in e for s in secrets)]
+    for service in config.DATABASE_SERVICES:
+        outbox = system.sql(service, "SELECT payload FROM outbox")
+        assert not [p for (p,) in outbox if any(s in p for s in secrets)], service
+    for service in config.SERVICES:
+        assert not any(s in system.log_tail(service, lines=100_000) for s in secrets), service
+        assert not any(s in requests.get(system.metrics_url(service), timeout=5).text for s in secrets), service

@@ -44,7 +44,7 @@ def run(services=config.SERVICES, config_file: Path = Path("config.yml")) -> int
 
     uri = config.amqp_uri()
     if not broker_answers(uri):
-        sys.stderr.write(BROKER_HELP.format(uri=uri))
+        sys.stderr.write(BROKER_HELP.format(uri=Connection(uri).as_uri()))  # as_uri() hides the password
         return 2
     for service in services:
         if service in config.DATABASE_SERVICES:
