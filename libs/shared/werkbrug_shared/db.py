@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from werkbrug_shared import config
+from werkbrug_shared.errors import NotFound
 from werkbrug_shared.events import Event, new_event
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.outbox import OutboxRelay
@@ -158,6 +159,13 @@ class UnitOfWork:
         """Whether this unit of work changes anything (read-only calls skip bookkeeping)."""
         s = self.session
         return bool(self.flushed or s.new or s.dirty or s.deleted or self.emitted)
+
+    def get(self, model, key, what: str, for_update: bool = False):
+        """The row with primary key ``key``, or NotFound naming ``what``."""
+        row = self.session.get(model, key, with_for_update=for_update) if isinstance(key, str) else None
+        if row is None:
+            raise NotFound(f"no {what} {key}")
+        return row
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
         evt = new_event(type_name, subject, data, source_service=self.service_name)

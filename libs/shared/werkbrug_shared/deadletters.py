@@ -103,18 +103,7 @@ def replay(dlq_name: str, limit: int | None = None, amqp_uri: str | None = None)
             if msg is None:
                 break
             headers = {k: v for k, v in (msg.headers or {}).items() if not k.startswith("x-werkbrug-")}
-            producer.publish(
-                msg.body,
-                exchange="",
-                routing_key=target,
-                headers=headers,
-                content_type=msg.content_type,
-                content_encoding=msg.content_encoding,
-                delivery_mode=2,
-                mandatory=True,
-                message_id=msg.properties.get("message_id"),
-                retry=False,
-            )
+            topology.republish(producer, msg, "", target, headers)
             channel.basic_ack(msg.delivery_tag)
             moved += 1
     return moved

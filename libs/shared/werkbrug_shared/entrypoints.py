@@ -189,18 +189,7 @@ class ReliableEventHandler(Consumer):
             topology.QUEUE_HEADER: self.queue.name,
         })
         with get_producer(self.amqp_uri, confirms=True) as producer:
-            producer.publish(
-                message.body,
-                exchange=exchange,
-                routing_key=self.queue.name,
-                headers=headers,
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                delivery_mode=2,
-                mandatory=True,
-                message_id=message.properties.get("message_id"),
-                retry=False,
-            )
+            topology.republish(producer, message, exchange, self.queue.name, headers)
         self.queue_consumer.ack_message(message)
 
 

@@ -88,3 +88,23 @@ def declare_consumer(channel, queue: Queue, delays_ms) -> None:
     dead_letter_queue(queue.name)(channel).declare()
     for delay in delays_ms:
         retry_queue(delay)(channel).declare()
+
+
+def republish(producer, message, exchange, routing_key: str, headers: dict) -> None:
+    """Copy a received message elsewhere, confirmed and persistent.
+
+    ``mandatory`` makes a missing target queue an error rather than a silent
+    drop, so the caller acks the original only when the copy is safe.
+    """
+    producer.publish(
+        message.body,
+        exchange=exchange,
+        routing_key=routing_key,
+        headers=headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=2,
+        mandatory=True,
+        message_id=message.properties.get("message_id"),
+        retry=False,
+    )

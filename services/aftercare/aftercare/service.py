@@ -58,9 +58,7 @@ class AftercareService:
     @rpc
     def complete_task(self, task_id, outcome, note=None):
         data = load(CompleteTask(), {"task_id": task_id, "outcome": outcome, "note": note}, "task completion")
-        task = self.db.session.get(AftercareTask, data["task_id"], with_for_update=True)
-        if task is None:
-            raise NotFound(f"no aftercare task {data['task_id']}")
+        task = self.db.get(AftercareTask, data["task_id"], "aftercare task", for_update=True)
         if task.status != "open":
             raise Conflict(f"task {task.id} is already {task.status}")
         task.status, task.outcome, task.note, task.completed_at = "done", data["outcome"], data["note"], utcnow()

@@ -9,7 +9,6 @@ from candidates.models import Candidate, PersonalData, metadata
 from candidates.schemas import RegisterCandidate
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.errors import NotFound
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
@@ -70,9 +69,7 @@ class CandidatesService:
     @rpc
     def get(self, candidate_id):
         require_id(candidate_id, "candidate_id")
-        row = self.db.session.get(Candidate, candidate_id)
-        if row is None:
-            raise NotFound(f"no candidate {candidate_id}")
+        row = self.db.get(Candidate, candidate_id, "candidate")
         return as_dict(row, self.db.session.get(PersonalData, candidate_id))
 
     @event_handler("nl.werkbrug.placement.recorded.v1")
@@ -80,9 +77,7 @@ class CandidatesService:
         self._move(event.data["candidate_id"], "placed", reason=f"placement {event.data['placement_id']}")
 
     def _move(self, candidate_id: str, wanted: str, reason: str):
-        row = self.db.session.get(Candidate, candidate_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"no candidate {candidate_id}")
+        row = self.db.get(Candidate, candidate_id, "candidate", for_update=True)
         if row.status == wanted:
             return
         previous = row.status

@@ -11,7 +11,7 @@ from matching.models import IndexedCandidate, IndexedVacancy, Placement, metadat
 from matching.schemas import RecordPlacement
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.errors import Conflict, NotFound, ValidationError
+from werkbrug_shared.errors import Conflict, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
@@ -38,9 +38,7 @@ class MatchingService:
         require_id(vacancy_id, "vacancy_id")
         if not isinstance(limit, int) or not 1 <= limit <= 100:
             raise ValidationError.from_fields("query", {"limit": ["must be between 1 and 100"]})
-        vacancy = self.db.session.get(IndexedVacancy, vacancy_id)
-        if vacancy is None:
-            raise NotFound(f"no vacancy {vacancy_id} in the matching index")
+        vacancy = self.db.get(IndexedVacancy, vacancy_id, "vacancy in the matching index:")
         pool = self.db.session.execute(
             select(IndexedCandidate.candidate_id, IndexedCandidate.skills).where(IndexedCandidate.in_pool)
         )
@@ -50,12 +48,9 @@ class MatchingService:
     def record_placement(self, placement):
         data = load(RecordPlacement(), placement, "placement")
         session = self.db.session
-        candidate = session.get(IndexedCandidate, data["candidate_id"], with_for_update=True)
-        if candidate is None:
-            raise NotFound(f"no candidate {data['candidate_id']} in the matching index")
-        vacancy = session.get(IndexedVacancy, data["vacancy_id"])
-        if vacancy is None:
-            raise NotFound(f"no vacancy {data['vacancy_id']} in the matching index")
+        candidate = self.db.get(IndexedCandidate, data["candidate_id"], "candidate in the matching index:",
+                                for_update=True)
+        vacancy = self.db.get(IndexedVacancy, data["vacancy_id"], "vacancy in the matching index:")
         active = session.scalar(
             select(func.count()).select_from(Placement).where(
                 Placement.candidate_id == candidate.candidate_id,
@@ -84,9 +79,7 @@ class MatchingService:
     @rpc
     def get_placement(self, placement_id):
         require_id(placement_id, "placement_id")
-        row = self.db.session.get(Placement, placement_id)
-        if row is None:
-            raise NotFound(f"no placement {placement_id}")
+        row = self.db.get(Placement, placement_id, "placement")
         return placement_dict(row)
 
     @rpc

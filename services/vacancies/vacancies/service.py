@@ -11,7 +11,7 @@ from vacancies.models import Employer, Vacancy, metadata
 from vacancies.schemas import OpenVacancy, RegisterEmployer
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.errors import Conflict, NotFound, ValidationError
+from werkbrug_shared.errors import Conflict, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
@@ -75,16 +75,12 @@ class VacanciesService:
     @rpc
     def get(self, vacancy_id):
         require_id(vacancy_id, "vacancy_id")
-        row = self.db.session.get(Vacancy, vacancy_id)
-        if row is None:
-            raise NotFound(f"no vacancy {vacancy_id}")
+        row = self.db.get(Vacancy, vacancy_id, "vacancy")
         return vacancy_dict(row)
 
     @event_handler("nl.werkbrug.placement.recorded.v1")
     def on_placement_recorded(self, event):
-        row = self.db.session.get(Vacancy, event.data["vacancy_id"], with_for_update=True)
-        if row is None:
-            raise NotFound(f"no vacancy {event.data['vacancy_id']}")
+        row = self.db.get(Vacancy, event.data["vacancy_id"], "vacancy", for_update=True)
         was = row.status
         row.openings_filled, row.status = domain.fill_opening(row.openings, row.openings_filled)
         if row.status == "filled" and was != "filled":
