@@ -25,7 +25,7 @@ from kombu import Connection, Exchange
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client.parser import text_string_to_metric_families
 
-from werkbrug_shared import config, topology
+from werkbrug_shared import actor, config, topology
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -90,6 +90,8 @@ class System:
             WERKBRUG_OUTBOX_POLL_SECONDS="0.2",
             PYTHONUNBUFFERED="1",
             PYTHONWARNINGS="ignore",
+            # a fixed test key: BSNs are encrypted at rest with it
+            CANDIDATES_BSN_KEY="dGVzdC1rZXktZm9yLXdlcmticnVnLWJzbi0zMmJ5dGU=",
         )
         for service in config.DATABASE_SERVICES:
             url = self.database_url(service)
@@ -174,8 +176,11 @@ class System:
 
     # -- talking to it -------------------------------------------------------------
 
-    def rpc(self):
-        return ClusterRpcProxy(config.nameko_config(AMQP_URI=self.amqp_uri), timeout=30)
+    def rpc(self, credential: str | None = None, professional: str | None = None):
+        """An RPC client; with ``credential`` (e.g. "dev-gemeente-enschede", see
+        werkbrug_shared/partners.dev.yml) it calls as that partner."""
+        context_data = actor.context(credential, professional) if credential else None
+        return ClusterRpcProxy(config.nameko_config(AMQP_URI=self.amqp_uri), context_data=context_data, timeout=30)
 
     def http(self, method: str, path: str, **kwargs):
         return requests.request(method, f"http://127.0.0.1:{self.http_port}{path}", timeout=30, **kwargs)

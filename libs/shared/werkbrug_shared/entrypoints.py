@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from functools import partial
 
@@ -27,8 +28,9 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from werkbrug_shared import config, metrics, topology
+from werkbrug_shared.actor import CREDENTIAL, partner_for
 from werkbrug_shared.db import UnitOfWork, databases_of, finish_unit_of_work
-from werkbrug_shared.errors import EXPECTED, Conflict, NotFound, ValidationError
+from werkbrug_shared.errors import EXPECTED, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from werkbrug_shared.events import parse_event
 from werkbrug_shared.events.catalogue import event_type as catalogued
 
@@ -59,6 +61,12 @@ class Rpc(_CommitFirst, NamekoRpc):
         return f"rpc:{self.container.service_name}.{self.method_name}"
 
     def handle_message(self, body, message):
+        try:
+            partner_for(self.unpack_message_headers(message).get(CREDENTIAL))
+        except Unauthorized:
+            # refused before any work is done; the caller hears why
+            self.rpc_consumer.handle_result(message, None, sys.exc_info())
+            return
         correlation_id = message.properties.get("correlation_id")
         if correlation_id and message.delivery_info.get("redelivered"):
             for db in databases_of(self.container):
@@ -82,7 +90,7 @@ class Rpc(_CommitFirst, NamekoRpc):
 
 rpc = Rpc.decorator
 
-HTTP_STATUS = {ValidationError: 400, NotFound: 404, Conflict: 409}
+HTTP_STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 
 
 class Http(_CommitFirst, HttpRequestHandler):

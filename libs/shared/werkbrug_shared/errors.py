@@ -36,7 +36,17 @@ class Conflict(Exception):
     pass
 
 
-EXPECTED = (ValidationError, NotFound, Conflict)
+@deserialize_to_instance
+class Unauthorized(Exception):
+    """No partner credential, or one nobody issued."""
+
+
+@deserialize_to_instance
+class Forbidden(Exception):
+    """A known partner asking for what it may not do or see."""
+
+
+EXPECTED = (ValidationError, NotFound, Conflict, Unauthorized, Forbidden)
 
 
 def describe_fields(errors: dict, prefix: str = "") -> str:

@@ -20,6 +20,15 @@ from werkbrug_shared.events.envelope import ENVELOPE, Event
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
 ESCO_SKILL = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}\Z"
+ESCO_OCCUPATION = r"^http://data\.europa\.eu/esco/occupation/[0-9a-f-]{36}\Z"
+# VUM-aligned vocabularies shared by producers and consumers
+EVIDENCE = ("diploma", "certificate", "work_experience", "practice_day", "informal")
+SKILL_LEVELS = (1, 2, 3, 4)  # 1 basic, 2 independent, 3 experienced, 4 expert
+LANGUAGE_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TRANSPORT_MODES = ("car", "bicycle", "public_transport", "on_foot")
+VISIBILITIES = ("public", "internal", "hidden")
+VACANCY_STATUSES = ("open", "filled", "closed")
 
 
 def _id(**kw):
@@ -35,17 +44,51 @@ class EventData(Schema):
         unknown = RAISE
 
 
+def _skill(**kw):
+    return fields.String(validate=validate.Regexp(ESCO_SKILL), **kw)
+
+
+class SkillClaim(EventData):
+    """A skill with how well, and how we know (the werkprofiel, not a CV line)."""
+
+    skill = _skill(required=True)
+    level = fields.Integer(required=True, validate=validate.OneOf(SKILL_LEVELS))
+    evidence = fields.String(required=True, validate=validate.OneOf(EVIDENCE))
+
+
+class WeightedSkill(EventData):
+    skill = _skill(required=True)
+    weight = fields.Float(required=True, validate=validate.Range(min=0.0, max=1.0, min_inclusive=False))
+
+
 class MatchingProfile(EventData):
-    """The anonymous profile matching may hold: no name, no address."""
+    """The anonymous profile matching may hold: no name, no address, no notes.
+
+    ``hours_per_week`` is the most someone wants to work; ``skills`` the plain
+    URIs of ``skill_evidence``. Fields after ``cohort`` came with the full
+    werkprofiel and default for events that predate it.
+    """
 
     candidate_id = _id(required=True)
     region = fields.String(required=True)
     pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}\Z"))
     target_groups = _target_groups(required=True)
-    skills = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
+    skills = fields.List(_skill(), required=True)
     hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
     conditions = fields.List(fields.String(), required=True)
     cohort = fields.String(load_default=None, allow_none=True)
+    banenafspraak = fields.Boolean(load_default=False)
+    skill_evidence = fields.List(fields.Nested(SkillClaim), load_default=list)
+    occupations_wanted = fields.List(
+        fields.String(validate=validate.Regexp(ESCO_OCCUPATION)), load_default=list)
+    work_thinking_level = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=7))
+    dutch_level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGE_LEVELS))
+    hours_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=60))
+    available_days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)), load_default=list)
+    available_from = fields.Date(load_default=None, allow_none=True)
+    max_travel_minutes = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=300))
+    max_distance_km = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=300))
+    transport_modes = fields.List(fields.String(validate=validate.OneOf(TRANSPORT_MODES)), load_default=list)
 
 
 class CandidateStatusChanged(EventData):
@@ -67,6 +110,9 @@ class CandidateModuleCompleted(EventData):
     candidate_id = _id(required=True)
     cohort = fields.String(required=True)
     module = fields.String(required=True)
+    trajectory = fields.String(load_default=None, allow_none=True)
+    # set when the module is a certificate (e.g. VCA) that adds a skill
+    skill = _skill(load_default=None, allow_none=True)
 
 
 class CandidateErased(EventData):
@@ -76,16 +122,32 @@ class CandidateErased(EventData):
 class EmployerRegistered(EventData):
     employer_id = _id(required=True)
     region = fields.String(required=True)
+    sbi = fields.String(load_default=None, allow_none=True)
 
 
 class VacancyProfile(EventData):
+    """What matching needs of a vacancy. ``skills_required`` are the must-haves'
+    URIs; ``openings`` the openings still free. Fields after ``openings`` came
+    with the shared pool and default for older events."""
+
     vacancy_id = _id(required=True)
     employer_id = _id(required=True)
     region = fields.String(required=True)
     pc4 = fields.String(required=True, validate=validate.Regexp(r"^[1-9][0-9]{3}\Z"))
-    skills_required = fields.List(fields.String(validate=validate.Regexp(ESCO_SKILL)), required=True)
+    skills_required = fields.List(_skill(), required=True)
     hours_per_week = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
     openings = fields.Integer(required=True, validate=validate.Range(min=0))
+    occupation = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(ESCO_OCCUPATION))
+    must_have = fields.List(fields.Nested(WeightedSkill), load_default=list)
+    nice_to_have = fields.List(fields.Nested(WeightedSkill), load_default=list)
+    conditions_offered = fields.List(fields.String(), load_default=list)
+    work_thinking_level = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=7))
+    visibility = fields.String(load_default="public", validate=validate.OneOf(VISIBILITIES))
+    is_leerwerkbaan = fields.Boolean(load_default=False)
+    banenafspraak_suitable = fields.Boolean(load_default=False)
+    valid_through = fields.Date(load_default=None, allow_none=True)
+    status = fields.String(load_default="open", validate=validate.OneOf(VACANCY_STATUSES))
+    steward_organisations = fields.List(fields.String(), load_default=list)
 
 
 class VacancyFilled(EventData):
