@@ -247,6 +247,11 @@ def test_the_gateway_speaks_http_json(system, rpc):
     fetched = system.http("GET", f"/v1/candidates/{created.json()['id']}").json()
     assert fetched["family_name"] == "de Vries" and fetched["status"] == "registered"
     assert system.http("GET", "/v1/candidates/nope").status_code == 404
+    as_partner = {"Authorization": "Bearer dev-uwv-twente", "X-Werkbrug-Professional": "p-7"}
+    assert system.http("GET", f"/v1/candidates/{created.json()['id']}", headers=as_partner).status_code == 200
+    refused = system.http("GET", f"/v1/candidates/{created.json()['id']}",
+                          headers={"Authorization": "Bearer not-a-real-credential"})
+    assert refused.status_code == 401 and refused.json()["error"] == "Unauthorized"
     eventually(lambda: system.http("GET", "/v1/outflow", params={"cohort": "gw-1"}).json()["enrolled"] == 1,
                what="the outflow over HTTP")
     assert system.http("GET", "/v1/outflow", params={"target_group": "martians"}).status_code == 400

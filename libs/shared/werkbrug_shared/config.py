@@ -62,6 +62,26 @@ def retry_delays_ms(config: dict | None = None) -> tuple[int, ...]:
     return tuple(int(v) for v in str(raw).split(",") if v.strip())
 
 
+def _setting(config: dict | None, key: str, default):
+    raw = (config or {}).get(key) or os.environ.get(f"WERKBRUG_{key}")
+    return type(default)(raw) if raw not in (None, "") else default
+
+
+def event_batch_size(config: dict | None = None) -> int:
+    """Most events one consumer handles in one transaction."""
+    return _setting(config, "EVENT_BATCH_SIZE", 200)
+
+
+def event_batch_wait_ms(config: dict | None = None) -> float:
+    """How long a consumer waits to fill a batch; bounds the latency it adds."""
+    return _setting(config, "EVENT_BATCH_WAIT_MS", 10.0)
+
+
+def event_prefetch(config: dict | None = None) -> int:
+    """Unacked deliveries per event consumer: room for a batch in work and the next filling."""
+    return _setting(config, "EVENT_PREFETCH", 2 * event_batch_size(config))
+
+
 def outbox_poll_seconds(config: dict | None = None) -> float:
     """How often the outbox relay looks for rows nobody woke it for."""
     raw = (config or {}).get("OUTBOX_POLL_SECONDS") or os.environ.get("WERKBRUG_OUTBOX_POLL_SECONDS")

@@ -116,6 +116,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # pysqlite's own implicit BEGIN breaks SAVEPOINT; SQLAlchemy emits BEGIN itself (see make_engine)
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn):
+    conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, pool_size: int = 10):
@@ -135,6 +141,7 @@ def make_engine(url: str, pool_size: int = 10):
             connect_args={"check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
 
@@ -188,6 +195,25 @@ class UnitOfWork:
             )
         ).first()
         return row is not None
+
+    def processed_among(self, consumer: str, event_ids) -> set[str]:
+        """Which of ``event_ids`` this consumer already processed (one query per batch)."""
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        rows = self.session.execute(
+            select(self._processed.c.event_id).where(
+                self._processed.c.consumer == consumer, self._processed.c.event_id.in_(ids)
+            )
+        )
+        return {row[0] for row in rows}
+
+    def mark_processed_many(self, consumer: str, event_ids) -> None:
+        now = utcnow()
+        self.session.execute(
+            self._processed.insert(),
+            [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in event_ids],
+        )
 
     def mark_processed(self, consumer: str, event_id: str, result: str | None = None) -> None:
         self.session.execute(

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
+import amqp
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
-from kombu import Connection, Producer
+from kombu import Connection
 from nameko.extensions import Extension
 from sqlalchemy import func, select, update
 
@@ -30,51 +32,102 @@ class Unroutable(Exception):
 
 
 class AmqpEventPublisher:
-    """One confirmed, persistent, mandatory publish at a time on a kept connection."""
+    """Publishes a batch, then waits once for the broker to confirm all of it.
+
+    One confirm round trip per batch instead of per event is what lets the
+    relay keep up with batch imports (a confirm per message caps a channel at
+    about 1.5k/s here). Persistent and ``mandatory``: a message no queue took
+    comes back as a basic.return and is reported as not published.
+    """
+
+    confirm_timeout = 30.0
 
     def __init__(self, amqp_uri: str):
         self.amqp_uri = amqp_uri
         self._connection = None
-        self._producer = None
+        self._channel = None
         self._declared: set[str] = set()
 
     def _ensure(self):
-        if self._producer is None:
-            self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-            self._producer = Producer(self._connection.channel())
+        if self._channel is None:
+            self._connection = Connection(self.amqp_uri)
+            self._channel = self._connection.channel()
+            self._channel.confirm_select()
+            self._next_tag = 1
             self._declared.clear()
-        return self._producer
+        return self._channel
 
-    def publish(self, source_service: str, event_type: str, event_id: str, payload: str, headers=None):
-        producer = self._ensure()
-        exchange = topology.event_exchange(source_service)
-        if exchange.name not in self._declared:
-            exchange(producer.channel).declare()
-            self._declared.add(exchange.name)
+    def publish_batch(self, messages) -> tuple[list[str], list[str]]:
+        """``messages``: (source_service, event_type, event_id, payload) tuples.
+
+        Returns (confirmed event ids, unroutable event types); raises when the
+        broker nacks or the connection fails, in which case nothing is
+        reported published and the caller tries again later.
+        """
+        channel = self._ensure()
+        acked: set[int] = set()
+        nacked: list[int] = []
+        returned: set[str] = set()
+        state = {"acked_up_to": 0}
+
+        def on_ack(tag, multiple):
+            if multiple:
+                state["acked_up_to"] = max(state["acked_up_to"], tag)
+            else:
+                acked.add(tag)
+
+        def on_nack(tag, multiple):
+            nacked.append(tag)
+
+        def on_return(_exc, _exchange, _routing_key, message):
+            returned.add(message.properties.get("message_id"))
+
+        channel.events["basic_ack"].add(on_ack)
+        channel.events["basic_nack"].add(on_nack)
+        channel.events["basic_return"].add(on_return)
         try:
-            producer.publish(
-                payload,
-                exchange=exchange,
-                routing_key=event_type,
-                content_type=CONTENT_TYPE,
-                content_encoding="utf-8",
-                delivery_mode=2,
-                mandatory=True,
-                message_id=event_id,
-                headers=headers or {},
-                retry=False,
-            )
-        except Exception as exc:
-            if "NO_ROUTE" in str(exc):
-                raise Unroutable(event_type) from exc
+            tags = {}
+            for source_service, event_type, event_id, payload in messages:
+                exchange = topology.event_exchange(source_service)
+                if exchange.name not in self._declared:
+                    exchange(channel).declare()
+                    self._declared.add(exchange.name)
+                channel.basic_publish(
+                    amqp.Message(payload, content_type=CONTENT_TYPE, content_encoding="utf-8",
+                                 delivery_mode=2, message_id=event_id),
+                    exchange=exchange.name, routing_key=event_type, mandatory=True,
+                )
+                tags[self._next_tag] = (event_id, event_type)
+                self._next_tag += 1
+            deadline = time.monotonic() + self.confirm_timeout
+            last = self._next_tag - 1
+            while not (state["acked_up_to"] >= last or all(
+                    t <= state["acked_up_to"] or t in acked for t in tags)):
+                if nacked:
+                    raise ConnectionError("the broker refused (nacked) published events")
+                if time.monotonic() > deadline:
+                    raise ConnectionError("no publisher confirms from the broker in time")
+                with contextlib.suppress(TimeoutError):  # nothing arrived this second; look again
+                    self._connection.drain_events(timeout=1)
+            if nacked:
+                raise ConnectionError("the broker refused (nacked) published events")
+        except Exception:
             self.close()
             raise
+        finally:
+            if self._channel is not None:
+                channel.events["basic_ack"].discard(on_ack)
+                channel.events["basic_nack"].discard(on_nack)
+                channel.events["basic_return"].discard(on_return)
+        confirmed = [event_id for event_id, _ in tags.values() if event_id not in returned]
+        unroutable = sorted({etype for event_id, etype in tags.values() if event_id in returned})
+        return confirmed, unroutable
 
     def close(self):
         if self._connection is not None:
             with contextlib.suppress(Exception):  # already broken; nothing left to release
                 self._connection.release()
-        self._connection = self._producer = None
+        self._connection = self._channel = None
 
 
 class OutboxRelay(Extension):
@@ -167,13 +220,13 @@ class OutboxRelay(Extension):
         if locking:
             with self.engine.begin() as conn:
                 rows = conn.execute(query.with_for_update(skip_locked=True)).all()
-                done, failure = self._publish(rows)
+                done, unroutable = self._publish(rows)
                 self._mark(conn, done)
         else:
             # SQLite: never hold its single connection across network waits.
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
-            done, failure = self._publish(rows)
+            done, unroutable = self._publish(rows)
             with self.engine.begin() as conn:
                 self._mark(conn, done)
         with self.engine.connect() as conn:
@@ -181,21 +234,22 @@ class OutboxRelay(Extension):
                 select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
             ).scalar_one()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
-        if failure is not None:
-            raise failure
+        if unroutable:
+            raise Unroutable(", ".join(unroutable))
         return len(done)
 
-    def _publish(self, rows):
-        """Publish in order until the first failure; returns (done, failure)."""
-        done = []
-        for row in rows:
-            try:
-                self._publisher.publish(row.source_service, row.event_type, row.event_id, row.payload)
-            except Exception as exc:
-                return done, exc
-            metrics.OUTBOX_PUBLISHED.labels(self.service, row.event_type).inc()
-            done.append(row.seq)
-        return done, None
+    def _publish(self, rows) -> tuple[list[int], list[str]]:
+        if not rows:
+            return [], []
+        confirmed, unroutable = self._publisher.publish_batch(
+            (r.source_service, r.event_type, r.event_id, r.payload) for r in rows
+        )
+        confirmed = set(confirmed)
+        done = [r.seq for r in rows if r.event_id in confirmed]
+        for r in rows:
+            if r.event_id in confirmed:
+                metrics.OUTBOX_PUBLISHED.labels(self.service, r.event_type).inc()
+        return done, unroutable
 
     def _mark(self, conn, seqs):
         if seqs:

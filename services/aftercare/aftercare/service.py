@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aftercare import domain
 from aftercare.models import AftercarePlan, AftercareTask, Jobcoach, metadata
@@ -100,6 +100,14 @@ class AftercareService:
                 "task_id": task.id, "plan_id": plan.id, "placement_id": plan.placement_id,
                 "jobcoach_id": jobcoach_id, "kind": task.kind, "due": task.due.isoformat(),
             })
+
+    @event_handler("nl.werkbrug.candidate.erased.v1")
+    def on_candidate_erased(self, event):
+        """AVG erasure: the jobcoaches' free-text notes go; dated tasks and outcomes stay for the counts."""
+        plan_ids = select(AftercarePlan.id).where(AftercarePlan.candidate_id == event.data["candidate_id"])
+        self.db.session.execute(
+            update(AftercareTask).where(AftercareTask.plan_id.in_(plan_ids)).values(note=None)
+        )
 
     def _coach_loads(self, region: str) -> list[domain.CoachLoad]:
         session = self.db.session

@@ -55,3 +55,12 @@ class Placement(Base):
     hours_per_week: Mapped[int]
     status: Mapped[str] = mapped_column(String(12))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ErasedCandidate(Base):
+    """Tombstone of an AVG erasure: only the id, so late events cannot re-index the person."""
+
+    __tablename__ = "erased_candidates"
+
+    candidate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

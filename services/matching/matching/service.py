@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from matching import domain
-from matching.models import IndexedCandidate, IndexedVacancy, Placement, metadata
+from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, Placement, metadata
 from matching.schemas import RecordPlacement
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
@@ -109,13 +109,28 @@ class MatchingService:
     def on_vacancy_updated(self, event):
         self._index_vacancy(event.data)
 
+    @event_handler("nl.werkbrug.candidate.erased.v1")
+    def on_candidate_erased(self, event):
+        """AVG erasure: the profile leaves the index; placements keep only ids, for the counts."""
+        candidate_id = event.data["candidate_id"]
+        row = self.db.session.get(IndexedCandidate, candidate_id)
+        if row is not None:
+            self.db.session.delete(row)
+        if self.db.session.get(ErasedCandidate, candidate_id) is None:
+            self.db.session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
+
     def _index_candidate(self, data):
+        if self._erased(data["candidate_id"]):
+            return  # a late profile event must not bring an erased person back
         row = self.db.session.get(IndexedCandidate, data["candidate_id"])
         if row is None:
             row = IndexedCandidate(candidate_id=data["candidate_id"], in_pool=True)
             self.db.session.add(row)
         for field in CANDIDATE_FIELDS:
             setattr(row, field, data[field])
+
+    def _erased(self, candidate_id: str) -> bool:
+        return self.db.session.get(ErasedCandidate, candidate_id) is not None
 
     def _index_vacancy(self, data):
         row = self.db.session.get(IndexedVacancy, data["vacancy_id"])

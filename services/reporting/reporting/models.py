@@ -28,6 +28,8 @@ class StoredEvent(Base):
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     data: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # whom the event is about, so an erasure finds every event of one person
+    candidate_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class CandidateOutflow(Base):
@@ -64,3 +66,12 @@ class PlacementTargetGroup(Base):
 
     placement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     target_group: Mapped[str] = mapped_column(String(20), primary_key=True, index=True)
+
+
+class ErasedCandidate(Base):
+    """Tombstone of an AVG erasure: events of this person arriving later are stored anonymised."""
+
+    __tablename__ = "erased_candidates"
+
+    candidate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

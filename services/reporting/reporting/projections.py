@@ -6,7 +6,31 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reporting.models import CandidateOutflow, CandidateTargetGroup, PlacementFact, PlacementTargetGroup
+from reporting.models import (
+    CandidateOutflow,
+    CandidateTargetGroup,
+    ErasedCandidate,
+    PlacementFact,
+    PlacementTargetGroup,
+    StoredEvent,
+)
+from werkbrug_shared.events.envelope import utcnow
+
+# What an erased person's events keep: ids, dates and the bounded groupings the
+# counts use. The matching profile (area, skills, wishes, conditions) goes.
+KEPT_AFTER_ERASURE = frozenset({
+    "candidate_id", "placement_id", "vacancy_id", "employer_id", "plan_id", "task_id", "match_id",
+    "jobcoach_id", "region", "target_groups", "cohort", "trajectory", "module", "start_date", "end_date",
+    "months", "outcome", "from_status", "to_status", "hours_per_week", "task_count", "kind", "due",
+})
+
+
+def anonymised(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k in KEPT_AFTER_ERASURE}
+
+
+def is_erased(session: Session, candidate_id: str | None) -> bool:
+    return candidate_id is not None and session.get(ErasedCandidate, candidate_id) is not None
 
 
 def _candidate(session: Session, candidate_id: str) -> CandidateOutflow:
@@ -58,10 +82,20 @@ def placement_recorded(session: Session, data: dict) -> None:
     _target_groups(session, row.candidate_id, data["target_groups"])
 
 
+def candidate_erased(session: Session, data: dict) -> None:
+    """AVG erasure: strip this person's stored events down to what the counts need."""
+    candidate_id = data["candidate_id"]
+    if session.get(ErasedCandidate, candidate_id) is None:
+        session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
+    for stored in session.scalars(select(StoredEvent).where(StoredEvent.candidate_id == candidate_id)):
+        stored.data = anonymised(stored.data)
+
+
 PROJECTIONS = {
     "nl.werkbrug.candidate.registered.v1": candidate_registered,
     "nl.werkbrug.candidate.enrolled.v1": candidate_enrolled,
     "nl.werkbrug.placement.recorded.v1": placement_recorded,
+    "nl.werkbrug.candidate.erased.v1": candidate_erased,
 }
 
 

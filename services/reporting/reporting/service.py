@@ -32,11 +32,17 @@ class ReportingService:
     @event_handler(*CATALOGUE)
     def store(self, event):
         """Every catalogued event lands here once; projections follow in the same commit."""
-        self.db.session.add(StoredEvent(
+        session = self.db.session
+        data = CATALOGUE[event.type].schema().dump(event.data)
+        candidate_id = data.get("candidate_id")
+        if projections.is_erased(session, candidate_id):
+            data = projections.anonymised(data)
+        session.add(StoredEvent(
             event_id=event.id, type=event.type, source=event.source, subject=event.subject, time=event.time,
-            data=CATALOGUE[event.type].schema().dump(event.data), received_at=utcnow(),
+            data=data, received_at=utcnow(), candidate_id=candidate_id,
         ))
-        projections.apply(self.db.session, event.type, event.data)
+        session.flush()
+        projections.apply(session, event.type, event.data)
 
     @rpc
     def outflow(self, cohort=None, target_group=None):
