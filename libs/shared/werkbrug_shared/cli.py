@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,14 @@ def main(argv=None) -> int:
     mig = sub.add_parser("migrate", help="upgrade each service's database and declare the queues")
     mig.add_argument("services", nargs="*", default=list(config.DATABASE_SERVICES))
 
+    imp = sub.add_parser("import", help="bulk import candidates or vacancies from CSV or JSON Lines")
+    imp.add_argument("kind", choices=["candidates", "vacancies"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--credential", default=os.environ.get("WERKBRUG_CREDENTIAL"),
+                     help="the importing partner's credential (or WERKBRUG_CREDENTIAL)")
+    imp.add_argument("--batch-size", type=int, default=1000)
+    imp.add_argument("--errors", type=Path, default=None, help="error report (default FILE.errors.csv)")
+
     dlq = sub.add_parser("dlq", help="dead-lettered events")
     dsub = dlq.add_subparsers(dest="action", required=True)
     dsub.add_parser("list", help="dead-letter queues and how many messages each holds")
@@ -36,6 +45,16 @@ def main(argv=None) -> int:
         from werkbrug_shared.runner import run
 
         return run(args.services, args.config)
+    if args.command == "import":
+        from werkbrug_shared.importer import run_import
+
+        if not args.credential:
+            parser.error("an import needs the partner's credential: --credential or WERKBRUG_CREDENTIAL")
+        report = run_import(args.kind, args.file, args.credential, args.batch_size, errors_path=args.errors)
+        print(f"imported {report.imported}, already there {report.existing}, "
+              f"refused {report.refused}, conflicts {report.conflicts}; "
+              f"errors in {args.errors or args.file.with_name(args.file.name + '.errors.csv')}")
+        return 0 if not report.refused and not report.conflicts else 1
     if args.command == "migrate":
         from werkbrug_shared import deadletters, migrations
 
