@@ -41,7 +41,6 @@ class ReportingService:
             event_id=event.id, type=event.type, source=event.source, subject=event.subject, time=event.time,
             data=data, received_at=utcnow(), candidate_id=candidate_id,
         ))
-        session.flush()
         projections.apply(session, event.type, event.data)
 
     @rpc
