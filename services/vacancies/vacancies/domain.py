@@ -1,17 +1,134 @@
-"""Vacancy rules, free of frameworks."""
+"""Vacancy rules, free of frameworks: who sees and changes a vacancy in the
+shared pool, how openings move with placements, and the list cursor."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+from collections.abc import Collection
+from datetime import datetime
 
 KVK = re.compile(r"^[0-9]{8}\Z")
+# SBI (Standaard Bedrijfsindeling) codes, from section digits to the 5-digit subclass
+SBI = re.compile(r"^[0-9]{2,5}\Z")
+POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?\Z")
+
+VISIBILITIES = ("public", "internal", "hidden")
+STATUSES = ("open", "filled", "closed")
+CONDITIONS_OFFERED = (
+    "low_stimulus_workplace", "job_carving", "on_the_job_guidance",
+    "adapted_workplace", "flexible_hours", "accessible_building",
+)
+# A closed vacancy's reason travels in vacancy.closed, so it is a code, never
+# free text that could name a person; a steward's own words stay in ``note``.
+CLOSE_REASONS = (
+    "filled_elsewhere", "withdrawn_by_employer", "expired", "duplicate", "no_suitable_candidates", "other",
+)
 
 
-def fill_opening(openings: int, filled: int) -> tuple[int, str]:
+class Refused(Exception):
+    """A rule said no; ``field`` names the input it is about."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# --- openings ---------------------------------------------------------------------------
+
+
+def status_for(openings: int, filled: int, status: str) -> str:
+    """Open while an opening is free, filled when none is; closed stays closed."""
+    if status == "closed":
+        return status
+    return "filled" if filled >= openings else "open"
+
+
+def fill_opening(openings: int, filled: int, status: str = "open") -> tuple[int, str]:
     """One more placement on a vacancy: new filled count and status.
 
     A placement beyond the openings is still counted (the employer hired one
     more), but the vacancy is filled either way.
     """
     filled += 1
-    return filled, "filled" if filled >= openings else "open"
+    return filled, status_for(openings, filled, status)
+
+
+def free_opening(openings: int, filled: int, status: str = "open") -> tuple[int, str]:
+    """A placement ended: its opening comes back, and a filled vacancy opens again."""
+    filled = max(filled - 1, 0)
+    return filled, status_for(openings, filled, status)
+
+
+def check_openings(openings: int, filled: int) -> None:
+    if openings < filled:
+        raise Refused("openings", f"{filled} openings are already filled; cannot lower openings to {openings}")
+
+
+# --- who sees, who changes ----------------------------------------------------------------
+
+
+def may_see(visibility: str, region: str, caller_region: str | None, caller_is_steward: bool = False) -> bool:
+    """Public: everyone. Internal: every partner. Hidden: every professional of
+    the vacancy's region (and its stewards, wherever they are); never anonymous."""
+    if visibility == "public":
+        return True
+    if caller_region is None:
+        return False
+    if visibility == "internal" or caller_is_steward:
+        return True
+    return caller_region == region
+
+
+def may_change(steward_organisations: Collection[str], region: str,
+               caller_organisation: str | None, caller_region: str | None) -> bool:
+    """Any professional of a stewarding organisation may change a vacancy. One
+    opened without a credential has no stewards: the partners of its region
+    look after it."""
+    if caller_organisation is None:
+        return False
+    if steward_organisations:
+        return caller_organisation in steward_organisations
+    return caller_region == region
+
+
+# --- skills -------------------------------------------------------------------------------
+
+
+def requirements(must_have: list[dict], nice_to_have: list[dict]) -> list[tuple[str, float, bool]]:
+    """(skill, weight, is_must_have) per skill; a skill is one or the other, not both."""
+    must = {s["skill"]: s["weight"] for s in must_have}
+    both = [i for i, s in enumerate(nice_to_have) if s["skill"] in must]
+    if both:
+        raise Refused("nice_to_have", f"skills also listed as must-have (positions {both})")
+    nice = {s["skill"]: s["weight"] for s in nice_to_have}
+    return [(k, w, True) for k, w in sorted(must.items())] + [(k, w, False) for k, w in sorted(nice.items())]
+
+
+def normalise_postcode(postcode: str) -> tuple[str, str]:
+    """'7511 jd' -> ('7511JD', '7511'): stored form and PC4 area."""
+    compact = postcode.replace(" ", "").upper()
+    return compact, compact[:4]
+
+
+# --- cursor -------------------------------------------------------------------------------
+
+
+def encode_cursor(opened_at: datetime, vacancy_id: str) -> str:
+    """Opaque position after the last row of a page (newest first)."""
+    raw = json.dumps([opened_at.isoformat(), vacancy_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, vacancy_id = json.loads(raw)
+        if not isinstance(vacancy_id, str):
+            raise ValueError("id")
+        return datetime.fromisoformat(at), vacancy_id
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise Refused("cursor", "not a cursor this list gave out") from exc

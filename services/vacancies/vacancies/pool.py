@@ -1,0 +1,413 @@
+"""The shared pool's writes over a unit of work: open (one or many), change,
+steward, and the events that describe each change. The rules themselves are
+in :mod:`vacancies.domain`; the entrypoints in :mod:`vacancies.service`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
+
+import yaml
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import func, select
+
+from vacancies import domain
+from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill, metadata
+from vacancies.schemas import BulkVacancy
+from werkbrug_shared import actor as partners
+from werkbrug_shared.actor import Actor
+from werkbrug_shared.db import UnitOfWork
+from werkbrug_shared.errors import Forbidden, NotFound, ValidationError
+from werkbrug_shared.events import Event, event_type
+
+OPENED = "nl.werkbrug.vacancy.opened.v1"
+UPDATED = "nl.werkbrug.vacancy.updated.v1"
+FILLED = "nl.werkbrug.vacancy.filled.v1"
+CLOSED = "nl.werkbrug.vacancy.closed.v1"
+EMPLOYER_REGISTERED = "nl.werkbrug.employer.registered.v1"
+MAX_ROWS = 1000
+# fields of a vacancy a change may set as they come
+PLAIN_FIELDS = (
+    "title", "occupation", "region", "hours_per_week", "conditions_offered", "visibility",
+    "is_leerwerkbaan", "banenafspraak_suitable", "valid_through", "work_thinking_level",
+)
+
+
+def refused(what: str, exc: domain.Refused) -> ValidationError:
+    return ValidationError.from_fields(what, {exc.field: [exc.message]})
+
+
+# --- what callers and events see ----------------------------------------------------------
+
+
+def employer_dict(e: Employer) -> dict:
+    return {"id": e.id, "name": e.name, "kvk_number": e.kvk_number, "region": e.region, "sbi": e.sbi,
+            "postcode": e.postcode}
+
+
+def steward_organisations(v: Vacancy) -> list[str]:
+    return sorted({s.organisation for s in v.stewards})
+
+
+def _weighted(v: Vacancy, must: bool) -> list[dict]:
+    return [{"skill": s.skill, "weight": s.weight}
+            for s in sorted(v.skills, key=lambda s: s.skill) if bool(s.must_have) is must]
+
+
+def vacancy_dict(v: Vacancy) -> dict:
+    must = _weighted(v, True)
+    return {
+        "id": v.id, "employer_id": v.employer_id, "title": v.title, "occupation": v.occupation,
+        "region": v.region, "postcode": v.postcode, "skills_required": [s["skill"] for s in must],
+        "must_have": must, "nice_to_have": _weighted(v, False), "hours_per_week": v.hours_per_week,
+        "openings": v.openings, "openings_filled": v.openings_filled,
+        "openings_free": max(v.openings - v.openings_filled, 0), "status": v.status, "visibility": v.visibility,
+        "conditions_offered": v.conditions_offered, "is_leerwerkbaan": v.is_leerwerkbaan,
+        "banenafspraak_suitable": v.banenafspraak_suitable,
+        "valid_through": v.valid_through.isoformat() if v.valid_through else None,
+        "work_thinking_level": v.work_thinking_level, "steward_organisations": steward_organisations(v),
+        "source_ref": v.source_ref, "closed_reason": v.closed_reason,
+        "opened_at": v.opened_at.isoformat(),
+    }
+
+
+def vacancy_profile(v: Vacancy) -> dict:
+    """The catalogue's VacancyProfile: what matching and reporting may know."""
+    must = _weighted(v, True)
+    return {
+        "vacancy_id": v.id, "employer_id": v.employer_id, "region": v.region, "pc4": v.pc4,
+        "skills_required": [s["skill"] for s in must], "hours_per_week": v.hours_per_week,
+        "openings": max(v.openings - v.openings_filled, 0), "occupation": v.occupation,
+        "must_have": must, "nice_to_have": _weighted(v, False), "conditions_offered": v.conditions_offered,
+        "work_thinking_level": v.work_thinking_level, "visibility": v.visibility,
+        "is_leerwerkbaan": v.is_leerwerkbaan, "banenafspraak_suitable": v.banenafspraak_suitable,
+        "valid_through": v.valid_through.isoformat() if v.valid_through else None, "status": v.status,
+        "steward_organisations": steward_organisations(v),
+    }
+
+
+def steward_dict(s: Steward) -> dict:
+    return {"organisation": s.organisation, "professional": s.professional, "added_at": s.added_at.isoformat()}
+
+
+# --- who may ------------------------------------------------------------------------------
+
+
+def visible(v: Vacancy, caller: Actor) -> bool:
+    return domain.may_see(v.visibility, v.region, caller.region, caller.organisation in steward_organisations(v))
+
+
+def require_visible(v: Vacancy, caller: Actor) -> Vacancy:
+    # NotFound, not Forbidden: a hidden vacancy's existence must not leak
+    if not visible(v, caller):
+        raise NotFound(f"no vacancy {v.id}")
+    return v
+
+
+def require_steward(v: Vacancy, caller: Actor) -> Vacancy:
+    caller.require()
+    require_visible(v, caller)
+    if not domain.may_change(steward_organisations(v), v.region, caller.organisation, caller.region):
+        raise Forbidden(f"only the stewards of vacancy {v.id} may change it ({', '.join(steward_organisations(v))})")
+    return v
+
+
+@cache
+def _organisations(path: str) -> frozenset[str]:
+    with open(path, encoding="utf-8") as f:
+        return frozenset(p["id"] for p in (yaml.safe_load(f) or {}).get("partners", []))
+
+
+def known_organisation(organisation: str) -> bool:
+    return organisation in _organisations(partners.partners_file())
+
+
+# --- employers ----------------------------------------------------------------------------
+
+
+def register_employer(uow: UnitOfWork, data: dict, now: datetime) -> Employer:
+    postcode = domain.normalise_postcode(data["postcode"])[0] if data.get("postcode") else None
+    row = Employer(id=str(uuid.uuid4()), name=data["name"], kvk_number=data["kvk_number"], region=data["region"],
+                   sbi=data.get("sbi"), postcode=postcode, registered_at=now)
+    uow.session.add(row)
+    # the name is business data, but events carry ids and groupings only
+    uow.emit(EMPLOYER_REGISTERED, row.id, {"employer_id": row.id, "region": row.region, "sbi": row.sbi})
+    return row
+
+
+# --- vacancies ----------------------------------------------------------------------------
+
+
+def _skill_rows(data: dict) -> list[tuple[str, float, bool]]:
+    must = data.get("must_have")
+    if must is None:
+        must = [{"skill": s, "weight": 1.0} for s in data.get("skills_required", [])]
+    return domain.requirements(must, data.get("nice_to_have", []))
+
+
+@dataclass(frozen=True)
+class NewVacancy:
+    """A vacancy about to be written, as plain column values: the ORM for one,
+    multi-row INSERTs for an import."""
+
+    row: dict
+    skills: list[dict]
+    stewards: list[dict]
+
+    @property
+    def id(self) -> str:
+        return self.row["id"]
+
+    def view(self) -> SimpleNamespace:
+        """Reads like a Vacancy, for vacancy_profile, without an ORM instance."""
+        return SimpleNamespace(**self.row, skills=[SimpleNamespace(**s) for s in self.skills],
+                               stewards=[SimpleNamespace(**s) for s in self.stewards])
+
+
+def new_vacancy(caller: Actor, data: dict, employer_id: str, now: datetime) -> NewVacancy:
+    """A vacancy from loaded input, with its skills and first steward (the
+    caller, if a partner). Raises domain.Refused for input the rules refuse."""
+    skills = _skill_rows(data)
+    postcode, pc4 = domain.normalise_postcode(data["postcode"])
+    vacancy_id = str(uuid.uuid4())
+    row = {
+        "id": vacancy_id, "employer_id": employer_id, "title": data["title"], "occupation": data["occupation"],
+        "region": data["region"], "postcode": postcode, "pc4": pc4, "hours_per_week": data["hours_per_week"],
+        "openings": data["openings"], "openings_filled": 0, "status": "open", "visibility": data["visibility"],
+        "conditions_offered": sorted(set(data["conditions_offered"])), "is_leerwerkbaan": data["is_leerwerkbaan"],
+        "banenafspraak_suitable": data["banenafspraak_suitable"], "valid_through": data["valid_through"],
+        "work_thinking_level": data["work_thinking_level"],
+        "source_organisation": caller.organisation if data.get("source_ref") else None,
+        "source_ref": data.get("source_ref"), "opened_at": now, "updated_at": None, "closed_reason": None,
+        "closed_note": None, "closed_at": None,
+    }
+    return NewVacancy(
+        row,
+        [{"vacancy_id": vacancy_id, "skill": s, "weight": w, "must_have": m} for s, w, m in skills],
+        [{"vacancy_id": vacancy_id, "organisation": caller.organisation, "professional": caller.professional,
+          "added_at": now}] if caller.organisation else [],
+    )
+
+
+def open_vacancy(uow: UnitOfWork, caller: Actor, data: dict, employer_id: str, now: datetime) -> Vacancy:
+    new = new_vacancy(caller, data, employer_id, now)
+    row = Vacancy(**new.row, skills=[VacancySkill(**s) for s in new.skills],
+                  stewards=[Steward(**s) for s in new.stewards])
+    uow.session.add(row)
+    uow.emit(OPENED, row.id, vacancy_profile(row))
+    return row
+
+
+def by_source_refs(uow: UnitOfWork, organisation: str, refs) -> dict[str, str]:
+    """Vacancy ids an organisation's earlier imports made, by source_ref."""
+    found: dict[str, str] = {}
+    refs = sorted(refs)
+    for i in range(0, len(refs), 500):
+        found.update(uow.session.execute(
+            select(Vacancy.source_ref, Vacancy.id).where(
+                Vacancy.source_organisation == organisation, Vacancy.source_ref.in_(refs[i:i + 500]))
+        ).tuples().all())
+    return found
+
+
+def open_many(uow: UnitOfWork, caller: Actor, rows, now: datetime) -> list[dict]:
+    """Validate every row, then write the good ones: one transaction, one result per row."""
+    if not isinstance(rows, list):
+        raise ValidationError.from_fields("vacancies", {"vacancies": ["expected a list of vacancies"]})
+    if len(rows) > MAX_ROWS:
+        raise ValidationError.from_fields("vacancies", {"vacancies": [f"at most {MAX_ROWS} rows per call"]})
+    refs = {r["source_ref"] for r in rows if isinstance(r, dict) and isinstance(r.get("source_ref"), str)}
+    made = by_source_refs(uow, caller.organisation, refs) if refs else {}
+
+    results: list[dict | None] = [None] * len(rows)
+    loaded: dict[int, dict] = {}
+    schema = BulkVacancy()
+    for index, row in enumerate(rows):
+        ref = row.get("source_ref") if isinstance(row, dict) else None
+        if isinstance(ref, str) and ref in made:
+            results[index] = {"index": index, "id": made[ref], "existing": True}
+            continue
+        if not isinstance(row, dict):
+            results[index] = {"index": index, "errors": {"_schema": ["expected an object"]}}
+            continue
+        try:
+            loaded[index] = schema.load(row)
+        except SchemaError as exc:
+            results[index] = {"index": index, "errors": exc.messages}
+
+    employers = _employers_for(uow, loaded.values())
+    opened: list[NewVacancy] = []
+    for index, data in loaded.items():
+        ref = data.get("source_ref")
+        if ref is not None and ref in made:  # the same source_ref twice in one call
+            results[index] = {"index": index, "id": made[ref], "existing": True}
+            continue
+        try:
+            _skill_rows(data)  # refused before a new employer is registered for the row
+            employer_id = _employer_of(uow, data, employers, now)
+            row = new_vacancy(caller, data, employer_id, now)
+        except domain.Refused as exc:
+            results[index] = {"index": index, "errors": {exc.field: [exc.message]}}
+            continue
+        if ref is not None:
+            made[ref] = row.id
+        opened.append(row)
+        results[index] = {"index": index, "id": row.id}
+    uow.session.flush()  # new employers first: the vacancies refer to them
+    _insert_many(uow, opened)
+    return results
+
+
+def _insert_many(uow: UnitOfWork, rows: list[NewVacancy]) -> None:
+    """Many new vacancies as a few multi-row INSERTs rather than an ORM flush
+    per object, and their vacancy.opened events as one outbox INSERT."""
+    if not rows:
+        return
+    session = uow.session
+    session.execute(Vacancy.__table__.insert(), [v.row for v in rows])
+    for table, values in ((VacancySkill.__table__, [s for v in rows for s in v.skills]),
+                          (Steward.__table__, [s for v in rows for s in v.stewards])):
+        if values:
+            session.execute(table.insert(), values)
+    emit_many(uow, OPENED, [(v.id, vacancy_profile(v.view())) for v in rows])
+
+
+@cache
+def _event_schema(type_name: str):
+    return event_type(type_name).schema()
+
+
+def emit_many(uow: UnitOfWork, type_name: str, items: list[tuple[str, dict]]) -> None:
+    """UnitOfWork.emit for many events in one INSERT, validated as catalogue.new_event
+    does but with one schema instance: building a marshmallow schema per event
+    cost as much as the rest of a 1,000-row open_many. (werkbrug_shared has no
+    batch emit yet; this belongs there.)"""
+    etype = event_type(type_name)
+    if etype.source_service != uow.service_name:
+        raise ValueError(f"{type_name} is published by {etype.source_service}, not {uow.service_name}")
+    schema = _event_schema(type_name)
+    events = []
+    for subject, data in items:
+        try:
+            loaded = schema.load(data)
+        except SchemaError as exc:
+            raise ValidationError.from_fields(type_name, exc.messages) from None
+        events.append(Event(type=etype.name, source=etype.source, subject=subject, data=schema.dump(loaded)))
+    uow.session.execute(metadata.tables["outbox"].insert(), [
+        {"event_id": e.id, "event_type": e.type, "source_service": uow.service_name, "payload": e.to_json(),
+         "created_at": e.time} for e in events
+    ])
+    uow.emitted.extend(events)
+
+
+def _employers_for(uow: UnitOfWork, rows) -> dict[str, str]:
+    """Known employers the rows name: id -> id, and KvK number -> id."""
+    rows = list(rows)
+    ids = sorted({r["employer_id"] for r in rows if "employer_id" in r})
+    kvks = sorted({r["employer_kvk"] for r in rows if "employer_kvk" in r})
+    known: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        known.update((e, e) for e in uow.session.scalars(select(Employer.id).where(Employer.id.in_(ids[i:i + 500]))))
+    for i in range(0, len(kvks), 500):
+        known.update(uow.session.execute(
+            select(Employer.kvk_number, Employer.id).where(Employer.kvk_number.in_(kvks[i:i + 500]))).tuples().all())
+    return known
+
+
+def _employer_of(uow: UnitOfWork, data: dict, employers: dict[str, str], now: datetime) -> str:
+    """The row's employer id; a new KvK number registers its employer (once per call)."""
+    if "employer_id" in data:
+        if data["employer_id"] not in employers:
+            raise domain.Refused("employer_id", f"no employer {data['employer_id']}")
+        return data["employer_id"]
+    kvk = data["employer_kvk"]
+    if kvk in employers:
+        return employers[kvk]
+    for field in ("employer_name", "employer_region"):
+        if not data.get(field):
+            raise domain.Refused(field, f"needed to register the employer with KvK number {kvk}")
+    employer = register_employer(uow, {
+        "name": data["employer_name"], "kvk_number": kvk, "region": data["employer_region"],
+        "sbi": data.get("employer_sbi"), "postcode": data.get("employer_postcode"),
+    }, now)
+    employers[kvk] = employer.id
+    return employer.id
+
+
+def apply_changes(v: Vacancy, changes: dict, now: datetime) -> None:
+    """Set what ``changes`` names; raises domain.Refused for what the rules refuse."""
+    for field in PLAIN_FIELDS:
+        if field in changes:
+            value = changes[field]
+            setattr(v, field, sorted(set(value)) if field == "conditions_offered" else value)
+    if "postcode" in changes:
+        v.postcode, v.pc4 = domain.normalise_postcode(changes["postcode"])
+    if {"skills_required", "must_have", "nice_to_have"} & changes.keys():
+        current = {"must_have": _weighted(v, True), "nice_to_have": _weighted(v, False)}
+        if "skills_required" in changes:
+            current["must_have"] = [{"skill": s, "weight": 1.0} for s in changes["skills_required"]]
+        current.update({k: changes[k] for k in ("must_have", "nice_to_have") if k in changes})
+        _set_skills(v, _skill_rows(current))
+    if "openings" in changes:
+        domain.check_openings(changes["openings"], v.openings_filled)
+        v.openings = changes["openings"]
+        v.status = domain.status_for(v.openings, v.openings_filled, v.status)
+    v.updated_at = now
+
+
+def _set_skills(v: Vacancy, wanted: list[tuple[str, float, bool]]) -> None:
+    # in place, so a kept skill is an UPDATE rather than a delete and re-insert of its key
+    rows = {s.skill: s for s in v.skills}
+    keep = {skill for skill, _, _ in wanted}
+    for skill, row in rows.items():
+        if skill not in keep:
+            v.skills.remove(row)
+    for skill, weight, must in wanted:
+        if skill in rows:
+            rows[skill].weight, rows[skill].must_have = weight, must
+        else:
+            v.skills.append(VacancySkill(skill=skill, weight=weight, must_have=must))
+
+
+def placement_recorded(uow: UnitOfWork, v: Vacancy, placement_id: str, now: datetime) -> None:
+    if uow.session.get(PlacementSeen, placement_id) is not None:
+        return  # counted already, or it ended before this news arrived
+    uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status="active", updated_at=now))
+    before = vacancy_profile(v)
+    v.openings_filled, v.status = domain.fill_opening(v.openings, v.openings_filled, v.status)
+    _announce(uow, v, before, now)
+
+
+def placement_ended(uow: UnitOfWork, v: Vacancy, placement_id: str, now: datetime) -> None:
+    seen = uow.session.get(PlacementSeen, placement_id)
+    if seen is not None and seen.status == "ended":
+        return
+    if seen is None:
+        # Not tracked: counted before placements were tracked (then the count
+        # holds more than the tracked ones), or the end overtook its start.
+        tracked = uow.session.scalar(select(func.count()).select_from(PlacementSeen).where(
+            PlacementSeen.vacancy_id == v.id, PlacementSeen.status == "active"))
+        uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status="ended", updated_at=now))
+        if v.openings_filled <= tracked:
+            return
+    else:
+        seen.status, seen.updated_at = "ended", now
+    before = vacancy_profile(v)
+    v.openings_filled, v.status = domain.free_opening(v.openings, v.openings_filled, v.status)
+    _announce(uow, v, before, now)
+
+
+def _announce(uow: UnitOfWork, v: Vacancy, before: dict, now: datetime) -> None:
+    """After openings moved: vacancy.filled when the last one went, and the new
+    profile for matching. A closed vacancy keeps its counts quietly."""
+    v.updated_at = now
+    if v.status == "closed":
+        return
+    if v.status == "filled" and before["status"] != "filled":
+        uow.emit(FILLED, v.id, {"vacancy_id": v.id, "openings_filled": v.openings_filled})
+    after = vacancy_profile(v)
+    if after != before:
+        uow.emit(UPDATED, v.id, after)

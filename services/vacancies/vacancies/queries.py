@@ -1,0 +1,59 @@
+"""Reading the pool: what a caller may see, filtered, a page at a time.
+
+The SQL here states :func:`vacancies.domain.may_see` for a whole table, so a
+list never returns what ``get`` would answer NotFound for.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from vacancies import domain
+from vacancies.models import Steward, Vacancy, VacancySkill
+from vacancies.pool import vacancy_dict
+from werkbrug_shared.actor import Actor
+
+EQUALS = ("region", "status", "visibility", "is_leerwerkbaan", "banenafspraak_suitable", "employer_id")
+# what a job site gets: the vacancy, not how the partners organise it
+NOT_PUBLISHED = ("steward_organisations", "source_ref", "closed_reason")
+
+
+def visible_to(caller: Actor):
+    if caller.partner is None:
+        return Vacancy.visibility == "public"
+    stewarded = exists().where(Steward.vacancy_id == Vacancy.id, Steward.organisation == caller.organisation)
+    # public and internal: every partner; hidden: the partners of its region, and its stewards
+    return or_(Vacancy.visibility.in_(("public", "internal")), Vacancy.region == caller.region, stewarded)
+
+
+def published(today: date):
+    return and_(Vacancy.visibility == "public", Vacancy.status == "open",
+                or_(Vacancy.valid_through.is_(None), Vacancy.valid_through >= today))
+
+
+def page(session: Session, where, filters: dict, limit: int, cursor: str | None) -> dict:
+    """One page, newest first, and the cursor for the next one (None after the last)."""
+    query = select(Vacancy).where(where)
+    for field in EQUALS:
+        if field in filters:
+            query = query.where(getattr(Vacancy, field) == filters[field])
+    if "skill" in filters:
+        wanted = select(VacancySkill.vacancy_id).where(VacancySkill.skill == filters["skill"])
+        query = query.where(Vacancy.id.in_(wanted))
+    if cursor is not None:
+        at, last_id = domain.decode_cursor(cursor)
+        query = query.where(or_(Vacancy.opened_at < at, and_(Vacancy.opened_at == at, Vacancy.id < last_id)))
+    rows = session.scalars(query.order_by(Vacancy.opened_at.desc(), Vacancy.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [vacancy_dict(v) for v in rows],
+        "next_cursor": domain.encode_cursor(rows[-1].opened_at, rows[-1].id) if more else None,
+    }
+
+
+def for_publication(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in NOT_PUBLISHED}
