@@ -11,10 +11,16 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.harness import aftercare_placement_queue, dumps, eventually
-from werkbrug_shared import config, deadletters
+from werkbrug_shared import config, deadletters, refdata
 from werkbrug_shared.errors import ValidationError
 
-SKILL = "http://data.europa.eu/esco/skill/{:08d}-0000-4000-8000-000000000000".format
+# real ESCO skills: the services refuse URIs ESCO does not know
+ESCO_SKILLS = sorted(refdata.skills())
+
+
+def SKILL(i: int) -> str:  # noqa: N802 (reads like the constant it stands for)
+    return ESCO_SKILLS[i]
+
 PLACEMENT_RECORDED = "nl.werkbrug.placement.recorded.v1"
 
 
