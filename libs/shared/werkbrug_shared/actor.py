@@ -67,6 +67,11 @@ def _registry(path: str) -> dict[str, Partner]:
     }
 
 
+def partners() -> list[Partner]:
+    """Every partner in the registry (for naming another organisation, e.g. as steward)."""
+    return sorted(_registry(partners_file()).values(), key=lambda p: p.id)
+
+
 def partners_file() -> str:
     return os.environ.get("WERKBRUG_PARTNERS_FILE") or str(DEV_PARTNERS)
 

@@ -175,18 +175,20 @@ class UnitOfWork:
         return row
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
-        evt = new_event(type_name, subject, data, source_service=self.service_name)
-        self.session.execute(
-            self._outbox.insert().values(
-                event_id=evt.id,
-                event_type=evt.type,
-                source_service=self.service_name,
-                payload=evt.to_json(),
-                created_at=evt.time,
-            )
-        )
-        self.emitted.append(evt)
-        return evt
+        """Add an event to this transaction's outbox; refused if its schema says no."""
+        return self.emit_many(type_name, [(subject, data)])[0]
+
+    def emit_many(self, type_name: str, items) -> list[Event]:
+        """Many events of one type in a single INSERT: ``items`` are (subject, data)."""
+        events = [new_event(type_name, subject, data, source_service=self.service_name) for subject, data in items]
+        if events:
+            self.session.execute(self._outbox.insert(), [
+                {"event_id": e.id, "event_type": e.type, "source_service": self.service_name,
+                 "payload": e.to_json(), "created_at": e.time}
+                for e in events
+            ])
+            self.emitted.extend(events)
+        return events
 
     def already_processed(self, consumer: str, event_id: str) -> bool:
         row = self.session.execute(
