@@ -33,6 +33,7 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
     }
     log_text = f"Intakegesprek met Hendrikje {tag}: wil graag in de zorg werken."
     task_note = f"Hendrikje {tag} voelt zich op haar plek."
+    shortlist_note = f"Hendrikje {tag} past goed bij dit team."
     with system.rpc(ENSCHEDE, "p-intake") as rpc:
         employer = rpc.vacancies.register_employer({"name": "Zorg BV", "kvk_number": f"{uuid.uuid4().int % 10**8:08d}",
                                                     "region": region})
@@ -45,6 +46,7 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
             "skills": [SKILL(1)], "hours_per_week": 24, "conditions": ["no_night_shifts"], "cohort": cohort,
         })
         rpc.candidates.add_log_entry(candidate["id"], {"text": log_text})
+        rpc.vacancies.add_candidate(vacancy["id"], candidate["id"], shortlist_note)
         eventually(lambda: any(m["candidate_id"] == candidate["id"]
                                for m in rpc.matching.candidates_for_vacancy(vacancy["id"], 100)), what="indexing")
         placement = rpc.matching.record_placement({"candidate_id": candidate["id"], "vacancy_id": vacancy["id"],
@@ -66,7 +68,7 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
         for service in config.DATABASE_SERVICES:
             for table, row in every_row_as_text(system, service):
                 for name, value in [*secrets.items(), ("log", log_text), ("task note", task_note),
-                                    ("postcode", "9991XQ")]:
+                                    ("shortlist", shortlist_note), ("postcode", "9991XQ")]:
                     if value in row:
                         found.append((service, table, name))
         return found

@@ -3,7 +3,7 @@ stewards from any partner organisation."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vacancies import domain, pool, queries
 from vacancies.models import Employer, ShortlistEntry, Steward, Vacancy, metadata
@@ -207,6 +207,13 @@ class VacanciesService:
     def on_placement_recorded(self, event):
         row = self.db.get(Vacancy, event.data["vacancy_id"], "vacancy", for_update=True)
         pool.placement_recorded(self.db, row, event.data["placement_id"], utcnow())
+
+    @event_handler("nl.werkbrug.candidate.erased.v1")
+    def on_candidate_erased(self, event):
+        """AVG erasure: the person leaves every shortlist, with the stewards' notes about them."""
+        self.db.session.execute(
+            delete(ShortlistEntry).where(ShortlistEntry.candidate_id == event.data["candidate_id"])
+        )
 
     @event_handler("nl.werkbrug.placement.ended.v1")
     def on_placement_ended(self, event):
