@@ -82,6 +82,16 @@ def event_prefetch(config: dict | None = None) -> int:
     return _setting(config, "EVENT_PREFETCH", 2 * event_batch_size(config))
 
 
+def outbox_retention_days() -> float:
+    """How long published outbox rows are kept (for inspection) before they are deleted."""
+    return _setting(None, "OUTBOX_RETENTION_DAYS", 7.0)
+
+
+def rpc_reply_retention_hours() -> float:
+    """How long a write RPC's reply is kept to answer a redelivered request."""
+    return _setting(None, "RPC_REPLY_RETENTION_HOURS", 24.0)
+
+
 def outbox_poll_seconds(config: dict | None = None) -> float:
     """How often the outbox relay looks for rows nobody woke it for."""
     raw = (config or {}).get("OUTBOX_POLL_SECONDS") or os.environ.get("WERKBRUG_OUTBOX_POLL_SECONDS")

@@ -32,6 +32,7 @@ from sqlalchemy import (
     event,
     select,
     text,
+    update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -143,7 +144,12 @@ def make_engine(url: str, pool_size: int = 10):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    engine = create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    # Batched handlers insert hundreds of rows at once: one multi-row INSERT
+    # instead of psycopg's executemany (a round of pipeline traffic per row)
+    # halved reporting's CPU per event.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 class UnitOfWork:
@@ -217,6 +223,17 @@ class UnitOfWork:
             [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in event_ids],
         )
 
+    def forget_replies_mentioning(self, text: str) -> None:
+        """Erasure: drop recorded RPC replies that mention ``text`` (a candidate id).
+
+        The record itself stays, so a redelivered request is still not run twice.
+        """
+        self.session.execute(
+            update(self._processed)
+            .where(self._processed.c.consumer.like("rpc:%"), self._processed.c.result.contains(text))
+            .values(result=None)
+        )
+
     def mark_processed(self, consumer: str, event_id: str, result: str | None = None) -> None:
         self.session.execute(
             self._processed.insert().values(
@@ -247,7 +264,7 @@ class Database(DependencyProvider):
         url = config.database_url(self.container.service_name, self.container.config)
         self.engine = make_engine(url, pool_size=self.container.max_workers + 2)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.relay.attach(self.engine, self.outbox)
+        self.relay.attach(self.engine, self.outbox, self.processed)
         self.on_commit(lambda _events: self.relay.wake())
 
     def stop(self):

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ INT_FIELDS = {"hours_per_week", "hours_min", "openings", "work_thinking_level", 
 BOOL_FIELDS = {"banenafspraak", "is_leerwerkbaan", "banenafspraak_suitable"}
 JSON_FIELDS = {"must_have", "nice_to_have"}
 RPC = {"candidates": ("candidates", "register_many"), "vacancies": ("vacancies", "open_many")}
+IN_FLIGHT = 2
 
 
 def read_rows(path: Path, kind: str):
@@ -90,6 +92,21 @@ class Report:
     errors: list = field(default_factory=list)  # (line, field, message)
 
 
+def _tally(report: Report, line: int, result: dict) -> None:
+    if "errors" in result:
+        report.refused += 1
+        for fld, messages in sorted(result["errors"].items()):
+            text = "; ".join(map(str, messages)) if isinstance(messages, list) else json.dumps(messages)
+            report.errors.append((line, fld, text))
+    elif "conflict" in result:
+        report.conflicts += 1
+        report.errors.append((line, "_conflict", f"already registered as {result['conflict']}"))
+    elif result.get("existing"):
+        report.existing += 1
+    else:
+        report.imported += 1
+
+
 def _state_path(path: Path) -> Path:
     return path.with_name(path.name + ".import-state.json")
 
@@ -119,33 +136,34 @@ def run_import(kind: str, path: Path, credential: str, batch_size: int = 1000, a
     with ClusterRpcProxy(config.nameko_config(AMQP_URI=amqp_uri or config.amqp_uri()),
                          context_data=actor.context(credential), timeout=300) as rpc:
         call = getattr(getattr(rpc, service), method)
-        for offset in range(start_at, len(rows), batch_size):
-            chunk = rows[offset:offset + batch_size]
-            payload = [row for _, row in chunk if "__error__" not in row]
-            lines = [line for line, row in chunk if "__error__" not in row]
+        in_flight: deque = deque()
+
+        def finish():
+            offset, chunk, lines, reply = in_flight.popleft()
             for line, row in chunk:
                 if "__error__" in row:
                     report.refused += 1
                     report.errors.append((line, "_row", row["__error__"]))
-            for result in call(payload) if payload else []:
-                line = lines[result["index"]]
-                if "errors" in result:
-                    report.refused += 1
-                    for fld, messages in sorted(result["errors"].items()):
-                        text = "; ".join(messages) if isinstance(messages, list) else json.dumps(messages)
-                        report.errors.append((line, fld, text))
-                elif "conflict" in result:
-                    report.conflicts += 1
-                    report.errors.append((line, "_conflict", f"already registered as {result['conflict']}"))
-                elif result.get("existing"):
-                    report.existing += 1
-                else:
-                    report.imported += 1
+            for result in reply.result() if reply is not None else []:
+                _tally(report, lines[result["index"]], result)
             done = offset + len(chunk)
             tmp = state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps({"rows_done": done, "file_size": os.path.getsize(path)}))
             tmp.replace(state_file)  # atomic: a crash leaves the old or the new state, never half
             _progress(done, len(rows), started, stream)
+
+        # Two batches in flight: the service works on one while the client
+        # sends the next. Results are taken in order, so the state file only
+        # ever claims batches whose predecessors are done too.
+        for offset in range(start_at, len(rows), batch_size):
+            chunk = rows[offset:offset + batch_size]
+            payload = [row for _, row in chunk if "__error__" not in row]
+            lines = [line for line, row in chunk if "__error__" not in row]
+            in_flight.append((offset, chunk, lines, call.call_async(payload) if payload else None))
+            if len(in_flight) >= IN_FLIGHT:
+                finish()
+        while in_flight:
+            finish()
     stream.write("\n")
     with open(errors_path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)

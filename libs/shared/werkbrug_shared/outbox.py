@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from datetime import timedelta
 
 import amqp
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Connection
 from nameko.extensions import Extension
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from werkbrug_shared import config, metrics, topology
 from werkbrug_shared.events.envelope import CONTENT_TYPE, utcnow
@@ -147,9 +148,10 @@ class OutboxRelay(Extension):
         self._thread = None
         self._publisher = None
 
-    def attach(self, engine, table):
+    def attach(self, engine, table, processed=None):
         self.engine = engine
         self.table = table
+        self.processed = processed
 
     def start(self):
         if self.engine is None:
@@ -182,9 +184,30 @@ class OutboxRelay(Extension):
         if self._thread is not None:
             self._thread.kill()
 
+    def housekeeping(self) -> None:
+        """Forget what no longer protects anything: events published long ago,
+        and recorded RPC replies older than any broker would redeliver (they may
+        hold what a caller was told, personal data included)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.table).where(
+                self.table.c.published_at < now - timedelta(days=config.outbox_retention_days())))
+            if self.processed is not None:
+                conn.execute(delete(self.processed).where(
+                    self.processed.c.consumer.like("rpc:%"),
+                    self.processed.c.processed_at < now - timedelta(hours=config.rpc_reply_retention_hours())))
+        self._next_housekeeping = time.monotonic() + 3600
+
     def _run(self):
         backoff = 0.1
+        self._next_housekeeping = time.monotonic() + 60
         while self._running:
+            if time.monotonic() >= self._next_housekeeping:
+                try:
+                    self.housekeeping()
+                except Exception:
+                    log.warning("outbox housekeeping of %s failed; trying again later", self.service, exc_info=True)
+                    self._next_housekeeping = time.monotonic() + 300
             try:
                 published = self.relay_once()
                 backoff = 0.1

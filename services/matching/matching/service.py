@@ -93,13 +93,13 @@ class MatchingService:
             "vacancies": session.scalar(select(func.count()).select_from(IndexedVacancy)),
         }
 
-    @event_handler("nl.werkbrug.candidate.registered.v1")
-    def on_candidate_registered(self, event):
-        self._index_candidate(event.data)
+    @event_handler("nl.werkbrug.candidate.registered.v1", batch=True)
+    def on_candidate_registered(self, events):
+        self._index_candidates(events)
 
-    @event_handler("nl.werkbrug.candidate.profile_updated.v1")
-    def on_candidate_profile_updated(self, event):
-        self._index_candidate(event.data)
+    @event_handler("nl.werkbrug.candidate.profile_updated.v1", batch=True)
+    def on_candidate_profile_updated(self, events):
+        self._index_candidates(events)
 
     @event_handler("nl.werkbrug.vacancy.opened.v1")
     def on_vacancy_opened(self, event):
@@ -119,18 +119,25 @@ class MatchingService:
         if self.db.session.get(ErasedCandidate, candidate_id) is None:
             self.db.session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
 
-    def _index_candidate(self, data):
-        if self._erased(data["candidate_id"]):
-            return  # a late profile event must not bring an erased person back
-        row = self.db.session.get(IndexedCandidate, data["candidate_id"])
-        if row is None:
-            row = IndexedCandidate(candidate_id=data["candidate_id"], in_pool=True)
-            self.db.session.add(row)
-        for field in CANDIDATE_FIELDS:
-            setattr(row, field, data[field])
-
-    def _erased(self, candidate_id: str) -> bool:
-        return self.db.session.get(ErasedCandidate, candidate_id) is not None
+    def _index_candidates(self, events):
+        """Upsert a batch of profiles: two queries to find what exists, one flush to write."""
+        session = self.db.session
+        ids = {e.data["candidate_id"] for e in events}
+        with session.no_autoflush:
+            erased = set(session.scalars(
+                select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(ids))))
+            rows = {r.candidate_id: r for r in session.scalars(
+                select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(ids)))}
+        for event in events:
+            data = event.data
+            if data["candidate_id"] in erased:
+                continue  # a late profile event must not bring an erased person back
+            row = rows.get(data["candidate_id"])
+            if row is None:
+                row = rows[data["candidate_id"]] = IndexedCandidate(candidate_id=data["candidate_id"], in_pool=True)
+                session.add(row)
+            for field in CANDIDATE_FIELDS:
+                setattr(row, field, data[field])
 
     def _index_vacancy(self, data):
         row = self.db.session.get(IndexedVacancy, data["vacancy_id"])

@@ -1,7 +1,14 @@
-"""Apply events to the read models. Plain functions over a session, so a
-rebuild can replay the event store through exactly the same code."""
+"""Apply events to the read models. Plain code over a session, so a rebuild
+can replay the event store through exactly the same path.
+
+A :class:`Projector` serves one batch: it loads every row the batch touches in
+a handful of ``IN (...)`` queries, applies the events in memory in order, and
+leaves one flush to the session. Per event that was six statements.
+"""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +23,11 @@ from reporting.models import (
 )
 from werkbrug_shared.events.envelope import utcnow
 
+REGISTERED = "nl.werkbrug.candidate.registered.v1"
+ENROLLED = "nl.werkbrug.candidate.enrolled.v1"
+PLACEMENT_RECORDED = "nl.werkbrug.placement.recorded.v1"
+ERASED = "nl.werkbrug.candidate.erased.v1"
+
 # What an erased person's events keep: ids, dates and the bounded groupings the
 # counts use. The matching profile (area, skills, wishes, conditions) goes.
 KEPT_AFTER_ERASURE = frozenset({
@@ -29,77 +41,98 @@ def anonymised(data: dict) -> dict:
     return {k: v for k, v in data.items() if k in KEPT_AFTER_ERASURE}
 
 
-def is_erased(session: Session, candidate_id: str | None) -> bool:
-    return candidate_id is not None and session.get(ErasedCandidate, candidate_id) is not None
+class Projector:
+    def __init__(self, session: Session, events):
+        self.session = session
+        ids = {e.data.get("candidate_id") for e in events} - {None}
+        placements = {e.data["placement_id"] for e in events if e.type == PLACEMENT_RECORDED}
+        # one flush here, before loading, so rows still pending in the session are found
+        self.candidates = {r.candidate_id: r for r in session.scalars(
+            select(CandidateOutflow).where(CandidateOutflow.candidate_id.in_(ids)))} if ids else {}
+        self.groups = set(session.execute(
+            select(CandidateTargetGroup.candidate_id, CandidateTargetGroup.target_group)
+            .where(CandidateTargetGroup.candidate_id.in_(ids))).tuples()) if ids else set()
+        self.erased = set(session.scalars(
+            select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(ids)))) if ids else set()
+        self.placements = set(session.scalars(
+            select(PlacementFact.placement_id).where(PlacementFact.placement_id.in_(placements)))
+        ) if placements else set()
 
+    def is_erased(self, candidate_id: str | None) -> bool:
+        return candidate_id in self.erased
 
-def _candidate(session: Session, candidate_id: str) -> CandidateOutflow:
-    row = session.get(CandidateOutflow, candidate_id)
-    if row is None:
-        row = CandidateOutflow(candidate_id=candidate_id, placements=0)
-        session.add(row)
-    return row
+    def apply(self, event_type: str, data: dict) -> None:
+        projection = PROJECTIONS.get(event_type)
+        if projection is not None:
+            projection(self, data)
 
+    # -- helpers -------------------------------------------------------------------
 
-def _target_groups(session: Session, candidate_id: str, groups) -> None:
-    have = set(session.scalars(
-        select(CandidateTargetGroup.target_group).where(CandidateTargetGroup.candidate_id == candidate_id)
-    ))
-    for group in set(groups) - have:
-        session.add(CandidateTargetGroup(candidate_id=candidate_id, target_group=group))
+    def candidate(self, candidate_id: str) -> CandidateOutflow:
+        row = self.candidates.get(candidate_id)
+        if row is None:
+            row = self.candidates[candidate_id] = CandidateOutflow(candidate_id=candidate_id, placements=0)
+            self.session.add(row)
+        return row
 
+    def target_groups(self, candidate_id: str, groups) -> None:
+        for group in set(groups):
+            if (candidate_id, group) not in self.groups:
+                self.groups.add((candidate_id, group))
+                self.session.add(CandidateTargetGroup(candidate_id=candidate_id, target_group=group))
 
-def candidate_registered(session: Session, data: dict) -> None:
-    row = _candidate(session, data["candidate_id"])
-    row.region = data["region"]
-    row.cohort = data.get("cohort") or row.cohort
-    _target_groups(session, row.candidate_id, data["target_groups"])
+    # -- projections ---------------------------------------------------------------
 
+    def candidate_registered(self, data: dict) -> None:
+        row = self.candidate(data["candidate_id"])
+        row.region = data["region"]
+        row.cohort = data.get("cohort") or row.cohort
+        self.target_groups(row.candidate_id, data["target_groups"])
 
-def candidate_enrolled(session: Session, data: dict) -> None:
-    row = _candidate(session, data["candidate_id"])
-    row.region = data["region"]
-    row.cohort = data["cohort"]
-    _target_groups(session, row.candidate_id, data["target_groups"])
+    def candidate_enrolled(self, data: dict) -> None:
+        row = self.candidate(data["candidate_id"])
+        row.region = data["region"]
+        row.cohort = data["cohort"]
+        self.target_groups(row.candidate_id, data["target_groups"])
 
+    def placement_recorded(self, data: dict) -> None:
+        if data["placement_id"] in self.placements:
+            return
+        self.placements.add(data["placement_id"])
+        self.session.add(PlacementFact(
+            placement_id=data["placement_id"], candidate_id=data["candidate_id"], region=data["region"],
+            cohort=data.get("cohort"), start_date=data["start_date"],
+        ))
+        for group in set(data["target_groups"]):
+            self.session.add(PlacementTargetGroup(placement_id=data["placement_id"], target_group=group))
+        # the placement may overtake the candidate's own events: it carries enough to count them
+        row = self.candidate(data["candidate_id"])
+        row.region = row.region or data["region"]
+        row.cohort = row.cohort or data.get("cohort")
+        row.placements = (row.placements or 0) + 1
+        if row.first_placed_on is None or data["start_date"] < row.first_placed_on:
+            row.first_placed_on = data["start_date"]
+        self.target_groups(row.candidate_id, data["target_groups"])
 
-def placement_recorded(session: Session, data: dict) -> None:
-    if session.get(PlacementFact, data["placement_id"]) is not None:
-        return
-    session.add(PlacementFact(
-        placement_id=data["placement_id"], candidate_id=data["candidate_id"], region=data["region"],
-        cohort=data.get("cohort"), start_date=data["start_date"],
-    ))
-    for group in set(data["target_groups"]):
-        session.add(PlacementTargetGroup(placement_id=data["placement_id"], target_group=group))
-    # the placement may overtake the candidate's own events: it carries enough to count them
-    row = _candidate(session, data["candidate_id"])
-    row.region = row.region or data["region"]
-    row.cohort = row.cohort or data.get("cohort")
-    row.placements = (row.placements or 0) + 1
-    if row.first_placed_on is None or data["start_date"] < row.first_placed_on:
-        row.first_placed_on = data["start_date"]
-    _target_groups(session, row.candidate_id, data["target_groups"])
-
-
-def candidate_erased(session: Session, data: dict) -> None:
-    """AVG erasure: strip this person's stored events down to what the counts need."""
-    candidate_id = data["candidate_id"]
-    if session.get(ErasedCandidate, candidate_id) is None:
-        session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
-    for stored in session.scalars(select(StoredEvent).where(StoredEvent.candidate_id == candidate_id)):
-        stored.data = anonymised(stored.data)
-
-
-PROJECTIONS = {
-    "nl.werkbrug.candidate.registered.v1": candidate_registered,
-    "nl.werkbrug.candidate.enrolled.v1": candidate_enrolled,
-    "nl.werkbrug.placement.recorded.v1": placement_recorded,
-    "nl.werkbrug.candidate.erased.v1": candidate_erased,
-}
+    def candidate_erased(self, data: dict) -> None:
+        """AVG erasure: strip this person's stored events down to what the counts need."""
+        candidate_id = data["candidate_id"]
+        if candidate_id not in self.erased:
+            self.erased.add(candidate_id)
+            self.session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
+        self.session.flush()  # rare; the events stored earlier in this batch must be found too
+        for stored in self.session.scalars(select(StoredEvent).where(StoredEvent.candidate_id == candidate_id)):
+            stored.data = anonymised(stored.data)
 
 
 def apply(session: Session, event_type: str, data: dict) -> None:
-    projection = PROJECTIONS.get(event_type)
-    if projection is not None:
-        projection(session, data)
+    """One event through the read models: a batch of one."""
+    Projector(session, [SimpleNamespace(type=event_type, data=data)]).apply(event_type, data)
+
+
+PROJECTIONS = {
+    REGISTERED: Projector.candidate_registered,
+    ENROLLED: Projector.candidate_enrolled,
+    PLACEMENT_RECORDED: Projector.placement_recorded,
+    ERASED: Projector.candidate_erased,
+}

@@ -12,6 +12,7 @@ from reporting.models import CandidateOutflow, CandidateTargetGroup, StoredEvent
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.events import CATALOGUE, TARGET_GROUPS
+from werkbrug_shared.events.catalogue import schema_for
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load
@@ -29,19 +30,21 @@ class ReportingService:
     metrics = EntrypointMetrics()
     business_metrics = BusinessMetrics()
 
-    @event_handler(*CATALOGUE)
-    def store(self, event):
+    @event_handler(*CATALOGUE, batch=True)
+    def store(self, events):
         """Every catalogued event lands here once; projections follow in the same commit."""
         session = self.db.session
-        data = CATALOGUE[event.type].schema().dump(event.data)
-        candidate_id = data.get("candidate_id")
-        if projections.is_erased(session, candidate_id):
-            data = projections.anonymised(data)
-        session.add(StoredEvent(
-            event_id=event.id, type=event.type, source=event.source, subject=event.subject, time=event.time,
-            data=data, received_at=utcnow(), candidate_id=candidate_id,
-        ))
-        projections.apply(session, event.type, event.data)
+        projector = projections.Projector(session, events)
+        for event in events:
+            data = schema_for(event.type).dump(event.data)
+            candidate_id = data.get("candidate_id")
+            if projector.is_erased(candidate_id):
+                data = projections.anonymised(data)
+            session.add(StoredEvent(
+                event_id=event.id, type=event.type, source=event.source, subject=event.subject, time=event.time,
+                data=data, received_at=utcnow(), candidate_id=candidate_id,
+            ))
+            projector.apply(event.type, event.data)
 
     @rpc
     def outflow(self, cohort=None, target_group=None):

@@ -214,6 +214,7 @@ class VacanciesService:
         self.db.session.execute(
             delete(ShortlistEntry).where(ShortlistEntry.candidate_id == event.data["candidate_id"])
         )
+        self.db.forget_replies_mentioning(event.data["candidate_id"])
 
     @event_handler("nl.werkbrug.placement.ended.v1")
     def on_placement_ended(self, event):

@@ -170,6 +170,9 @@ class MatchProposed(EventData):
 
 class MatchIntroduced(EventData):
     match_id = _id(required=True)
+    # added so consumers need not remember every proposal; absent in older events
+    candidate_id = _id(load_default=None, allow_none=True)
+    vacancy_id = _id(load_default=None, allow_none=True)
 
 
 class PlacementRecorded(EventData):
@@ -286,10 +289,13 @@ def event_type(name: str) -> EventType:
 
 
 @cache
-def _schema(type_name: str) -> EventData:
-    # marshmallow schemas are reusable; building one per event cost as much as
-    # the rest of a 1,000-row batch
+def schema_for(type_name: str) -> EventData:
+    """The type's schema instance. marshmallow schemas are reusable; building
+    one per event cost as much as the rest of a 1,000-row batch."""
     return CATALOGUE[type_name].schema()
+
+
+_schema = schema_for
 
 
 def new_event(type_name: str, subject: str, data: dict, source_service: str | None = None) -> Event:

@@ -1,0 +1,263 @@
+"""Candidates as rows to write and as dicts to answer with.
+
+One registration path for ``register`` and ``register_many``: a validated
+payload becomes plain row dicts, written with bulk inserts, so a batch of a
+thousand costs a handful of statements, not thousands.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql as pg_sql
+from psycopg.types.json import Json
+from sqlalchemy import JSON
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from candidates import domain
+from candidates.bsn import BsnVault
+from candidates.models import Candidate, CandidateSkill, CandidateTargetGroup, PersonalData, Plan
+from werkbrug_shared.events.catalogue import WEEKDAYS
+
+PROFILE_COLUMNS = (
+    "region", "pc4", "banenafspraak", "occupations_wanted", "work_thinking_level", "dutch_level",
+    "hours_per_week", "hours_min", "available_days", "available_from", "max_travel_minutes",
+    "max_distance_km", "transport_modes", "conditions", "cohort",
+)
+PERSONAL_FIELDS = (
+    "given_name", "family_name", "postcode", "birth_date", "phone", "email", "address", "condition_notes",
+)
+ADDRESS_COLUMNS = ("street", "house_number", "city")
+# what an erased candidate keeps: enough for the counts, nothing about the person
+ERASED_PROFILE = {
+    "pc4": None, "banenafspraak": False, "occupations_wanted": [], "work_thinking_level": None,
+    "dutch_level": None, "hours_min": None, "available_days": [], "available_from": None,
+    "max_travel_minutes": None, "max_distance_km": None, "transport_modes": [], "conditions": [],
+}
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def profile_columns(data: Mapping) -> dict:
+    """The werkprofiel columns from a validated payload (or a validated change)."""
+    out = {}
+    for field in PROFILE_COLUMNS:
+        if field not in data:
+            continue
+        value = data[field]
+        if field == "available_days":
+            value = [d for d in WEEKDAYS if d in set(value)]  # week order, once each
+        elif field in ("occupations_wanted", "transport_modes", "conditions"):
+            value = sorted(set(value))
+        out[field] = value
+    return out
+
+
+def matching_profile(candidate_id: str, columns: Mapping, target_groups, claims: list[dict]) -> dict:
+    """The anonymous profile events carry (catalogue: MatchingProfile)."""
+    return {
+        "candidate_id": candidate_id,
+        "region": columns["region"],
+        "pc4": columns["pc4"],
+        "target_groups": sorted(target_groups),
+        "banenafspraak": bool(columns["banenafspraak"]),
+        "skills": [c["skill"] for c in claims],
+        "skill_evidence": [dict(c) for c in claims],
+        "occupations_wanted": list(columns["occupations_wanted"]),
+        "work_thinking_level": columns["work_thinking_level"],
+        "dutch_level": columns["dutch_level"],
+        "hours_per_week": columns["hours_per_week"],
+        "hours_min": columns["hours_min"],
+        "available_days": list(columns["available_days"]),
+        "available_from": _iso(columns["available_from"]),
+        "max_travel_minutes": columns["max_travel_minutes"],
+        "max_distance_km": columns["max_distance_km"],
+        "transport_modes": list(columns["transport_modes"]),
+        "conditions": list(columns["conditions"]),
+        "cohort": columns["cohort"],
+    }
+
+
+def profile_of(row: Candidate) -> dict:
+    return matching_profile(row.id, {f: getattr(row, f) for f in PROFILE_COLUMNS}, row.target_groups,
+                            row.skill_claims)
+
+
+def view(candidate_id: str, status: str, registered_at: datetime, registered_by: str | None, profile: dict) -> dict:
+    """What every caller may see of a candidate: the profile, no personal data."""
+    out = {"id": candidate_id, "status": status, "registered_at": _iso(registered_at),
+           "registered_by": registered_by, **profile}
+    del out["candidate_id"]
+    return out
+
+
+def candidate_view(row: Candidate) -> dict:
+    out = view(row.id, row.status, row.registered_at, row.registered_by, profile_of(row))
+    if row.erased_at is not None:
+        out["erased_at"] = _iso(row.erased_at)
+    return out
+
+
+def personal_view(personal: PersonalData, plan: Plan | None) -> dict:
+    address = {c: getattr(personal, c) for c in ADDRESS_COLUMNS}
+    return {
+        "given_name": personal.given_name,
+        "family_name": personal.family_name,
+        "postcode": personal.postcode,
+        "birth_date": _iso(personal.birth_date),
+        "phone": personal.phone,
+        "email": personal.email,
+        "address": address if any(address.values()) else None,
+        "condition_notes": personal.condition_notes,
+        # never the number itself: whoever needs it asks the person
+        "has_bsn": personal.bsn_hash is not None,
+        "plan": plan_view(plan) if plan is not None else None,
+    }
+
+
+def plan_view(plan: Plan) -> dict:
+    return {"goal": plan.goal, "steps": list(plan.steps), "organisation": plan.organisation,
+            "professional": plan.professional, "updated_at": _iso(plan.updated_at)}
+
+
+def personal_columns(data: Mapping) -> dict:
+    """Personal-data columns from a validated payload (or change), BSN aside."""
+    out = {f: data[f] for f in PERSONAL_FIELDS if f in data and f not in ("address", "postcode")}
+    if "postcode" in data:
+        out["postcode"], _ = domain.normalise_postcode(data["postcode"])
+    if "address" in data:
+        address = data["address"] or {}
+        out.update({c: address.get(c) for c in ADDRESS_COLUMNS})
+    return out
+
+
+@dataclass
+class NewCandidate:
+    """One registration, as the rows it writes."""
+
+    candidate: dict
+    personal: dict
+    target_groups: list[str]
+    claims: list[dict]
+
+    @property
+    def id(self) -> str:
+        return self.candidate["id"]
+
+    @property
+    def source_ref(self) -> str | None:
+        return self.candidate["source_ref"]
+
+    @property
+    def bsn_hash(self) -> str | None:
+        return self.personal["bsn_hash"]
+
+    @property
+    def cohort(self) -> str | None:
+        return self.candidate["cohort"]
+
+    def profile(self) -> dict:
+        return matching_profile(self.id, self.candidate, self.target_groups, self.claims)
+
+    def view(self) -> dict:
+        c = self.candidate
+        return view(c["id"], c["status"], c["registered_at"], c["registered_by"], self.profile())
+
+
+def prepare(data: Mapping, organisation: str | None, now: datetime, vault: BsnVault | None) -> NewCandidate:
+    """Rows for a validated registration; ``vault`` is needed only when it carries a BSN."""
+    candidate_id = str(uuid.uuid4())
+    _, pc4 = domain.normalise_postcode(data["postcode"])
+    candidate = {
+        "id": candidate_id,
+        **profile_columns(data),
+        "pc4": pc4,
+        "status": "registered",
+        "registered_by": organisation,
+        "source_ref": data.get("source_ref"),
+        "registered_at": now,
+        "updated_at": now,
+        "erased_at": None,
+    }
+    personal = {
+        "candidate_id": candidate_id,
+        "birth_date": None, "phone": None, "email": None, "condition_notes": None,
+        **dict.fromkeys(ADDRESS_COLUMNS),
+        **personal_columns(data),
+        "bsn_ciphertext": None,
+        "bsn_hash": None,
+    }
+    if data.get("bsn"):
+        bsn = domain.normalise_bsn(data["bsn"])
+        personal["bsn_ciphertext"] = vault.encrypt(bsn, candidate_id)
+        personal["bsn_hash"] = vault.digest(bsn)
+    return NewCandidate(candidate, personal, sorted(set(data["target_groups"])), domain.skill_claims(data["skills"]))
+
+
+def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+    """Many rows in one go: COPY on PostgreSQL, executemany on SQLite.
+
+    A running service is bound by Python time, not the database: psycopg's
+    executemany pipelines row by row (every wait a switch of the eventlet
+    hub), and multi-row VALUES make psycopg parse a query with thousands of
+    placeholders. COPY streams the rows in C. Core, never the ORM's bulk
+    insert, which splits rows whose None values differ into separate statements.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
+    copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, names)))
+    try:
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([Json(row[n]) if n in as_json else row[n] for n in names])
+    except psycopg.Error as exc:
+        # PostgreSQL's message may quote a row (a name); only its code goes on
+        failure = DatabaseFailure(f"COPY into {table.name} failed with SQLSTATE {exc.sqlstate}")
+        if isinstance(exc, psycopg.IntegrityError):
+            raise IntegrityError(f"COPY {table.name}", None, failure) from None
+        raise failure from None
+
+
+class DatabaseFailure(Exception):
+    pass
+
+
+def insert_all(session: Session, batch: list[NewCandidate]) -> None:
+    bulk_insert(session, Candidate.__table__, [n.candidate for n in batch])
+    bulk_insert(session, PersonalData.__table__, [n.personal for n in batch])
+    bulk_insert(session, CandidateTargetGroup.__table__,
+                [{"candidate_id": n.id, "target_group": g} for n in batch for g in n.target_groups])
+    bulk_insert(session, CandidateSkill.__table__, [{"candidate_id": n.id, **c} for n in batch for c in n.claims])
+
+
+def replace_claims(row: Candidate, claims: list[dict]) -> None:
+    """Set the candidate's skills to ``claims``, changing only what differs."""
+    have = {s.skill: s for s in row.skill_rows}
+    wanted = {c["skill"]: c for c in claims}
+    row.skill_rows = [s for s in row.skill_rows if s.skill in wanted]
+    for skill, claim in wanted.items():
+        if skill in have:
+            have[skill].level, have[skill].evidence = claim["level"], claim["evidence"]
+        else:
+            row.skill_rows.append(CandidateSkill(candidate_id=row.id, **claim))
+
+
+def replace_target_groups(row: Candidate, groups) -> None:
+    wanted = set(groups)
+    row.target_group_rows = [t for t in row.target_group_rows if t.target_group in wanted]
+    for group in sorted(wanted - set(row.target_groups)):
+        row.target_group_rows.append(CandidateTargetGroup(candidate_id=row.id, target_group=group))
