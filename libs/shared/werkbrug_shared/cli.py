@@ -52,9 +52,9 @@ def main(argv=None) -> int:
             parser.error("an import needs the partner's credential: --credential or WERKBRUG_CREDENTIAL")
         report = run_import(args.kind, args.file, args.credential, args.batch_size, errors_path=args.errors)
         print(f"imported {report.imported}, already there {report.existing}, "
-              f"refused {report.refused}, conflicts {report.conflicts}; "
+              f"refused {report.refused_total}, conflicts {report.conflicts}; "
               f"errors in {args.errors or args.file.with_name(args.file.name + '.errors.csv')}")
-        return 0 if not report.refused and not report.conflicts else 1
+        return 0 if not report.refused_total and not report.conflicts else 1
     if args.command == "migrate":
         from werkbrug_shared import deadletters, migrations
 

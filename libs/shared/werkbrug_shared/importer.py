@@ -87,9 +87,35 @@ def _from_csv(raw: dict, kind: str) -> dict:
 class Report:
     imported: int = 0
     existing: int = 0
-    refused: int = 0
+    refused: int = 0  # this run
     conflicts: int = 0
     errors: list = field(default_factory=list)  # (line, field, message)
+    refused_total: int = 0  # rows refused over all runs of this import, from the report
+
+
+def _append_errors(errors_path: Path, errors) -> None:
+    new = not errors_path.exists()
+    with open(errors_path, "a", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["line", "field", "message"])
+        writer.writerows(errors)
+
+
+def _final_report(errors_path: Path) -> list:
+    """The whole report, in line order, each error once (a batch re-sent after
+    an interruption may have reported its errors twice)."""
+    if not errors_path.exists():
+        _append_errors(errors_path, [])
+        return []
+    with open(errors_path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    unique = sorted({(int(r["line"]), r["field"], r["message"]) for r in rows})
+    with open(errors_path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["line", "field", "message"])
+        writer.writerows(unique)
+    return unique
 
 
 def _tally(report: Report, line: int, result: dict) -> None:
@@ -127,11 +153,13 @@ def run_import(kind: str, path: Path, credential: str, batch_size: int = 1000, a
         row.setdefault("source_ref", f"{path.name}:{line_no}")
     state_file = _state_path(path)
     start_at = 0
+    errors_path = errors_path or path.with_name(path.name + ".errors.csv")
+    if not state_file.exists():
+        errors_path.unlink(missing_ok=True)  # a fresh import starts a fresh report
     if state_file.exists():
         start_at = json.loads(state_file.read_text()).get("rows_done", 0)
         stream.write(f"resuming after row {start_at} of {len(rows)} (state in {state_file.name})\n")
     report = Report()
-    errors_path = errors_path or path.with_name(path.name + ".errors.csv")
     started = time.monotonic()
     with ClusterRpcProxy(config.nameko_config(AMQP_URI=amqp_uri or config.amqp_uri()),
                          context_data=actor.context(credential), timeout=300) as rpc:
@@ -140,12 +168,15 @@ def run_import(kind: str, path: Path, credential: str, batch_size: int = 1000, a
 
         def finish():
             offset, chunk, lines, reply = in_flight.popleft()
+            written = len(report.errors)
             for line, row in chunk:
                 if "__error__" in row:
                     report.refused += 1
                     report.errors.append((line, "_row", row["__error__"]))
             for result in reply.result() if reply is not None else []:
                 _tally(report, lines[result["index"]], result)
+            # the batch's errors reach the report before the state says it is done
+            _append_errors(errors_path, report.errors[written:])
             done = offset + len(chunk)
             tmp = state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps({"rows_done": done, "file_size": os.path.getsize(path)}))
@@ -165,9 +196,7 @@ def run_import(kind: str, path: Path, credential: str, batch_size: int = 1000, a
         while in_flight:
             finish()
     stream.write("\n")
-    with open(errors_path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["line", "field", "message"])
-        writer.writerows(report.errors)
+    report.errors = _final_report(errors_path)
+    report.refused_total = len({line for line, fld, _ in report.errors if fld != "_conflict"})
     state_file.unlink(missing_ok=True)  # finished: a later run starts from the top (and finds nothing new)
     return report

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import yaml
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from vacancies import domain
 from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill, metadata
@@ -329,12 +330,21 @@ def _employer_of(uow: UnitOfWork, data: dict, employers: dict[str, str], now: da
     for field in ("employer_name", "employer_region"):
         if not data.get(field):
             raise domain.Refused(field, f"needed to register the employer with KvK number {kvk}")
-    employer = register_employer(uow, {
-        "name": data["employer_name"], "kvk_number": kvk, "region": data["employer_region"],
-        "sbi": data.get("employer_sbi"), "postcode": data.get("employer_postcode"),
-    }, now)
-    employers[kvk] = employer.id
-    return employer.id
+    try:
+        # a savepoint: another import batch may register the same KvK number at this moment
+        with uow.session.begin_nested():
+            employer = register_employer(uow, {
+                "name": data["employer_name"], "kvk_number": kvk, "region": data["employer_region"],
+                "sbi": data.get("employer_sbi"), "postcode": data.get("employer_postcode"),
+            }, now)
+            uow.session.flush()
+        employers[kvk] = employer.id
+    except IntegrityError:
+        existing = uow.session.scalar(select(Employer.id).where(Employer.kvk_number == kvk))
+        if existing is None:
+            raise
+        employers[kvk] = existing
+    return employers[kvk]
 
 
 def apply_changes(v: Vacancy, changes: dict, now: datetime) -> None:
