@@ -36,7 +36,8 @@ class ReportingService:
         session = self.db.session
         projector = projections.Projector(session, events)
         for event in events:
-            data = schema_for(event.type).dump(event.data)
+            # as it arrived (validated already); re-serialising cost a third of the handler
+            data = event.wire_data if event.wire_data is not None else schema_for(event.type).dump(event.data)
             candidate_id = data.get("candidate_id")
             if projector.is_erased(candidate_id):
                 data = projections.anonymised(data)

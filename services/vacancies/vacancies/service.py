@@ -191,7 +191,8 @@ class VacanciesService:
         entry.organisation, entry.professional = self.caller.organisation, self.caller.professional
         entry.note = data["note"]
         self.db.session.flush()
-        return shortlist_dict(entry)
+        # no note in the reply: write replies are kept for redelivery, notes may name people
+        return {k: v for k, v in shortlist_dict(entry).items() if k != "note"}
 
     @rpc
     def shortlist(self, vacancy_id):

@@ -338,6 +338,7 @@ def parse_event(body) -> Event:
         data=data,
         id=env["id"],
         time=env["time"],
+        wire_data=env["data"],
     )
 
 

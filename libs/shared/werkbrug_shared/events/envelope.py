@@ -77,6 +77,8 @@ class Event:
     time: datetime = field(default_factory=utcnow)
     specversion: str = SPECVERSION
     datacontenttype: str = DATA_CONTENT_TYPE
+    # the data exactly as it arrived (JSON values), for consumers that store events
+    wire_data: dict | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {
