@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from aftercare.domain import PROTOCOL, CoachLoad, add_months, choose_jobcoach, schedule
 from candidates.domain import STATUSES, TRANSITIONS, IllegalTransition, next_status, normalise_postcode
@@ -14,6 +13,7 @@ from matching.domain import Match, rank_candidates, skill_overlap
 from reporting import projections
 from reporting.domain import outflow_rate
 from reporting.models import CandidateOutflow, CandidateTargetGroup, PlacementFact, PlacementTargetGroup, metadata
+from tests.unit.conftest import sqlite_session
 from vacancies.domain import KVK, fill_opening
 
 # --- aftercare: protocol schedule -----------------------------------------------------
@@ -275,11 +275,8 @@ def test_outflow_rate_nobody_in_scope_is_a_float():
 
 @pytest.fixture
 def session():
-    engine = create_engine("sqlite://")
-    metadata.create_all(engine)
-    with Session(engine) as s:
+    with sqlite_session(metadata) as s:
         yield s
-    engine.dispose()
 
 
 def _placement(placement_id="pl-1", candidate_id="cand-1", start=date(2026, 3, 1), groups=("bijstand",), cohort=None):

@@ -9,9 +9,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.unit.conftest import sqlite_session
 from vacancies import domain, pool, queries
 from vacancies.models import Steward, Vacancy, metadata
 from vacancies.schemas import (
@@ -316,11 +317,8 @@ CALLERS = {
 
 @pytest.fixture
 def session():
-    engine = create_engine("sqlite://")
-    metadata.create_all(engine)
-    with Session(engine) as s:
+    with sqlite_session(metadata) as s:
         yield s
-    engine.dispose()
 
 
 def test_list_visibility_matches_the_rule(session):
