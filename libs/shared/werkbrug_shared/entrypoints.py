@@ -17,10 +17,12 @@ import functools
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 
 import eventlet
+from amqp.exceptions import AMQPError
 from nameko.amqp.publish import get_producer
 from nameko.exceptions import ConfigurationError, ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
@@ -38,12 +40,32 @@ from werkbrug_shared.events.catalogue import event_type as catalogued
 
 log = logging.getLogger(__name__)
 
+# What a connection lost mid-way raises: socket errors, and py-amqp's own.
+CONNECTION_LOST = (OSError, AMQPError)
+
+
+@contextmanager
+def broker_may_be_gone(what: str):
+    """Acks, requeues and replies on a connection that may just have died.
+
+    When the broker restarts, the delivery is redelivered anyway and the
+    processed-event and recorded-reply checks make that harmless. Letting the
+    error escape instead would make nameko kill the whole service.
+    """
+    try:
+        yield
+    except CONNECTION_LOST as exc:
+        log.warning("could not %s, the broker connection is gone (%s); it will be redelivered", what, exc)
+
+
 class _CommitFirst:
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        with broker_may_be_gone("reply"):
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        return result, exc_info
 
 
 class Rpc(_CommitFirst, NamekoRpc):
@@ -67,7 +89,8 @@ class Rpc(_CommitFirst, NamekoRpc):
             partner_for(self.unpack_message_headers(message).get(CREDENTIAL))
         except Unauthorized:
             # refused before any work is done; the caller hears why
-            self.rpc_consumer.handle_result(message, None, sys.exc_info())
+            with broker_may_be_gone("refuse a call"):
+                self.rpc_consumer.handle_result(message, None, sys.exc_info())
             return
         correlation_id = message.properties.get("correlation_id")
         if correlation_id and message.delivery_info.get("redelivered"):
@@ -76,7 +99,8 @@ class Rpc(_CommitFirst, NamekoRpc):
                 if found:
                     log.warning("redelivered request for %s answered from its record", self.consumer_name)
                     result = json.loads(recorded) if recorded is not None else None
-                    self.rpc_consumer.handle_result(message, result, None)
+                    with broker_may_be_gone("answer a redelivered call"):
+                        self.rpc_consumer.handle_result(message, result, None)
                     return
         super().handle_message(body, message)
 
@@ -189,7 +213,8 @@ class ReliableEventHandler(Consumer):
                 self._move(message, topology.dead_letter_exchange(), 0, f"invalid: {exc}")
             except Exception:
                 log.exception("could not dead-letter an invalid event on %s", self.queue.name)
-                self.queue_consumer.requeue_message(message)
+                with broker_may_be_gone("requeue"):
+                    self.queue_consumer.requeue_message(message)
                 return
             metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.label, "invalid").inc()
             return
@@ -213,7 +238,8 @@ class ReliableEventHandler(Consumer):
             )
         except ContainerBeingKilled:
             for _, message in batch:
-                self.queue_consumer.requeue_message(message)
+                with broker_may_be_gone("requeue"):
+                    self.queue_consumer.requeue_message(message)
 
     def stop(self):
         self._flush()  # hand what was gathered to a worker before the consumer goes
@@ -228,7 +254,8 @@ class ReliableEventHandler(Consumer):
                 metrics.EVENTS_HANDLED.labels(service, event.type, outcome).inc()
                 lag = (datetime.now(UTC) - event.time).total_seconds()
                 metrics.EVENT_LAG.labels(service, event.type).observe(max(lag, 0.0))
-                self.queue_consumer.ack_message(message)
+                with broker_may_be_gone("ack"):
+                    self.queue_consumer.ack_message(message)
             else:
                 self._retry_or_dead_letter(event, message, outcome)
         return result, exc_info
@@ -249,7 +276,8 @@ class ReliableEventHandler(Consumer):
         except Exception:
             # Could not park it: hand it back so the broker redelivers it.
             log.exception("could not move a failed event on %s; requeueing", self.queue.name)
-            self.queue_consumer.requeue_message(message)
+            with broker_may_be_gone("requeue"):
+                self.queue_consumer.requeue_message(message)
 
     def _move(self, message, exchange, attempt: int, error: str):
         """Copy to the retry or dead-letter exchange (confirmed), then ack."""
@@ -261,7 +289,8 @@ class ReliableEventHandler(Consumer):
         })
         with get_producer(self.amqp_uri, confirms=True) as producer:
             topology.republish(producer, message, exchange, self.queue.name, headers)
-        self.queue_consumer.ack_message(message)
+        with broker_may_be_gone("ack"):
+            self.queue_consumer.ack_message(message)
 
 
 PROCESSED = "processed"

@@ -16,7 +16,7 @@ import eventlet.wsgi
 from nameko.extensions import DependencyProvider, SharedExtension
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
-from werkbrug_shared import config
+from werkbrug_shared import config, diagnostics
 from werkbrug_shared.errors import EXPECTED
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class MetricsServer(SharedExtension):
         self.port = None
 
     def start(self):
+        diagnostics.install()
         port = config.metrics_port(self.container.service_name, self.container.config)
         if not port:
             return

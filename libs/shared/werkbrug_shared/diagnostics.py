@@ -1,0 +1,28 @@
+"""``kill -USR1 <pid>``: log the stack of every green thread of a service.
+
+OS-level tools (py-spy) only see the eventlet hub; a stuck consumer or worker
+is a greenlet, and this is how an operator sees where it waits.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+import traceback
+
+import greenlet
+
+log = logging.getLogger(__name__)
+
+
+def dump_green_threads(*_):
+    stacks = []
+    for obj in gc.get_objects():
+        if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+            stacks.append("".join(traceback.format_stack(obj.gr_frame)))
+    log.warning("%d green threads:\n%s", len(stacks), "\n----\n".join(stacks))
+
+
+def install() -> None:
+    signal.signal(signal.SIGUSR1, dump_green_threads)
