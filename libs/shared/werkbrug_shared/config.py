@@ -77,6 +77,12 @@ def event_batch_wait_ms(config: dict | None = None) -> float:
     return _setting(config, "EVENT_BATCH_WAIT_MS", 10.0)
 
 
+def events_per_message(config: dict | None = None) -> int:
+    """Most events the outbox relay puts in one message (CloudEvents batch
+    format); 1 sends every event as its own structured message."""
+    return max(1, _setting(config, "EVENTS_PER_MESSAGE", 100))
+
+
 def event_prefetch(config: dict | None = None) -> int:
     """Unacked deliveries per event consumer: room for a batch in work and the next filling."""
     return _setting(config, "EVENT_PREFETCH", 2 * event_batch_size(config))
@@ -105,7 +111,7 @@ def nameko_config(**overrides) -> dict:
     config = {
         "AMQP_URI": amqp_uri(),
         "WEB_SERVER_ADDRESS": os.environ.get("WERKBRUG_HTTP_ADDRESS", "0.0.0.0:8000"),
-        "ACCEPT": ["json", "cloudevents"],
+        "ACCEPT": ["json", "cloudevents", "cloudevents-batch"],
         "max_workers": int(os.environ.get("WERKBRUG_MAX_WORKERS", "10")),
     }
     config.update(overrides)

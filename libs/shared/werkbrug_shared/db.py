@@ -15,8 +15,12 @@ from __future__ import annotations
 import logging
 from weakref import WeakKeyDictionary
 
+import psycopg
 from nameko.extensions import DependencyProvider
+from psycopg import sql as pg_sql
+from psycopg.types.json import Json
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -34,6 +38,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -152,6 +157,49 @@ def make_engine(url: str, pool_size: int = 10):
     return engine
 
 
+class DatabaseFailure(Exception):
+    """A bulk write failed; says which table and the SQLSTATE, never a value."""
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert many rows of ``table`` (all with the same keys) in one go.
+
+    COPY on PostgreSQL, executemany elsewhere. A running service is bound by
+    Python time, not the database: psycopg's executemany pipelines row by row
+    (every wait a switch of the eventlet hub), and multi-row VALUES make
+    psycopg parse a query with thousands of placeholders. COPY streams the
+    rows in C. Core, never the ORM's bulk insert, which splits rows whose None
+    values differ into separate statements.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
+    copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, names)))
+    try:
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([Json(row[n]) if n in as_json else row[n] for n in names])
+    except psycopg.Error as exc:
+        # PostgreSQL's message may quote a row (a name); only its code goes on
+        failure = DatabaseFailure(f"COPY into {table.name} failed with SQLSTATE {exc.sqlstate}")
+        if isinstance(exc, psycopg.IntegrityError):
+            raise IntegrityError(f"COPY {table.name}", None, failure) from None
+        raise failure from None
+
+
+_PROCESSED_AMONG_PG = text(
+    "SELECT event_id FROM processed_events WHERE consumer = :consumer AND event_id = ANY(CAST(:ids AS varchar[]))")
+_MARK_PROCESSED_PG = text(
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, e, :at FROM unnest(CAST(:ids AS varchar[])) AS e")
+
+
 class UnitOfWork:
     """What a worker gets: a session, and ``emit`` to add an event to it."""
 
@@ -162,6 +210,7 @@ class UnitOfWork:
         self._processed = processed
         self.emitted: list[Event] = []
         self.flushed = False
+        self._on_postgres = session.get_bind().dialect.name == "postgresql"
         event.listen(session, "after_flush", self._after_flush)
 
     def _after_flush(self, *_):
@@ -188,7 +237,7 @@ class UnitOfWork:
         """Many events of one type in a single INSERT: ``items`` are (subject, data)."""
         events = [new_event(type_name, subject, data, source_service=self.service_name) for subject, data in items]
         if events:
-            self.session.execute(self._outbox.insert(), [
+            insert_rows(self.session, self._outbox, [
                 {"event_id": e.id, "event_type": e.type, "source_service": self.service_name,
                  "payload": e.to_json(), "created_at": e.time}
                 for e in events
@@ -209,15 +258,23 @@ class UnitOfWork:
         ids = list(event_ids)
         if not ids:
             return set()
-        rows = self.session.execute(
-            select(self._processed.c.event_id).where(
-                self._processed.c.consumer == consumer, self._processed.c.event_id.in_(ids)
+        if self._on_postgres:
+            # one short statement with an array parameter: psycopg caches its parsing,
+            # where IN with 200 parameters is parsed anew for every batch
+            rows = self.session.execute(_PROCESSED_AMONG_PG, {"consumer": consumer, "ids": ids})
+        else:
+            rows = self.session.execute(
+                select(self._processed.c.event_id).where(
+                    self._processed.c.consumer == consumer, self._processed.c.event_id.in_(ids)
+                )
             )
-        )
         return {row[0] for row in rows}
 
     def mark_processed_many(self, consumer: str, event_ids) -> None:
         now = utcnow()
+        if self._on_postgres:
+            self.session.execute(_MARK_PROCESSED_PG, {"consumer": consumer, "ids": list(event_ids), "at": now})
+            return
         self.session.execute(
             self._processed.insert(),
             [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in event_ids],

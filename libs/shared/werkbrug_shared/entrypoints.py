@@ -179,6 +179,12 @@ class ReliableEventHandler(Consumer):
     commit: a commit per event caps a consumer at a few hundred events a
     second. Every event is still handled, acked, retried or dead-lettered on
     its own (see :func:`event_handler`).
+
+    One batch per handler is in work at a time; what arrives meanwhile waits
+    for the next. So a queue's events are applied in the order they came and
+    a handler never races itself for the same rows (a projection seeing a
+    candidate's ``registered`` and ``enrolled`` in two concurrent batches
+    would insert the same row twice, fail and retry).
     """
 
     queue_consumer = EventQueueConsumer()
@@ -191,8 +197,9 @@ class ReliableEventHandler(Consumer):
         super().__init__(queue=None, requeue_on_error=False, **kwargs)
 
     def setup(self):
-        if "cloudevents" not in self.container.accept:
-            raise ConfigurationError("werkbrug event handlers need ACCEPT: [json, cloudevents] in the config")
+        if not {"cloudevents", "cloudevents-batch"} <= set(self.container.accept):
+            raise ConfigurationError(
+                "werkbrug event handlers need ACCEPT: [json, cloudevents, cloudevents-batch] in the config")
         self.queue = topology.consumer_queue(self.event_types, self.container.service_name, self.method_name)
         self.amqp_uri = config.amqp_uri(self.container.config)
         self.delays_ms = config.retry_delays_ms(self.container.config)
@@ -200,25 +207,34 @@ class ReliableEventHandler(Consumer):
         self.batch_wait = config.event_batch_wait_ms(self.container.config) / 1000
         self._batch: list = []
         self._flush_timer = None
+        self._in_flight = False
         with get_producer(self.amqp_uri, confirms=True) as producer:
             topology.declare_consumer(producer.channel, self.queue, self.delays_ms)
         super().setup()
 
     def handle_message(self, body, message):
-        try:
-            event = parse_event(body)
-        except ValidationError as exc:
-            log.warning("invalid event on %s: %s", self.queue.name, exc)
+        if isinstance(body, list):  # a CloudEvents batch: each event decided on its own
+            delivery = Delivery(message, batched=True)
+            items = [(item, json.dumps(item)) for item in body]  # kept to park one event alone
+        else:
+            delivery = Delivery(message, batched=False)
+            items = [(body, None)]
+        valid = []
+        for item, raw in items:
             try:
-                self._move(message, topology.dead_letter_exchange(), 0, f"invalid: {exc}")
-            except Exception:
-                log.exception("could not dead-letter an invalid event on %s", self.queue.name)
-                with broker_may_be_gone("requeue"):
-                    self.queue_consumer.requeue_message(message)
-                return
-            metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.label, "invalid").inc()
+                valid.append((parse_event(item), raw))
+            except ValidationError as exc:
+                log.warning("invalid event on %s: %s", self.queue.name, exc)
+                event_id = item.get("id") if isinstance(item, dict) else None
+                if not self._move(delivery, raw, event_id, topology.dead_letter_exchange(), 0, f"invalid: {exc}"):
+                    self._requeue(delivery)  # a copy may already be parked; replay dedups on the id
+                    return
+                metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.label, "invalid").inc()
+        if not valid:
+            self._settle(delivery)
             return
-        self._batch.append((event, message))
+        delivery.pending = len(valid)
+        self._batch.extend((event, (delivery, raw)) for event, raw in valid)
         if len(self._batch) >= self.batch_size:
             self._flush()
         elif self._flush_timer is None:
@@ -228,69 +244,115 @@ class ReliableEventHandler(Consumer):
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        batch, self._batch = self._batch, []
-        if not batch:
-            return
+        if self._in_flight or not self._batch:
+            return  # the batch in work flushes what gathered when it is done
+        batch, self._batch = self._batch[:self.batch_size], self._batch[self.batch_size:]
         events = [event for event, _ in batch]
+        self._in_flight = True
         try:
             self.container.spawn_worker(
                 self, (events,), {}, handle_result=partial(self.handle_result, batch),
             )
         except ContainerBeingKilled:
-            for _, message in batch:
-                with broker_may_be_gone("requeue"):
-                    self.queue_consumer.requeue_message(message)
+            self._in_flight = False
+            for delivery in {id(d): d for _, (d, _) in batch}.values():
+                self._requeue(delivery)
 
     def stop(self):
         self._flush()  # hand what was gathered to a worker before the consumer goes
         super().stop()
 
     def handle_result(self, batch, worker_ctx, result, exc_info):
+        try:
+            return self._settle_batch(batch, worker_ctx, result, exc_info)
+        finally:
+            self._in_flight = False
+            if self._batch:
+                self._flush()
+
+    def _settle_batch(self, batch, worker_ctx, result, exc_info):
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         service = self.container.service_name
-        for event, message in batch:
+        for event, (delivery, raw) in batch:
             outcome = exc_info if exc_info is not None else result[event.id]
             if outcome in (PROCESSED, DUPLICATE):
                 metrics.EVENTS_HANDLED.labels(service, event.type, outcome).inc()
                 lag = (datetime.now(UTC) - event.time).total_seconds()
                 metrics.EVENT_LAG.labels(service, event.type).observe(max(lag, 0.0))
-                with broker_may_be_gone("ack"):
-                    self.queue_consumer.ack_message(message)
-            else:
-                self._retry_or_dead_letter(event, message, outcome)
+            elif not self._retry_or_dead_letter(event, delivery, raw, outcome):
+                delivery.requeue = True
+            delivery.pending -= 1
+            if delivery.pending == 0:
+                self._settle(delivery)
         return result, exc_info
 
-    def _retry_or_dead_letter(self, event, message, exc_info):
+    def _settle(self, delivery):
+        """Every event of the message is decided: ack it, or hand it back to be redelivered."""
+        if delivery.requeue:
+            self._requeue(delivery)
+        else:
+            with broker_may_be_gone("ack"):
+                self.queue_consumer.ack_message(delivery.message)
+
+    def _requeue(self, delivery):
+        with broker_may_be_gone("requeue"):
+            self.queue_consumer.requeue_message(delivery.message)
+
+    def _retry_or_dead_letter(self, event, delivery, raw, exc_info) -> bool:
+        """Park one failed event in a retry queue or, after the last, the dead-letter queue."""
         service = self.container.service_name
-        attempt = int((message.headers or {}).get(topology.ATTEMPT_HEADER, 0))
+        attempt = int((delivery.message.headers or {}).get(topology.ATTEMPT_HEADER, 0))
         error = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
         log.warning("%s failed on %s (attempt %s): %s", event.type, self.queue.name, attempt + 1, error)
-        try:
-            if attempt < len(self.delays_ms):
-                self._move(message, topology.retry_exchange(self.delays_ms[attempt]), attempt + 1, error)
+        if attempt < len(self.delays_ms):
+            moved = self._move(
+                delivery, raw, event.id, topology.retry_exchange(self.delays_ms[attempt]), attempt + 1, error)
+            if moved:
                 metrics.EVENTS_RETRIED.labels(service, event.type).inc()
-            else:
-                self._move(message, topology.dead_letter_exchange(), attempt, error)
+        else:
+            moved = self._move(delivery, raw, event.id, topology.dead_letter_exchange(), attempt, error)
+            if moved:
                 metrics.EVENTS_DEAD_LETTERED.labels(service, event.type, "failed").inc()
                 log.error("event %s dead-lettered on %s after %s attempts", event.id, self.queue.name, attempt + 1)
-        except Exception:
-            # Could not park it: hand it back so the broker redelivers it.
-            log.exception("could not move a failed event on %s; requeueing", self.queue.name)
-            with broker_may_be_gone("requeue"):
-                self.queue_consumer.requeue_message(message)
+        return moved
 
-    def _move(self, message, exchange, attempt: int, error: str):
-        """Copy to the retry or dead-letter exchange (confirmed), then ack."""
-        headers = dict(message.headers or {})
+    def _move(self, delivery, raw, event_id, exchange, attempt: int, error: str) -> bool:
+        """Copy one event to the retry or dead-letter exchange, confirmed.
+
+        An event that came alone is copied as it came; one out of a batch goes
+        on as a structured message of its own, so only it is retried. The
+        message is acked once all its events are decided (see ``_settle``).
+        """
+        message = delivery.message
+        headers = dict(message.headers or {}) if raw is None else {}
         headers.update({
             topology.ATTEMPT_HEADER: attempt,
             topology.ERROR_HEADER: error,
             topology.QUEUE_HEADER: self.queue.name,
         })
-        with get_producer(self.amqp_uri, confirms=True) as producer:
-            topology.republish(producer, message, exchange, self.queue.name, headers)
-        with broker_may_be_gone("ack"):
-            self.queue_consumer.ack_message(message)
+        try:
+            with get_producer(self.amqp_uri, confirms=True) as producer:
+                if raw is None:
+                    topology.republish(producer, message, exchange, self.queue.name, headers)
+                else:
+                    topology.publish_event(producer, raw, event_id, exchange, self.queue.name, headers)
+            return True
+        except Exception:
+            # Could not park it: the message goes back so the broker redelivers it.
+            log.exception("could not move an event on %s; requeueing its message", self.queue.name)
+            return False
+
+
+class Delivery:
+    """One AMQP message and how many of its events are still undecided."""
+
+    __slots__ = ("message", "batched", "pending", "requeue")
+
+    def __init__(self, message, batched: bool):
+        self.message = message
+        self.batched = batched
+        self.pending = 0
+        self.requeue = False
 
 
 PROCESSED = "processed"
@@ -344,7 +406,9 @@ def event_handler(*type_names: str, batch: bool = False, **kwargs):
                         uow.mark_processed_many(consumer, [e.id for e in fresh])
                     outcomes.update((e.id, PROCESSED) for e in fresh)
                     return outcomes
-                except Exception:
+                except Exception as exc:
+                    log.info("%s: a batch of %s failed (%s: %s); taking its events one by one",
+                             consumer, len(fresh), type(exc).__name__, str(exc)[:300])
                     del uow.emitted[mark:]  # fall back to one savepoint per event
             for event in fresh:
                 mark = len(uow.emitted)

@@ -23,7 +23,7 @@ from nameko.extensions import Extension
 from sqlalchemy import delete, func, select, update
 
 from werkbrug_shared import config, metrics, topology
-from werkbrug_shared.events.envelope import CONTENT_TYPE, utcnow
+from werkbrug_shared.events.envelope import BATCH_CONTENT_TYPE, CONTENT_TYPE, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,17 @@ class AmqpEventPublisher:
 
     One confirm round trip per batch instead of per event is what lets the
     relay keep up with batch imports (a confirm per message caps a channel at
-    about 1.5k/s here). Persistent and ``mandatory``: a message no queue took
-    comes back as a basic.return and is reported as not published.
+    about 1.5k/s here). Consecutive events of one type share a message in
+    CloudEvents' JSON batch format, up to ``per_message``; a lone event goes
+    as a structured message. Persistent and ``mandatory``: a message no queue
+    took comes back as a basic.return and is reported as not published.
     """
 
     confirm_timeout = 30.0
 
-    def __init__(self, amqp_uri: str):
+    def __init__(self, amqp_uri: str, per_message: int = 1):
         self.amqp_uri = amqp_uri
+        self.per_message = max(1, per_message)
         self._connection = None
         self._channel = None
         self._declared: set[str] = set()
@@ -58,8 +61,19 @@ class AmqpEventPublisher:
             self._declared.clear()
         return self._channel
 
-    def publish_batch(self, messages) -> tuple[list[str], list[str]]:
-        """``messages``: (source_service, event_type, event_id, payload) tuples.
+    def _messages(self, events):
+        """Group consecutive events of one source and type, keeping their order."""
+        group: list = []
+        for event in events:
+            if group and (len(group) == self.per_message or group[0][:2] != event[:2]):
+                yield group
+                group = []
+            group.append(event)
+        if group:
+            yield group
+
+    def publish_batch(self, events) -> tuple[list[str], list[str]]:
+        """``events``: (source_service, event_type, event_id, payload) tuples.
 
         Returns (confirmed event ids, unroutable event types); raises when the
         broker nacks or the connection fails, in which case nothing is
@@ -88,17 +102,22 @@ class AmqpEventPublisher:
         channel.events["basic_return"].add(on_return)
         try:
             tags = {}
-            for source_service, event_type, event_id, payload in messages:
+            for group in self._messages(events):
+                source_service, event_type, message_id, _ = group[0]
                 exchange = topology.event_exchange(source_service)
                 if exchange.name not in self._declared:
                     exchange(channel).declare()
                     self._declared.add(exchange.name)
+                if len(group) == 1:
+                    body, content_type = group[0][3], CONTENT_TYPE
+                else:
+                    body, content_type = "[" + ",".join(e[3] for e in group) + "]", BATCH_CONTENT_TYPE
                 channel.basic_publish(
-                    amqp.Message(payload, content_type=CONTENT_TYPE, content_encoding="utf-8",
-                                 delivery_mode=2, message_id=event_id),
+                    amqp.Message(body, content_type=content_type, content_encoding="utf-8",
+                                 delivery_mode=2, message_id=message_id),
                     exchange=exchange.name, routing_key=event_type, mandatory=True,
                 )
-                tags[self._next_tag] = (event_id, event_type)
+                tags[self._next_tag] = (message_id, event_type, [e[2] for e in group])
                 self._next_tag += 1
             deadline = time.monotonic() + self.confirm_timeout
             last = self._next_tag - 1
@@ -120,8 +139,8 @@ class AmqpEventPublisher:
                 channel.events["basic_ack"].discard(on_ack)
                 channel.events["basic_nack"].discard(on_nack)
                 channel.events["basic_return"].discard(on_return)
-        confirmed = [event_id for event_id, _ in tags.values() if event_id not in returned]
-        unroutable = sorted({etype for event_id, etype in tags.values() if event_id in returned})
+        confirmed = [eid for message_id, _, ids in tags.values() if message_id not in returned for eid in ids]
+        unroutable = sorted({etype for message_id, etype, _ in tags.values() if message_id in returned})
         return confirmed, unroutable
 
     def close(self):
@@ -158,7 +177,8 @@ class OutboxRelay(Extension):
             return
         self.service = self.container.service_name
         self.poll_seconds = config.outbox_poll_seconds(self.container.config)
-        self._publisher = AmqpEventPublisher(config.amqp_uri(self.container.config))
+        self._publisher = AmqpEventPublisher(
+            config.amqp_uri(self.container.config), config.events_per_message(self.container.config))
         self._wake = LightQueue(maxsize=1)
         self._running = True
         self._thread = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")

@@ -108,3 +108,19 @@ def republish(producer, message, exchange, routing_key: str, headers: dict) -> N
         message_id=message.properties.get("message_id"),
         retry=False,
     )
+
+
+def publish_event(producer, body: str, event_id, exchange, routing_key: str, headers: dict) -> None:
+    """Publish one structured CloudEvent (taken out of a batch), confirmed and persistent."""
+    producer.publish(
+        body,
+        exchange=exchange,
+        routing_key=routing_key,
+        headers=headers,
+        content_type="application/cloudevents+json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        mandatory=True,
+        message_id=event_id,
+        retry=False,
+    )

@@ -12,16 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-from psycopg import sql as pg_sql
-from psycopg.types.json import Json
-from sqlalchemy import JSON
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from candidates import domain
 from candidates.bsn import BsnVault
 from candidates.models import Candidate, CandidateSkill, CandidateTargetGroup, PersonalData, Plan
+from werkbrug_shared.db import insert_rows
 from werkbrug_shared.events.catalogue import WEEKDAYS
 
 PROFILE_COLUMNS = (
@@ -201,47 +197,12 @@ def prepare(data: Mapping, organisation: str | None, now: datetime, vault: BsnVa
     return NewCandidate(candidate, personal, sorted(set(data["target_groups"])), domain.skill_claims(data["skills"]))
 
 
-def bulk_insert(session: Session, table, rows: list[dict]) -> None:
-    """Many rows in one go: COPY on PostgreSQL, executemany on SQLite.
-
-    A running service is bound by Python time, not the database: psycopg's
-    executemany pipelines row by row (every wait a switch of the eventlet
-    hub), and multi-row VALUES make psycopg parse a query with thousands of
-    placeholders. COPY streams the rows in C. Core, never the ORM's bulk
-    insert, which splits rows whose None values differ into separate statements.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(table.insert(), rows)
-        return
-    names = list(rows[0])
-    as_json = {n for n in names if isinstance(table.c[n].type, JSON)}
-    copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, names)))
-    try:
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row([Json(row[n]) if n in as_json else row[n] for n in names])
-    except psycopg.Error as exc:
-        # PostgreSQL's message may quote a row (a name); only its code goes on
-        failure = DatabaseFailure(f"COPY into {table.name} failed with SQLSTATE {exc.sqlstate}")
-        if isinstance(exc, psycopg.IntegrityError):
-            raise IntegrityError(f"COPY {table.name}", None, failure) from None
-        raise failure from None
-
-
-class DatabaseFailure(Exception):
-    pass
-
-
 def insert_all(session: Session, batch: list[NewCandidate]) -> None:
-    bulk_insert(session, Candidate.__table__, [n.candidate for n in batch])
-    bulk_insert(session, PersonalData.__table__, [n.personal for n in batch])
-    bulk_insert(session, CandidateTargetGroup.__table__,
+    insert_rows(session, Candidate.__table__, [n.candidate for n in batch])
+    insert_rows(session, PersonalData.__table__, [n.personal for n in batch])
+    insert_rows(session, CandidateTargetGroup.__table__,
                 [{"candidate_id": n.id, "target_group": g} for n in batch for g in n.target_groups])
-    bulk_insert(session, CandidateSkill.__table__, [{"candidate_id": n.id, **c} for n in batch for c in n.claims])
+    insert_rows(session, CandidateSkill.__table__, [{"candidate_id": n.id, **c} for n in batch for c in n.claims])
 
 
 def replace_claims(row: Candidate, claims: list[dict]) -> None:

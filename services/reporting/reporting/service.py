@@ -9,7 +9,7 @@ from reporting import projections
 from reporting.business_metrics import BusinessMetrics
 from reporting.domain import outflow_rate
 from reporting.models import CandidateOutflow, CandidateTargetGroup, StoredEvent, metadata
-from werkbrug_shared.db import Database
+from werkbrug_shared.db import Database, insert_rows
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.events import CATALOGUE, TARGET_GROUPS
 from werkbrug_shared.events.catalogue import schema_for
@@ -35,16 +35,20 @@ class ReportingService:
         """Every catalogued event lands here once; projections follow in the same commit."""
         session = self.db.session
         projector = projections.Projector(session, events)
+        stored, now = [], utcnow()
         for event in events:
             # as it arrived (validated already); re-serialising cost a third of the handler
             data = event.wire_data if event.wire_data is not None else schema_for(event.type).dump(event.data)
             candidate_id = data.get("candidate_id")
             if projector.is_erased(candidate_id):
                 data = projections.anonymised(data)
-            session.add(StoredEvent(
-                event_id=event.id, type=event.type, source=event.source, subject=event.subject, time=event.time,
-                data=data, received_at=utcnow(), candidate_id=candidate_id,
-            ))
+            stored.append({
+                "event_id": event.id, "type": event.type, "source": event.source, "subject": event.subject,
+                "time": event.time, "data": data, "received_at": now, "candidate_id": candidate_id,
+            })
+        # stored first: an erasure in this batch must find (and strip) the events before it
+        insert_rows(session, StoredEvent.__table__, stored)
+        for event in events:
             projector.apply(event.type, event.data)
 
     @rpc

@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 
 from werkbrug_shared.errors import ValidationError, describe_fields
+from werkbrug_shared.events import fastschema
 from werkbrug_shared.events.envelope import ENVELOPE, Event
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
@@ -305,10 +306,10 @@ def new_event(type_name: str, subject: str, data: dict, source_service: str | No
         raise ValueError(f"{type_name} is published by {etype.source_service}, not {source_service}")
     schema = _schema(etype.name)
     try:
-        loaded = schema.load(data)
+        loaded = fastschema.load(schema, data)
     except SchemaError as exc:
         raise ValidationError.from_fields(type_name, exc.messages) from None
-    return Event(type=etype.name, source=etype.source, subject=subject, data=schema.dump(loaded))
+    return Event(type=etype.name, source=etype.source, subject=subject, data=fastschema.dump(schema, loaded))
 
 
 def parse_event(body) -> Event:
@@ -328,7 +329,7 @@ def parse_event(body) -> Event:
     if env["source"] != etype.source:
         raise ValidationError.from_fields("event", {"source": [f"{etype.name} comes from {etype.source}"]})
     try:
-        data = _schema(etype.name).load(env["data"], unknown=EXCLUDE)
+        data = fastschema.load(_schema(etype.name), env["data"], unknown=EXCLUDE)
     except SchemaError as exc:
         raise ValidationError.from_fields(f"{etype.name} data", exc.messages) from None
     return Event(

@@ -18,6 +18,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
+# CloudEvents' JSON batch format: a JSON array of structured events
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 DATA_CONTENT_TYPE = "application/json"
 TYPE_PATTERN = r"^nl\.werkbrug\.[a-z_]+\.[a-z_]+\.v[0-9]+\Z"
 
@@ -26,6 +28,12 @@ TYPE_PATTERN = r"^nl\.werkbrug\.[a-z_]+\.[a-z_]+\.v[0-9]+\Z"
 # config's ACCEPT list (see config.yml and config.nameko_config).
 kombu.serialization.register(
     "cloudevents", json.dumps, json.loads, content_type=CONTENT_TYPE, content_encoding="utf-8"
+)
+# Events written in one transaction (a bulk import) travel a hundred to a
+# message in the batch format: a message per event cost more broker and
+# client CPU than everything else the import does.
+kombu.serialization.register(
+    "cloudevents-batch", json.dumps, json.loads, content_type=BATCH_CONTENT_TYPE, content_encoding="utf-8"
 )
 
 

@@ -83,3 +83,52 @@ def unknown_occupations(uris) -> list[str]:
 
 def postcode_area(pc4: str) -> PostcodeArea | None:
     return postcode_areas().get(pc4)
+
+
+ESCO_PREFIX = "http://data.europa.eu/esco/"
+
+
+@dataclass(frozen=True)
+class SkillTreeNode:
+    """A concept of ESCO's broader skill tree: a skill, a broader skill or a skill group."""
+
+    uri: str
+    label: str
+    is_group: bool
+    broader: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OccupationSkills:
+    essential: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+@cache
+def _skill_tree_rows() -> list[dict]:
+    return list(_read("esco_skill_tree.csv.gz"))
+
+
+@cache
+def skill_tree() -> dict[str, SkillTreeNode]:
+    """Every concept of the broader skill tree by URI, with its broader concepts."""
+    rows = _skill_tree_rows()
+    uris = [ESCO_PREFIX + r["uri"] for r in rows]
+    labels = skills()
+    tree = {}
+    for uri, r in zip(uris, rows, strict=True):
+        label = r["label"] or (labels[uri].label_en if uri in labels else "")
+        broader = tuple(uris[int(i)] for i in r["broader"].split())
+        tree[uri] = SkillTreeNode(uri, label, r["group"] == "1", broader)
+    return tree
+
+
+@cache
+def occupation_skills() -> dict[str, OccupationSkills]:
+    """Each ESCO occupation's essential and optional skills (URIs)."""
+    uris = [ESCO_PREFIX + r["uri"] for r in _skill_tree_rows()]
+    return {
+        OCCUPATION_PREFIX + r["occupation"]: OccupationSkills(
+            tuple(uris[int(i)] for i in r["essential"].split()), tuple(uris[int(i)] for i in r["optional"].split()))
+        for r in _read("esco_occupation_skills.csv.gz")
+    }

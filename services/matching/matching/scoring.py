@@ -1,0 +1,737 @@
+"""Scoring one (candidate, vacancy) pair, in plain Python: the reference the
+vectorised index must agree with, and the code that writes every result's
+breakdown, skill gaps and explanation.
+
+Hard constraints first; each failing one gives a why-not. A pair failing
+exactly one, and only just (``NEAR_*``), is a near-miss: shown apart, with its
+why-not, because a small change (a module, an hour, a workplace adaptation)
+would make it a match. Then a weighted score over ``WEIGHTS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from matching import esco
+from matching.modules import CATALOGUE, ModuleCatalogue
+from matching.profiles import (
+    CONDITION_OFFERS,
+    HEAVY_LIFTING_SKILLS,
+    LIFTING_RELIEF,
+    TARGET_GROUPS,
+    UNCHECKED_CONDITIONS,
+    CandidateProfile,
+    VacancyProfile,
+)
+from werkbrug_shared import refdata
+
+WEIGHTS = {
+    "must_have": 0.30,
+    "nice_to_have": 0.15,
+    "occupation_fit": 0.30,
+    "wishes": 0.10,
+    "distance": 0.15,
+}
+"""Weights of the score's components (they sum to 1).
+
+must_have and occupation_fit weigh most and alike: the must-haves already
+passed as a constraint, so their coverage (weights, skill levels) refines, and
+the transferable fit is what lets a person rank by what they can rather than
+by their last job title. nice_to_have is the employer's wish list, half a
+must-have. distance counts for sustainability (a long commute is a common
+reason a placement ends), but every match is already within the candidate's
+own maximum. wishes (wanted occupation, wanted hours) matter, but in these
+target groups they are often still forming.
+"""
+COMPONENTS = tuple(WEIGHTS)
+NEUTRAL = 0.5  # a component with nothing to measure (no nice-to-haves, no wish) neither helps nor hurts
+NICE_TARGET_WEIGHT = 0.5  # a nice-to-have skill's concepts count half in the occupation-fit target
+WISH_OCCUPATION_SHARE = 0.5  # wishes: wanted occupation, the rest wanted hours
+
+# Skill strength by claimed level code: 1 basic, 2 independent, 3 experienced,
+# 4 expert, 5 claimed without a level (taken as independent). Evidence (diploma
+# or practice day) does not weigh: a missing diploma must not hide a person.
+UNKNOWN_LEVEL = 5
+STRENGTH = (0.0, 0.6, 0.8, 1.0, 1.0, 0.8)
+# a Dutch level implies ESCO's Dutch skills at a level; A1 implies none
+DUTCH_LEVEL_CODE = {"A2": 1, "B1": 2, "B2": 3, "C1": 4, "C2": 4}
+
+# Travel. Speeds are door-to-door averages over road distance; road distance is
+# the straight line between PC4 centroids times DETOUR; overheads are parking,
+# or walking to and waiting for public transport.
+DETOUR = 1.3
+SPEED_KMH = {"on_foot": 5.0, "bicycle": 15.0, "public_transport": 25.0, "car": 50.0}
+OVERHEAD_MINUTES = {"on_foot": 0.0, "bicycle": 0.0, "public_transport": 10.0, "car": 5.0}
+# without a stated maximum: an hour one way, UWV's norm for suitable work (two hours a day)
+DEFAULT_MAX_TRAVEL_MINUTES = 60
+DEFAULT_TRANSPORT_MODES = ("bicycle", "public_transport")  # without stated modes: no car assumed
+MODE_WORDS = {"on_foot": "on foot", "bicycle": "by bicycle", "public_transport": "by public transport",
+              "car": "by car"}
+
+# near-misses: how far off a single failing constraint may be
+NEAR_TRAVEL_FACTOR = 1.5  # up to 150% of the candidate's reach
+NEAR_HOURS = 8  # hours a week between the wanted and the offered hours
+NEAR_LEVEL = 1  # work and thinking levels short
+NEAR_AVAILABILITY_DAYS = 31  # available at most a month after the vacancy closes
+
+TOP_FOR_FAIRNESS = 10
+TRANSFER_CARRIES = 0.15  # share of the occupation profile reached only through other skills
+CONSTRAINTS = ("hours", "travel", "conditions", "level", "skills", "availability")
+CANDIDATE_FILTERS = ("region", "target_group", "cohort", "banenafspraak")
+VACANCY_FILTERS = ("region", "is_leerwerkbaan", "visibility", "banenafspraak_suitable")
+CONDITION_WORDS = {
+    "low_stimulus_workplace": "a low-stimulus workplace",
+    "workplace_adaptation": "an adapted workplace",
+    "jobcoach_needed": "a jobcoach on the job",
+}
+OFFER_WORDS = {
+    "low_stimulus_workplace": "a low-stimulus workplace",
+    "adapted_workplace": "an adapted workplace",
+    "on_the_job_guidance": "on-the-job guidance",
+}
+
+
+# --- what scoring needs of each side ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateFacts:
+    """A candidate as scoring sees it: derived once per profile, however stored."""
+
+    id: str
+    pc4: str
+    region: str
+    target_groups: tuple[str, ...]
+    cohort: str | None
+    banenafspraak: bool
+    hours: tuple[int, int]  # least and most hours a week
+    reach_km: float  # straight-line km the candidate can travel within their maximum
+    travel_minutes: float | None  # the time limit, if any
+    distance_km_limit: float | None
+    modes: tuple[str, ...]
+    needs: tuple[str, ...]  # checked conditions (profiles.CHECKED_CONDITIONS)
+    to_check: tuple[str, ...]  # conditions vacancy data cannot answer
+    level: int | None
+    available_from: date | None
+    held: dict[str, int] = field(hash=False)  # skill URI -> level code (1-5)
+    concepts: frozenset[int] = frozenset()
+    wanted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VacancyFacts:
+    id: str
+    employer_id: str
+    pc4: str
+    region: str
+    occupation: str | None
+    hours: tuple[int, int]  # the hours a week it accepts: exactly its hours, or from half with flexible hours
+    offers: frozenset[str]
+    level_required: int | None
+    must: tuple[tuple[str, float], ...]
+    nice: tuple[tuple[str, float], ...]
+    target: dict[int, float] = field(hash=False)  # occupation-fit target: concept -> weight
+    target_norm: float = 0.0
+    target_skills: frozenset[str] = frozenset()  # the skills the target is made of
+    heavy_lifting: tuple[str, ...] = ()  # must-haves a no-heavy-lifting candidate cannot do
+    valid_through: date | None = None
+    is_open: bool = True
+    visibility: str = "public"
+    is_leerwerkbaan: bool = False
+    banenafspraak_suitable: bool = False
+
+    @property
+    def must_total(self) -> float:
+        return sum(w for _, w in self.must)
+
+    @property
+    def nice_total(self) -> float:
+        return sum(w for _, w in self.nice)
+
+
+def travel_minutes(distance_km: float, mode: str) -> float:
+    return OVERHEAD_MINUTES[mode] + distance_km * DETOUR / SPEED_KMH[mode] * 60.0
+
+
+def reach_km(minutes: float | None, distance_limit: float | None, modes) -> float:
+    """How far (straight line) a candidate gets within both limits, by their fastest mode."""
+    reach = math.inf
+    if minutes is not None:
+        reach = max(max(0.0, minutes - OVERHEAD_MINUTES[m]) * SPEED_KMH[m] / 60.0 / DETOUR for m in modes)
+    if distance_limit is not None:
+        reach = min(reach, float(distance_limit))
+    return reach
+
+
+def candidate_facts(profile: CandidateProfile, knowledge: esco.SkillKnowledge | None = None) -> CandidateFacts:
+    knowledge = knowledge or esco.knowledge()
+    held: dict[str, int] = {}
+    for skill, level in profile.skill_levels().items():
+        held[skill] = level if level in (1, 2, 3, 4) else UNKNOWN_LEVEL
+    dutch = DUTCH_LEVEL_CODE.get(profile.dutch_level or "")
+    if dutch:
+        for skill in esco.DUTCH_SKILLS:
+            if STRENGTH[dutch] > STRENGTH[held.get(skill, 0)]:
+                held[skill] = dutch
+    modes = tuple(m for m in SPEED_KMH if m in profile.transport_modes) or DEFAULT_TRANSPORT_MODES
+    minutes = profile.max_travel_minutes
+    if minutes is None and profile.max_distance_km is None:
+        minutes = DEFAULT_MAX_TRAVEL_MINUTES
+    conditions = set(profile.conditions)
+    needs = tuple(c for c in (*CONDITION_OFFERS, "no_heavy_lifting") if c in conditions)
+    return CandidateFacts(
+        id=profile.candidate_id,
+        pc4=profile.pc4,
+        region=profile.region,
+        target_groups=tuple(g for g in TARGET_GROUPS if g in profile.target_groups),
+        cohort=profile.cohort,
+        banenafspraak=profile.banenafspraak,
+        hours=(min(profile.hours_min or 1, profile.hours_per_week), profile.hours_per_week),
+        reach_km=reach_km(minutes, profile.max_distance_km, modes),
+        travel_minutes=None if minutes is None else float(minutes),
+        distance_km_limit=None if profile.max_distance_km is None else float(profile.max_distance_km),
+        modes=modes,
+        needs=needs,
+        to_check=tuple(sorted(conditions - set(needs))),
+        level=profile.work_thinking_level,
+        available_from=profile.available_from,
+        held=held,
+        concepts=knowledge.concepts_of(held),
+        wanted=tuple(dict.fromkeys(profile.occupations_wanted)),
+    )
+
+
+def vacancy_facts(profile: VacancyProfile, knowledge: esco.SkillKnowledge | None = None) -> VacancyFacts:
+    knowledge = knowledge or esco.knowledge()
+    must = tuple((w.skill, w.weight) for w in profile.must_have)
+    nice = tuple((w.skill, w.weight) for w in profile.nice_to_have)
+    # the occupation-fit target: the occupation's essential skills and the must-haves in
+    # full, nice-to-haves at half; each concept weighted by its rarity (idf)
+    share: dict[int, float] = {c: 1.0 for c in knowledge.occupation_concepts(profile.occupation)}
+    for skill, _ in must:
+        share.update(dict.fromkeys(knowledge.skill_concepts(skill), 1.0))
+    for skill, _ in nice:
+        for c in knowledge.skill_concepts(skill):
+            share.setdefault(c, NICE_TARGET_WEIGHT)
+    target = {c: share[c] * float(knowledge.idf[c]) for c in sorted(share)}
+    hours = profile.hours_per_week
+    flexible = "flexible_hours" in profile.conditions_offered
+    offers = set(profile.conditions_offered)
+    heavy = tuple(s for s, _ in must if s in HEAVY_LIFTING_SKILLS)
+    level = profile.work_thinking_level
+    if level is not None and profile.is_leerwerkbaan:
+        level -= 1  # a leerwerkbaan teaches on the job: one level below will do
+    return VacancyFacts(
+        id=profile.vacancy_id,
+        employer_id=profile.employer_id,
+        pc4=profile.pc4,
+        region=profile.region,
+        occupation=profile.occupation,
+        hours=((hours + 1) // 2 if flexible else hours, hours),
+        offers=frozenset(offers),
+        level_required=level,
+        must=must,
+        nice=nice,
+        target=target,
+        target_norm=sum(target.values()),
+        target_skills=frozenset((*knowledge.essential_skills(profile.occupation), *(s for s, _ in must + nice))),
+        heavy_lifting=heavy,
+        valid_through=profile.valid_through,
+        is_open=profile.is_open,
+        visibility=profile.visibility,
+        is_leerwerkbaan=profile.is_leerwerkbaan,
+        banenafspraak_suitable=profile.banenafspraak_suitable,
+    )
+
+
+def area_distance_km(pc4_a: str, pc4_b: str) -> float | None:
+    """Straight-line km between two PC4 centroids; None if either area is unknown."""
+    areas = refdata.postcode_areas()
+    a, b = areas.get(pc4_a), areas.get(pc4_b)
+    if a is None or b is None:
+        return None
+    return haversine_km(a.lat, a.lon, b.lat, b.lon)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (lat1, lon1, lat2, lon2))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
+
+
+# --- hard constraints ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    constraint: str
+    reason: str
+    near: bool  # only just: this alone would make a near-miss
+
+    def as_dict(self) -> dict:
+        return {"constraint": self.constraint, "reason": self.reason}
+
+
+def hours_gap(cf: CandidateFacts, vf: VacancyFacts) -> int:
+    return max(vf.hours[0] - cf.hours[1], cf.hours[0] - vf.hours[1], 0)
+
+
+def _hours_text(lo: int, hi: int) -> str:
+    return f"{hi}" if lo == hi else f"{lo}-{hi}"
+
+
+def check_hours(cf, vf) -> list[Failure]:
+    gap = hours_gap(cf, vf)
+    if not gap:
+        return []
+    offered = _hours_text(*vf.hours) + (" (flexible)" if vf.hours[0] != vf.hours[1] else "")
+    return [Failure("hours", f"the vacancy's {offered} hours a week do not fit the candidate's "
+                             f"{_hours_text(*cf.hours)} hours", gap <= NEAR_HOURS)]
+
+
+def fastest(cf: CandidateFacts, distance: float) -> tuple[str, float]:
+    return min(((m, travel_minutes(distance, m)) for m in cf.modes), key=lambda mt: (mt[1], mt[0]))
+
+
+def check_travel(cf, vf, distance: float | None) -> list[Failure]:
+    if distance is None:
+        unknown = [p for p in (cf.pc4, vf.pc4) if p not in refdata.postcode_areas()]
+        return [Failure("travel", f"postcode area {', '.join(unknown)} has no known location", False)]
+    if distance <= cf.reach_km:
+        return []
+    near = distance <= NEAR_TRAVEL_FACTOR * cf.reach_km
+    if cf.distance_km_limit is not None and distance > cf.distance_km_limit:
+        return [Failure("travel", f"{distance:.1f} km is over the candidate's maximum of "
+                                  f"{cf.distance_km_limit:g} km", near)]
+    mode, minutes = fastest(cf, distance)
+    return [Failure("travel", f"{distance:.1f} km takes about {minutes:.0f} minutes {MODE_WORDS[mode]}, over the "
+                              f"candidate's maximum of {cf.travel_minutes:g} minutes", near)]
+
+
+def check_conditions(cf, vf) -> list[Failure]:
+    failures = []
+    for need in cf.needs:
+        if need == "no_heavy_lifting":
+            if vf.heavy_lifting and not vf.offers.intersection(LIFTING_RELIEF):
+                skills = ", ".join(esco.knowledge().label(s) for s in vf.heavy_lifting)
+                failures.append(Failure("conditions", f"the candidate cannot lift heavy loads and the vacancy "
+                                                      f"requires {skills}, without job carving or an adapted "
+                                                      f"workplace", True))
+        elif CONDITION_OFFERS[need] not in vf.offers:
+            failures.append(Failure("conditions", f"the candidate needs {CONDITION_WORDS[need]}; the vacancy "
+                                                  f"offers no {OFFER_WORDS[CONDITION_OFFERS[need]]}", True))
+    return failures
+
+
+def check_level(cf, vf) -> list[Failure]:
+    if vf.level_required is None or cf.level is None or cf.level >= vf.level_required:
+        return []
+    return [Failure("level", f"the vacancy asks work and thinking level {vf.level_required}; the candidate's "
+                             f"is {cf.level}", vf.level_required - cf.level <= NEAR_LEVEL)]
+
+
+def strict_missing(cf, vf, modules: ModuleCatalogue) -> list[str]:
+    """Must-haves the candidate lacks and no module closes."""
+    return [s for s, _ in vf.must if s not in cf.held and not modules.closable(s)]
+
+
+def check_skills(cf, vf, modules) -> list[Failure]:
+    label = esco.knowledge().label
+    return [Failure("skills", f"must-have skill '{label(s)}' is missing and no known module closes it", True)
+            for s in strict_missing(cf, vf, modules)]
+
+
+def check_availability(cf, vf) -> list[Failure]:
+    if cf.available_from is None or vf.valid_through is None or cf.available_from <= vf.valid_through:
+        return []
+    late = (cf.available_from - vf.valid_through).days
+    return [Failure("availability", f"the candidate is available from {cf.available_from.isoformat()}, after the "
+                                    f"vacancy closes on {vf.valid_through.isoformat()}",
+                    late <= NEAR_AVAILABILITY_DAYS)]
+
+
+def failures(cf, vf, distance, modules) -> list[Failure]:
+    return [*check_hours(cf, vf), *check_travel(cf, vf, distance), *check_conditions(cf, vf),
+            *check_level(cf, vf), *check_skills(cf, vf, modules), *check_availability(cf, vf)]
+
+
+# --- weighted components ------------------------------------------------------------
+
+
+def coverage(held: dict[str, int], wanted: tuple[tuple[str, float], ...], empty: float) -> float:
+    total = sum(w for _, w in wanted)
+    if not total:
+        return empty
+    return sum(w * STRENGTH[held.get(s, 0)] for s, w in wanted) / total
+
+
+def occupation_fit(cf, vf) -> float:
+    if not vf.target_norm:
+        return NEUTRAL
+    return sum(vf.target.get(c, 0.0) for c in sorted(cf.concepts)) / vf.target_norm
+
+
+def wish_value(cf, vf, knowledge) -> float:
+    if cf.wanted and vf.occupation:
+        occupation = max(knowledge.occupation_similarity(w, vf.occupation) for w in cf.wanted)
+    else:
+        occupation = NEUTRAL
+    hours = min(vf.hours[1], cf.hours[1]) / cf.hours[1]
+    return WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
+
+
+def distance_value(cf, distance: float | None) -> float:
+    if distance is None:
+        return 0.0
+    if math.isinf(cf.reach_km):
+        return 1.0
+    return max(0.0, 1.0 - distance / cf.reach_km) if cf.reach_km > 0 else float(distance == 0)
+
+
+def components(cf, vf, distance, knowledge) -> dict[str, float]:
+    return {
+        "must_have": coverage(cf.held, vf.must, 1.0),
+        "nice_to_have": coverage(cf.held, vf.nice, NEUTRAL),
+        "occupation_fit": occupation_fit(cf, vf),
+        "wishes": wish_value(cf, vf, knowledge),
+        "distance": distance_value(cf, distance),
+    }
+
+
+def total(values: dict[str, float]) -> float:
+    return sum(WEIGHTS[k] * values[k] for k in COMPONENTS)
+
+
+def breakdown(values: dict[str, float]) -> list[dict]:
+    return [{"component": k, "value": round(values[k], 4), "weight": WEIGHTS[k],
+             "contribution": round(WEIGHTS[k] * values[k], 4)} for k in COMPONENTS]
+
+
+# --- gaps and explanation -----------------------------------------------------------
+
+
+def skill_gaps(cf, vf, modules, knowledge) -> list[dict]:
+    """Requirements the candidate lacks, each with the modules that would close it."""
+    gaps = []
+    for requirement, wanted in (("must_have", vf.must), ("nice_to_have", vf.nice)):
+        for skill, weight in sorted(wanted, key=lambda sw: (-sw[1], sw[0])):
+            if skill not in cf.held:
+                gaps.append({"skill": skill, "label": knowledge.label(skill), "requirement": requirement,
+                             "weight": weight, "closable_by": list(modules.modules_for(skill))})
+    return gaps
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """How much of the occupation fit comes from skills other than the ones asked."""
+
+    transfer_fit: float  # fit from concepts only reached through other skills
+    exact_fit: float  # fit from concepts of target skills held exactly
+    shared: tuple[int, ...]  # the transfer concepts, heaviest first
+    target_groups: int
+    covered_groups: int
+    exact_held: int
+    target_skills: int
+
+    @property
+    def carries(self) -> bool:
+        """Transfer carries the match when few target skills are held exactly (under
+        half) yet other skills still cover a real part of the profile."""
+        return self.transfer_fit >= TRANSFER_CARRIES and 2 * self.exact_held < self.target_skills
+
+
+def transfer(cf, vf, knowledge) -> Transfer:
+    exact = {s for s in vf.target_skills if s in cf.held}
+    via_exact = knowledge.concepts_of(exact)
+    covered = cf.concepts & vf.target.keys()
+    others = sorted(covered - via_exact, key=lambda c: (-vf.target[c], knowledge.concepts[c]))
+    norm = vf.target_norm or 1.0
+    return Transfer(
+        transfer_fit=sum(vf.target[c] for c in others) / norm,
+        exact_fit=sum(vf.target[c] for c in covered & via_exact) / norm,
+        shared=tuple(others),
+        target_groups=len(vf.target),
+        covered_groups=len(covered),
+        exact_held=len(exact),
+        target_skills=len(vf.target_skills),
+    )
+
+
+def explain(cf, vf, values, distance, knowledge, modules) -> str:
+    """One line in plain English; names transferable skills when they carry the match."""
+    parts = []
+    if vf.must:
+        held = sum(1 for s, _ in vf.must if s in cf.held)
+        closable = sum(1 for s, _ in vf.must if s not in cf.held and modules.closable(s))
+        text = f"holds {held} of {len(vf.must)} must-have skills"
+        parts.append(text + (f" ({closable} more closable by a module)" if closable else ""))
+    if vf.nice:
+        parts.append(f"{sum(1 for s, _ in vf.nice if s in cf.held)} of {len(vf.nice)} nice-to-have skills")
+    if vf.target_norm:
+        t = transfer(cf, vf, knowledge)
+        what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
+        if t.carries:
+            labels = ", ".join(knowledge.concept_label(c) for c in t.shared[:3])
+            parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
+                         f"of {what} {t.target_groups} skill groups ({labels}) though only {t.exact_held} of its "
+                         f"{t.target_skills} essential or asked skills are held exactly")
+        else:
+            parts.append(f"covers {values['occupation_fit']:.0%} of {what} skill profile")
+    if vf.occupation and vf.occupation in cf.wanted:
+        parts.append(f"wants to work as {knowledge.occupation_label(vf.occupation)}")
+    if distance is not None:
+        mode, minutes = fastest(cf, distance)
+        parts.append(f"{distance:.1f} km away (about {minutes:.0f} min {MODE_WORDS[mode]})")
+    line = "; ".join(parts) or "no skills asked"
+    return line[0].upper() + line[1:]
+
+
+# --- one pair -----------------------------------------------------------------------
+
+
+@dataclass
+class PairScore:
+    candidate_id: str
+    vacancy_id: str
+    score: float
+    values: dict[str, float]
+    failures: list[Failure]
+    distance_km: float | None
+    cf: CandidateFacts
+    vf: VacancyFacts
+
+    @property
+    def eligible(self) -> bool:
+        return not self.failures
+
+    @property
+    def near_miss(self) -> bool:
+        return len(self.failures) == 1 and self.failures[0].near
+
+    def result(self, result_id: str, knowledge=None, modules=None) -> dict:
+        """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
+        knowledge = knowledge or esco.knowledge()
+        modules = modules or CATALOGUE
+        out = {
+            "id": result_id,
+            "score": round(self.score, 4),
+            "breakdown": breakdown(self.values),
+            "explanation": explain(self.cf, self.vf, self.values, self.distance_km, knowledge, modules),
+            "skill_gaps": skill_gaps(self.cf, self.vf, modules, knowledge),
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
+            "conditions_to_check": [c for c in self.cf.to_check if c in UNCHECKED_CONDITIONS]
+            + [c for c in self.cf.to_check if c not in UNCHECKED_CONDITIONS],
+        }
+        if self.failures:
+            out["why_not"] = [f.as_dict() for f in self.failures]
+        return out
+
+
+def evaluate(cf: CandidateFacts, vf: VacancyFacts, *, distance: float | None = math.nan, knowledge=None,
+             modules: ModuleCatalogue | None = None) -> PairScore:
+    """Constraints and score of one pair. ``distance`` defaults to the PC4 centroids'."""
+    knowledge = knowledge or esco.knowledge()
+    modules = modules or CATALOGUE
+    if distance is not None and math.isnan(distance):
+        distance = area_distance_km(cf.pc4, vf.pc4)
+    values = components(cf, vf, distance, knowledge)
+    return PairScore(cf.id, vf.id, total(values), values, failures(cf, vf, distance, modules), distance, cf, vf)
+
+
+def score_pair(candidate: CandidateProfile, vacancy: VacancyProfile, *, knowledge=None, modules=None) -> PairScore:
+    knowledge = knowledge or esco.knowledge()
+    return evaluate(candidate_facts(candidate, knowledge), vacancy_facts(vacancy, knowledge),
+                    knowledge=knowledge, modules=modules)
+
+
+# --- rankings -----------------------------------------------------------------------
+
+
+def rank_key(score: float, result_id: str) -> tuple[float, str]:
+    """Best first, ties by id. Rounded so that the index's and this module's sums,
+    which may differ in the last bits, order alike."""
+    return (-round(score, 9), result_id)
+
+
+@dataclass
+class Ranking:
+    """A ranking served: results and near-misses as JSON-ready dicts, and fairness counts."""
+
+    results: list[dict]
+    near_misses: list[dict]
+    fairness: dict | None
+    scores: list[float] = field(default_factory=list)  # unrounded, as ranked; not serialised
+    near_miss_scores: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"results": self.results, "near_misses": self.near_misses, "fairness": self.fairness}
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.results]
+
+
+def _one_of(value, wanted) -> bool:
+    if isinstance(wanted, (list, tuple, set, frozenset)):
+        return value in wanted
+    return value == wanted
+
+
+def check_filters(filters: dict | None, allowed: tuple[str, ...]) -> dict:
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown filter(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+def candidate_passes(cf: CandidateFacts, filters: dict) -> bool:
+    if "region" in filters and not _one_of(cf.region, filters["region"]):
+        return False
+    if "target_group" in filters:
+        wanted = filters["target_group"]
+        wanted = set(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else {wanted}
+        if not wanted.intersection(cf.target_groups):
+            return False
+    if "cohort" in filters and not _one_of(cf.cohort, filters["cohort"]):
+        return False
+    return "banenafspraak" not in filters or cf.banenafspraak == bool(filters["banenafspraak"])
+
+
+def vacancy_passes(vf: VacancyFacts, filters: dict) -> bool:
+    if "region" in filters and not _one_of(vf.region, filters["region"]):
+        return False
+    if "visibility" in filters and not _one_of(vf.visibility, filters["visibility"]):
+        return False
+    for flag in ("is_leerwerkbaan", "banenafspraak_suitable"):
+        if flag in filters and getattr(vf, flag) != bool(filters[flag]):
+            return False
+    return True
+
+
+def fairness(eligible_groups: Iterable[tuple[str, ...]], top_groups: Iterable[tuple[str, ...]]) -> dict:
+    """Per target group: how many in the eligible pool, and in the top ten served."""
+    pool = {g: 0 for g in TARGET_GROUPS}
+    top = {g: 0 for g in TARGET_GROUPS}
+    n_pool = n_top = 0
+    for groups in eligible_groups:
+        n_pool += 1
+        for g in groups:
+            pool[g] += 1
+    for groups in top_groups:
+        n_top += 1
+        for g in groups:
+            top[g] += 1
+    return {"eligible": n_pool, "eligible_by_group": pool, "top": n_top, "top_by_group": top}
+
+
+def _ranking(pairs: list[tuple[str, PairScore]], near: list[tuple[str, PairScore]], limit, near_misses,
+             fair, knowledge, modules) -> Ranking:
+    pairs.sort(key=lambda p: rank_key(p[1].score, p[0]))
+    near.sort(key=lambda p: rank_key(p[1].score, p[0]))
+    chosen, chosen_near = pairs[:limit], near[:near_misses]
+    return Ranking(
+        results=[p.result(i, knowledge, modules) for i, p in chosen],
+        near_misses=[p.result(i, knowledge, modules) for i, p in chosen_near],
+        fairness=fair(pairs) if fair else None,
+        scores=[p.score for _, p in chosen],
+        near_miss_scores=[p.score for _, p in chosen_near],
+    )
+
+
+def rank_candidates(vacancy: VacancyProfile, candidates: Iterable[CandidateProfile], *, limit: int = 10,
+                    filters: dict | None = None, near_misses: int = 3, placed=frozenset(), knowledge=None,
+                    modules: ModuleCatalogue | None = None) -> Ranking:
+    """Brute force: every candidate in the pool (not in ``placed``) scored against the vacancy."""
+    knowledge = knowledge or esco.knowledge()
+    modules = modules or CATALOGUE
+    filters = check_filters(filters, CANDIDATE_FILTERS)
+    vf = vacancy_facts(vacancy, knowledge)
+    eligible, near = [], []
+    for candidate in candidates:
+        if candidate.candidate_id in placed:
+            continue
+        cf = candidate_facts(candidate, knowledge)
+        if not candidate_passes(cf, filters):
+            continue
+        pair = evaluate(cf, vf, knowledge=knowledge, modules=modules)
+        if pair.eligible:
+            eligible.append((cf.id, pair))
+        elif pair.near_miss:
+            near.append((cf.id, pair))
+
+    def fair(pairs):
+        return fairness((p.cf.target_groups for _, p in pairs),
+                        (p.cf.target_groups for _, p in pairs[:TOP_FOR_FAIRNESS]))
+
+    return _ranking(eligible, near, limit, near_misses, fair, knowledge, modules)
+
+
+def rank_vacancies(candidate: CandidateProfile, vacancies: Iterable[VacancyProfile], *, limit: int = 10,
+                   filters: dict | None = None, near_misses: int = 3, today: date | None = None, knowledge=None,
+                   modules: ModuleCatalogue | None = None) -> Ranking:
+    """Brute force: every open vacancy with a free opening, not past its date, scored for the candidate."""
+    knowledge = knowledge or esco.knowledge()
+    modules = modules or CATALOGUE
+    filters = check_filters(filters, VACANCY_FILTERS)
+    today = today or date.today()
+    cf = candidate_facts(candidate, knowledge)
+    eligible, near = [], []
+    for vacancy in vacancies:
+        vf = vacancy_facts(vacancy, knowledge)
+        if not vf.is_open or (vf.valid_through is not None and vf.valid_through < today):
+            continue
+        if not vacancy_passes(vf, filters):
+            continue
+        pair = evaluate(cf, vf, knowledge=knowledge, modules=modules)
+        if pair.eligible:
+            eligible.append((vf.id, pair))
+        elif pair.near_miss:
+            near.append((vf.id, pair))
+    return _ranking(eligible, near, limit, near_misses, None, knowledge, modules)
+
+
+# --- looking broader ----------------------------------------------------------------
+
+
+def suggest_occupations(cf: CandidateFacts, limit: int = 10, knowledge=None, modules=None) -> list[dict]:
+    """ESCO occupations ranked by fit of the candidate's skills to their profiles
+    (ties by URI), each with the skill groups shared and the essential skills still missing."""
+    knowledge = knowledge or esco.knowledge()
+    modules = modules or CATALOGUE
+    if limit <= 0 or not cf.concepts:
+        return []
+    fits = knowledge.occupation_fits(cf.concepts)
+    order = np.lexsort((np.arange(len(fits)), -np.round(fits, 9)))
+    out = []
+    for i in order[:limit].tolist():
+        if fits[i] <= 0:
+            break
+        occupation = knowledge.occupations[i]
+        essential = knowledge.essential_skills(occupation)
+        held = [s for s in essential if s in cf.held]
+        profile = knowledge.occupation_concepts(occupation)
+        shared = sorted(cf.concepts & profile, key=lambda c: (-knowledge.idf[c], knowledge.concepts[c]))
+        labels = [knowledge.concept_label(c) for c in shared[:5]]
+        name = knowledge.occupation_label(occupation)
+        out.append({
+            "occupation": occupation,
+            "label": name,
+            "label_nl": refdata.occupations()[occupation].label_nl,
+            "fit": round(float(fits[i]), 4),
+            "shared_groups": labels,
+            "groups_shared": len(shared),
+            "groups_total": len(profile),
+            "essential_held": len(held),
+            "essential_total": len(essential),
+            "explanation": f"Shares {len(shared)} of {name}'s {len(profile)} skill groups ({', '.join(labels[:3])}) "
+                           f"and holds {len(held)} of its {len(essential)} essential skills",
+            "skill_gaps": sorted(({"skill": s, "label": knowledge.label(s), "closable_by": list(modules.modules_for(s))}
+                                  for s in essential if s not in cf.held), key=lambda g: (g["label"], g["skill"])),
+        })
+    return out

@@ -1,0 +1,119 @@
+"""The fast path agrees with marshmallow or hands over to it, for every catalogued schema."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from marshmallow import EXCLUDE, RAISE, fields, validate
+from marshmallow import ValidationError as SchemaError
+
+from werkbrug_shared.events import CATALOGUE, fastschema, new_event
+from werkbrug_shared.events.catalogue import ESCO_OCCUPATION, ESCO_SKILL, schema_for
+from werkbrug_shared.events.fastschema import _Unsure
+from werkbrug_shared.refdata import OCCUPATION_PREFIX, SKILL_PREFIX
+
+# Values that cross every edge the checks have: wrong types, bools for numbers,
+# impossible dates, bytes, lists and dicts where scalars belong.
+JUNK = [None, True, False, 0, -1, 61, 1.5, float("nan"), "", "x", "7511", "2026-02-30", "2026-11-23",
+        "20261123", ["a"], {"x": 1}, b"bytes", (1,)]
+PATTERN_SAMPLES = {
+    ESCO_SKILL: lambda r: SKILL_PREFIX + _uuid(r),
+    ESCO_OCCUPATION: lambda r: OCCUPATION_PREFIX + _uuid(r),
+}
+
+
+def _uuid(r: random.Random) -> str:
+    return str(uuid.UUID(int=r.getrandbits(128)))
+
+
+def _valid(field, r: random.Random):
+    kind = type(field)
+    for v in field.validators:
+        if isinstance(v, validate.OneOf):
+            return r.choice(list(v.choices))
+        if isinstance(v, validate.Regexp):
+            sample = PATTERN_SAMPLES.get(v.regex.pattern)
+            return sample(r) if sample else str(r.randint(1000, 9999))
+    bounds = [v for v in field.validators if isinstance(v, (validate.Range, validate.Length))]
+    low, high = (bounds[0].min, bounds[0].max) if bounds else (None, None)
+    if kind is fields.String:
+        return "".join(r.choice("abcé -_1") for _ in range(r.randint(low or 0, min(high or 12, 12))))
+    if kind is fields.Integer:
+        return r.randint(0 if low is None else low, 70 if high is None else high)
+    if kind is fields.Float:
+        return r.uniform(0.01 if low is None else low, 1.0 if high is None else high)
+    if kind is fields.Boolean:
+        return r.random() < 0.5
+    if kind is fields.Date:
+        day = date(2026, 1, 1) + timedelta(days=r.randint(0, 900))
+        return day if r.random() < 0.5 else day.isoformat()
+    if kind is fields.List:
+        return [_value(field.inner, r) for _ in range(r.randint(0, 4))]
+    if kind is fields.Nested:
+        return _data(field.schema, r)
+    raise AssertionError(kind)
+
+
+def _value(field, r: random.Random):
+    return r.choice(JUNK) if r.random() < 0.01 else _valid(field, r)
+
+
+def _data(schema, r: random.Random) -> dict:
+    data = {}
+    for name, field in schema.load_fields.items():
+        if field.required or r.random() < 0.6:
+            data[name] = _value(field, r)
+    if data and r.random() < 0.05:
+        del data[r.choice(sorted(data))]  # now and then a required field goes missing
+    if r.random() < 0.05:
+        data["extra_field"] = "x"
+    return data
+
+
+def _agree(schema, data, unknown) -> bool:
+    """Whether the fast path answered itself (it must then agree with marshmallow)."""
+    fast = fastschema.compiled(schema)
+    assert fast is not None
+    try:
+        expected = schema.load(data, unknown=unknown)
+    except SchemaError:
+        with pytest.raises(_Unsure):
+            fast.load(data, unknown)
+        return False
+    try:
+        got = fast.load(data, unknown)
+    except _Unsure:
+        return False  # handed over; marshmallow's answer stands
+    assert got == expected
+    assert fast.dump(got) == schema.dump(expected)
+    return True
+
+
+@pytest.mark.parametrize("type_name", sorted(CATALOGUE))
+def test_the_fast_path_never_disagrees_with_marshmallow(type_name):
+    schema = schema_for(type_name)
+    r = random.Random(type_name)
+    answered = [_agree(schema, _data(schema, r), r.choice([RAISE, EXCLUDE])) for _ in range(1500)]
+    # mostly valid data, or the test would prove little
+    assert sum(answered) > len(answered) / 4
+
+
+def test_valid_profiles_take_the_fast_path_and_errors_still_name_the_field():
+    skill = "http://data.europa.eu/esco/skill/" + "0" * 8 + "-1111-2222-3333-" + "4" * 12
+    profile = {
+        "candidate_id": "c-1", "region": "Overijssel", "pc4": "7511", "target_groups": ["bijstand"],
+        "skills": [skill], "hours_per_week": 24, "conditions": [], "available_from": "2026-12-01",
+        "skill_evidence": [{"skill": skill, "level": 2, "evidence": "diploma"}],
+    }
+    schema = schema_for("nl.werkbrug.candidate.registered.v1")
+    loaded = fastschema.compiled(schema).load(profile, RAISE)
+    assert loaded["available_from"] == date(2026, 12, 1) and loaded["occupations_wanted"] == []
+    with pytest.raises(Exception) as refused:
+        new_event("nl.werkbrug.candidate.registered.v1", "c-1", {**profile, "bsn": "123456782"})
+    assert "bsn" in str(refused.value.errors)
+    with pytest.raises(Exception) as refused:
+        new_event("nl.werkbrug.candidate.registered.v1", "c-1", {**profile, "hours_per_week": 61})
+    assert "hours_per_week" in str(refused.value.errors)
