@@ -10,6 +10,7 @@ import pytest
 from marshmallow import EXCLUDE, RAISE, fields, validate
 from marshmallow import ValidationError as SchemaError
 
+from werkbrug_shared import refdata
 from werkbrug_shared.events import CATALOGUE, fastschema, new_event
 from werkbrug_shared.events.catalogue import ESCO_OCCUPATION, ESCO_SKILL, schema_for
 from werkbrug_shared.events.fastschema import _Unsure
@@ -29,7 +30,9 @@ def _uuid(r: random.Random) -> str:
     return str(uuid.UUID(int=r.getrandbits(128)))
 
 
-def _valid(field, r: random.Random):
+def _valid(field, r: random.Random, overrides=None):
+    if overrides and field.name in overrides:
+        return overrides[field.name](r)
     kind = type(field)
     for v in field.validators:
         if isinstance(v, validate.OneOf):
@@ -54,18 +57,20 @@ def _valid(field, r: random.Random):
         return [_value(field.inner, r) for _ in range(r.randint(0, 4))]
     if kind is fields.Nested:
         return _data(field.schema, r)
+    if kind is fields.Email:
+        return r.choice(["anna@example.nl", "j.de.vries@gemeente.nl", "not-an-email", "a@b"])
     raise AssertionError(kind)
 
 
-def _value(field, r: random.Random):
-    return r.choice(JUNK) if r.random() < 0.01 else _valid(field, r)
+def _value(field, r: random.Random, overrides=None):
+    return r.choice(JUNK) if r.random() < 0.01 else _valid(field, r, overrides)
 
 
-def _data(schema, r: random.Random) -> dict:
+def _data(schema, r: random.Random, overrides=None) -> dict:
     data = {}
     for name, field in schema.load_fields.items():
         if field.required or r.random() < 0.6:
-            data[name] = _value(field, r)
+            data[name] = _value(field, r, overrides)
     if data and r.random() < 0.05:
         del data[r.choice(sorted(data))]  # now and then a required field goes missing
     if r.random() < 0.05:
@@ -88,7 +93,7 @@ def _agree(schema, data, unknown) -> bool:
     except _Unsure:
         return False  # handed over; marshmallow's answer stands
     assert got == expected
-    assert fast.dump(got) == schema.dump(expected)
+    assert fastschema.dump(schema, got) == schema.dump(expected)
     return True
 
 
@@ -99,6 +104,36 @@ def test_the_fast_path_never_disagrees_with_marshmallow(type_name):
     answered = [_agree(schema, _data(schema, r), r.choice([RAISE, EXCLUDE])) for _ in range(1500)]
     # mostly valid data, or the test would prove little
     assert sum(answered) > len(answered) / 4
+
+
+def test_the_fast_path_agrees_on_registering_a_candidate():
+    """A schema with a custom field, an e-mail field, @validates and @validates_schema."""
+    from candidates.schemas import AnonymousCandidate, CheckedCandidate, Skill
+
+    skills = sorted(refdata.skills())[:50]
+    areas = sorted(refdata.postcode_areas())[:50]
+    occupations = sorted(refdata.occupations())[:50]
+
+    def skill(r):
+        uri = r.choice(skills + [SKILL_PREFIX + _uuid(r)])
+        return uri if r.random() < 0.5 else {"skill": uri, "level": r.choice([1, 2, 3, 4, 5]),
+                                              "evidence": r.choice(["diploma", "practice_day", "hearsay"])}
+
+    overrides = {
+        "postcode": lambda r: r.choice([f"{r.choice(areas)} AB", f"{r.choice(areas)}", "1234 AB", "99999"]),
+        "bsn": lambda r: r.choice(["111222333", "123456782", "123456789", " 11122 2333"]),
+        "skills": lambda r: [skill(r) for _ in range(r.randint(0, 4))],
+        "occupations_wanted": lambda r: r.sample(occupations, r.randint(0, 2)) + (
+            [OCCUPATION_PREFIX + _uuid(r)] if r.random() < 0.1 else []),
+        "hours_min": lambda r: r.randint(1, 40), "hours_per_week": lambda r: r.randint(8, 40),
+        "phone": lambda r: r.choice(["+31 6 1234 5678", "053-1234567", "12"]),
+        "target_groups": lambda r: r.sample(["bijstand", "ww", "sw", "50plus"], r.randint(1, 2)),
+    }
+    assert isinstance(AnonymousCandidate().fields["skills"].inner, Skill)
+    for schema in (AnonymousCandidate(), CheckedCandidate()):
+        r = random.Random(type(schema).__name__)
+        answered = [_agree(schema, _data(schema, r, overrides), RAISE) for _ in range(1500)]
+        assert sum(answered) > 100  # enough valid registrations for the test to mean something
 
 
 def test_valid_profiles_take_the_fast_path_and_errors_still_name_the_field():

@@ -6,13 +6,14 @@ from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from werkbrug_shared.errors import ValidationError
+from werkbrug_shared.events import fastschema
 
 
 def load(schema: Schema, payload, what: str) -> dict:
     if not isinstance(payload, dict):
         raise ValidationError.from_fields(what, {"_schema": ["expected an object"]})
     try:
-        return schema.load(payload)
+        return fastschema.load(schema, payload)
     except SchemaError as exc:
         raise ValidationError.from_fields(what, exc.messages) from None
 

@@ -10,8 +10,10 @@ to marshmallow, which stays the one authority on what is valid and on every
 error message. So the fast path can only ever agree with marshmallow or hand
 over to it; the unit tests hold it to that on generated data.
 
-A schema using anything else (hooks, ``data_key``, other field or validator
-types) is not compiled and always goes to marshmallow.
+Field types it does not know go through the field's own ``deserialize``;
+``@validates`` and ``@validates_schema`` methods are called as marshmallow
+calls them. A schema using anything else (load hooks, ``data_key``, partial
+loading) is not compiled and always goes to marshmallow.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import date
 from functools import cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, missing, validate
+from marshmallow import ValidationError as SchemaError
+from marshmallow.decorators import VALIDATES, VALIDATES_SCHEMA
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
@@ -70,8 +74,20 @@ def compiled(schema: Schema) -> FastSchema | None:
 
 class FastSchema:
     def __init__(self, schema: Schema):
-        if any(schema._hooks.values()):
-            raise Unsupported("schema hooks")
+        if any(hooks for kind, hooks in schema._hooks.items() if kind not in (VALIDATES, VALIDATES_SCHEMA)):
+            raise Unsupported("load hooks")
+        if schema.partial or getattr(schema, "many", False):
+            raise Unsupported("partial or many")
+        self.field_validators = [
+            (getattr(schema, attr), name)
+            for attr, _, kwargs in schema._hooks[VALIDATES] for name in kwargs["field_names"]
+            if name in schema.load_fields
+        ]
+        self.schema_validators = []
+        for attr, pass_collection, kwargs in schema._hooks[VALIDATES_SCHEMA]:
+            if pass_collection:
+                raise Unsupported("collection validators")
+            self.schema_validators.append((getattr(schema, attr), kwargs.get("pass_original", False)))
         self.unknown = schema.unknown
         if self.unknown not in (RAISE, EXCLUDE):
             raise Unsupported(f"unknown={self.unknown}")
@@ -102,7 +118,23 @@ class FastSchema:
                 out[name] = None
             else:
                 out[name] = check(value)
+        if self.field_validators or self.schema_validators:
+            self._validate(out, data, unknown)
         return out
+
+    def _validate(self, out: dict, data: dict, unknown) -> None:
+        """The schema's own checks, called as marshmallow calls them."""
+        try:
+            for validator, name in self.field_validators:
+                if name in out:
+                    validator(out[name], data_key=name)
+            for validator, pass_original in self.schema_validators:
+                if pass_original:
+                    validator(out, data, partial=None, many=False, unknown=unknown)
+                else:
+                    validator(out, partial=None, many=False, unknown=unknown)
+        except SchemaError:
+            raise _Unsure from None
 
     def dump(self, loaded: dict) -> dict:
         out = {}
@@ -118,6 +150,8 @@ def _loader(field):
         raise Unsupported("field hooks")
     if field.load_only or field.dump_only:
         raise Unsupported("load_only or dump_only")
+    if type(field) not in KNOWN:
+        return _own_deserialize(field)
     checks = [_validator(v) for v in field.validators]
     base = _type_check(field)
     if not checks:
@@ -193,6 +227,21 @@ def _type_check(field):
             return nested.load(value, nested.unknown)
         return a_nested
     raise Unsupported(kind.__name__)
+
+
+KNOWN = (fields.String, fields.Integer, fields.Float, fields.Boolean, fields.Date, fields.List, fields.Nested)
+
+
+def _own_deserialize(field):
+    """Any other field type: its own deserialize (validators included), as marshmallow calls it."""
+    deserialize = field.deserialize
+
+    def other(value):
+        try:
+            return deserialize(value)
+        except SchemaError:
+            raise _Unsure from None
+    return other
 
 
 def _item_loader(field):
