@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from kombu import Connection, Exchange
@@ -54,3 +55,37 @@ def test_one_failing_event_in_a_batch_fails_alone(system, rpc):
     # the other consumers of the same events took all five
     eventually(lambda: all(rpc.candidates.get(c["id"])["status"] == "placed" for c in candidates),
                what="candidates to be placed")
+
+
+def test_a_cloudevents_batch_message_is_decided_event_by_event(system, rpc):
+    """Bulk writes travel as application/cloudevents-batch+json; inside one message a
+    good event commits, a failing one is retried and dead-lettered alone, and one that
+    does not validate is dead-lettered at once, alone too."""
+    region = Region(rpc, system, openings=10)
+    candidates = [region.candidate(i) for i in range(5)]
+    vacancy, employer = region.vacancy["id"], region.employer["id"]
+    good = [placement_event(c["id"], vacancy, employer, region.name) for c in candidates[:4]]
+    failing = placement_event(candidates[4]["id"], "no-such-vacancy", employer, region.name)
+    invalid = {**placement_event(candidates[4]["id"], vacancy, employer, region.name), "time": "yesterday"}
+    queue = topology.consumer_queue_name("matching", PLACEMENT_RECORDED, "vacancies", "on_placement_recorded")
+    dead = system.queue_depth(queue + ".dlq")
+
+    system.publish("matching", PLACEMENT_RECORDED, dumps([good[0], failing, good[1], invalid, *good[2:]]),
+                   content_type="application/cloudevents-batch+json")
+
+    eventually(lambda: rpc.vacancies.get(vacancy)["openings_filled"] == 4, what="the four good placements")
+    eventually(lambda: system.queue_depth(queue + ".dlq") == dead + 2, timeout=30,
+               what="the invalid one at once and the failing one after its retries")
+    assert rpc.vacancies.get(vacancy)["openings_filled"] == 4
+    parked = {}
+    with Connection(system.amqp_uri) as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue + ".dlq", no_ack=False)) is not None:
+            event = json.loads(message.body)
+            parked[event["id"]] = message.headers
+            channel.basic_ack(message.delivery_tag)
+    assert set(parked) >= {failing["id"], invalid["id"]}, "each parked as a structured event of its own"
+    assert parked[invalid["id"]][topology.ERROR_HEADER].startswith("invalid")
+    assert parked[failing["id"]][topology.ATTEMPT_HEADER] == 3
+    eventually(lambda: all(rpc.candidates.get(c["id"])["status"] == "placed" for c in candidates[:4]),
+               what="the other consumers of the batch")

@@ -84,8 +84,13 @@ def events_per_message(config: dict | None = None) -> int:
 
 
 def event_prefetch(config: dict | None = None) -> int:
-    """Unacked deliveries per event consumer: room for a batch in work and the next filling."""
-    return _setting(config, "EVENT_PREFETCH", 2 * event_batch_size(config))
+    """Unacked messages per event consumer connection.
+
+    A message may hold a hundred events (see :func:`events_per_message`), and
+    each one taken is parsed before the next batch starts: 50 keeps a few
+    thousand events ready without parking tens of thousands in memory.
+    """
+    return _setting(config, "EVENT_PREFETCH", 50)
 
 
 def outbox_retention_days() -> float:

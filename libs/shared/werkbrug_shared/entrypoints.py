@@ -239,6 +239,9 @@ class ReliableEventHandler(Consumer):
             self._flush()
         elif self._flush_timer is None:
             self._flush_timer = eventlet.spawn_after(self.batch_wait, self._flush)
+        # Messages already read off the socket are handed over without a pause;
+        # let the workers and the metrics endpoint run between two of them.
+        eventlet.sleep(0)
 
     def _flush(self):
         if self._flush_timer is not None:
