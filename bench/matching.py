@@ -20,8 +20,10 @@ headline figures.
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
 import io
+import itertools
 import math
 import os
 import random
@@ -70,20 +72,23 @@ class Generator:
             members = by_group.get(group, [])
             self.occupations += members
             self.occupation_weights += [weight / len(members)] * len(members)
+        self.cumulative = list(itertools.accumulate(self.occupation_weights))
         self.areas = list(refdata.postcode_areas().values())
+        self.essential = {o: list(k.essential_skills(o)) for o in self.occupations}
+        self.optional = {o: list(k.optional_skills(o)) for o in self.occupations}
 
     def occupation(self) -> str:
-        return self.rng.choices(self.occupations, self.occupation_weights)[0]
+        return self.occupations[bisect.bisect(self.cumulative, self.rng.random() * self.cumulative[-1])]
 
     def candidate(self, i: int) -> dict:
-        rng, k = self.rng, self.knowledge
+        rng = self.rng
         area = rng.choice(self.areas)
         former = self.occupation()
-        pool = list(k.essential_skills(former)) * 2 + list(k.optional_skills(former))
+        pool = self.essential[former] * 2 + self.optional[former]
         skills = set(rng.sample(pool, min(len(pool), rng.randint(3, 12))))
         if rng.random() < 0.3:  # a second line of work
             other = self.occupation()
-            skills.update(rng.sample(k.essential_skills(other), min(3, len(k.essential_skills(other)))))
+            skills.update(rng.sample(self.essential[other], min(3, len(self.essential[other]))))
         for certificate, share in ((VCA, 0.15), (HACCP, 0.08), (FORKLIFT, 0.06)):
             if rng.random() < share:
                 skills.add(rng.choice(sorted(certificate)))
@@ -121,11 +126,10 @@ class Generator:
         return data
 
     def vacancy(self, i: int) -> dict:
-        rng, k = self.rng, self.knowledge
+        rng = self.rng
         area = rng.choice(self.areas)
         occupation = self.occupation()
-        essential = list(k.essential_skills(occupation))
-        optional = list(k.optional_skills(occupation))
+        essential, optional = self.essential[occupation], self.optional[occupation]
         must = []
         if rng.random() < 0.4:  # a specific must-have, no module closes it
             must += [{"skill": s, "weight": rng.choice((0.6, 0.8, 1.0))}

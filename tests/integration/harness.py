@@ -228,3 +228,14 @@ def aftercare_placement_queue() -> str:
 
 def dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def matching_has(rpc, vacancy_id: str, candidate_ids) -> bool:
+    """Whether matching's index holds the vacancy and every one of the candidates."""
+    from werkbrug_shared.errors import NotFound
+
+    try:
+        rpc.matching.candidates_for_vacancy(vacancy_id, 1)
+    except NotFound:
+        return False
+    return set(candidate_ids) <= set(rpc.matching.indexed(list(candidate_ids)))

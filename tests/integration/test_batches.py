@@ -89,3 +89,9 @@ def test_a_cloudevents_batch_message_is_decided_event_by_event(system, rpc):
     assert parked[failing["id"]][topology.ATTEMPT_HEADER] == 3
     eventually(lambda: all(rpc.candidates.get(c["id"])["status"] == "placed" for c in candidates[:4]),
                what="the other consumers of the batch")
+    # the other consumers parked the invalid one (and the failing one) too: leave them empty
+    for service, method in (("candidates", "on_placement_recorded"), ("aftercare", "on_placement_recorded")):
+        other = topology.consumer_queue_name("matching", PLACEMENT_RECORDED, service, method) + ".dlq"
+        eventually(lambda q=other: system.queue_depth(q) >= 1, what=f"{service} to park the invalid event")
+        with Connection(system.amqp_uri) as conn:
+            conn.default_channel.queue_purge(other)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.integration.harness import dumps, eventually
+from tests.integration.harness import dumps, eventually, matching_has
 from werkbrug_shared import topology
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 
@@ -217,13 +217,7 @@ def test_status_follows_placement_recorded_ended_and_sustained(system, rpc):
         candidate = enschede.candidates.register(person(region, skills=[PLUMBING]))
     cid = candidate["id"]
 
-    def indexed():
-        try:
-            return cid in {m["candidate_id"] for m in rpc.matching.candidates_for_vacancy(vacancy["id"], 100)}
-        except NotFound:
-            return False  # the vacancy is not in matching's index yet either
-
-    eventually(indexed, what="matching to index the vacancy and the candidate")
+    eventually(lambda: matching_has(rpc, vacancy["id"], [cid]), what="matching to index the vacancy and the candidate")
     placement = rpc.matching.record_placement({"candidate_id": cid, "vacancy_id": vacancy["id"],
                                                "start_date": "2026-12-01", "hours_per_week": 32})
     eventually(lambda: status_of(rpc, cid) == "placed", what="placement.recorded to make the candidate placed")
@@ -233,7 +227,7 @@ def test_status_follows_placement_recorded_ended_and_sustained(system, rpc):
     eventually(lambda: status_of(rpc, cid) == "sustained", what="placement.sustained")
     publish_event(system, "matching", "nl.werkbrug.placement.ended.v1", placement["id"],
                   {"placement_id": placement["id"], "candidate_id": cid, "vacancy_id": vacancy["id"],
-                   "end_date": "2027-08-01", "reason": "contract niet verlengd"})
+                   "end_date": "2027-08-01", "reason": "contract_ended"})
     eventually(lambda: status_of(rpc, cid) == "available", what="placement.ended to put the candidate back")
 
     # a late sustained checkpoint of the ended placement does not move anyone
@@ -257,7 +251,7 @@ def test_an_event_about_an_unknown_candidate_is_retried_then_dead_lettered(syste
     depth = system.queue_depth(dlq)
     publish_event(system, "matching", "nl.werkbrug.placement.ended.v1", "p-nobody",
                   {"placement_id": "p-nobody", "candidate_id": "nobody", "vacancy_id": "v",
-                   "end_date": "2027-01-01", "reason": "test"})
+                   "end_date": "2027-01-01", "reason": "other"})
     eventually(lambda: system.queue_depth(dlq) == depth + 1, what="the dead letter")
 
 

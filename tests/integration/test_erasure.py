@@ -7,7 +7,7 @@ import uuid
 
 from psycopg import sql
 
-from tests.integration.harness import eventually
+from tests.integration.harness import eventually, matching_has
 from tests.integration.test_spine import SKILL, plans_for
 from werkbrug_shared import config
 
@@ -47,8 +47,7 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
         })
         rpc.candidates.add_log_entry(candidate["id"], {"text": log_text})
         rpc.vacancies.add_candidate(vacancy["id"], candidate["id"], shortlist_note)
-        eventually(lambda: any(m["candidate_id"] == candidate["id"]
-                               for m in rpc.matching.candidates_for_vacancy(vacancy["id"], 100)), what="indexing")
+        eventually(lambda: matching_has(rpc, vacancy["id"], [candidate["id"]]), what="indexing")
         placement = rpc.matching.record_placement({"candidate_id": candidate["id"], "vacancy_id": vacancy["id"],
                                                    "start_date": "2026-12-01", "hours_per_week": 24})
         eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")

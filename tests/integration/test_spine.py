@@ -56,8 +56,7 @@ class Region:
         wanted = {c["id"] for c in candidates}
 
         def indexed():
-            found = {m["candidate_id"] for m in self.rpc.matching.candidates_for_vacancy(self.vacancy["id"], 100)}
-            return wanted <= found
+            return wanted <= set(self.rpc.matching.indexed(sorted(wanted)))
 
         eventually(indexed, what="matching to index the candidates")
 
@@ -105,8 +104,11 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
     assert {rpc.candidates.get(c["id"])["status"] for c in candidates[14:]} == {"registered"}
     eventually(lambda: rpc.vacancies.get(region.vacancy["id"])["openings_filled"] == 14,
                what="vacancies to count the openings filled")
-    placed_ids = {m["candidate_id"] for m in rpc.matching.candidates_for_vacancy(region.vacancy["id"], 100)}
-    assert not placed_ids & {c["id"] for c in candidates[:14]}, "placed candidates left the pool"
+    pool = rpc.matching.indexed([c["id"] for c in candidates])
+    assert [pool[c["id"]]["in_pool"] for c in candidates] == [False] * 14 + [True] * 4, "placed ones left the pool"
+    ranked = rpc.matching.candidates_for_vacancy(region.vacancy["id"], 100)
+    served = {m["candidate_id"] for m in ranked["results"] + ranked["near_misses"]}
+    assert not served & {c["id"] for c in candidates[:14]}
     assert system.metric("reporting", "werkbrug_placements_total", target_group="statushouder") >= 14
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.integration.harness import dumps, eventually
+from tests.integration.harness import dumps, eventually, matching_has
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 
 ESCO = "http://data.europa.eu/esco/"
@@ -217,7 +217,7 @@ def _ended(placement: dict, candidate_id: str, vacancy_id: str, event_id: str | 
         "type": PLACEMENT_ENDED, "time": datetime.now(UTC).isoformat(), "subject": placement["id"],
         "datacontenttype": "application/json",
         "data": {"placement_id": placement["id"], "candidate_id": candidate_id, "vacancy_id": vacancy_id,
-                 "end_date": "2027-02-01", "reason": "contract_not_extended"},
+                 "end_date": "2027-02-01", "reason": "contract_ended"},
     })
 
 
@@ -232,11 +232,7 @@ def test_openings_go_down_with_placements_and_come_back_when_one_ends(system, rp
     }) for i in range(2)]
 
     def indexed():
-        try:
-            found = {m["candidate_id"] for m in rpc.matching.candidates_for_vacancy(v["id"], 100)}
-        except NotFound:
-            return False  # the vacancy itself is not indexed yet
-        return {c["id"] for c in candidates} <= found
+        return matching_has(rpc, v["id"], [c["id"] for c in candidates])
 
     eventually(indexed, what="matching to index the vacancy and candidates")
     placements = [rpc.matching.record_placement({"candidate_id": c["id"], "vacancy_id": v["id"],

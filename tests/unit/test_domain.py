@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from aftercare.domain import PROTOCOL, CoachLoad, add_months, choose_jobcoach, schedule
 from candidates.domain import STATUSES, TRANSITIONS, IllegalTransition, next_status, normalise_postcode
-from matching.domain import Match, rank_candidates, skill_overlap
+from matching import domain as matching
 from reporting import projections
 from reporting.domain import outflow_rate
 from reporting.models import CandidateOutflow, CandidateTargetGroup, PlacementFact, PlacementTargetGroup, metadata
@@ -116,49 +116,43 @@ def test_choose_jobcoach_one_slot_left_is_room():
 
 # --- matching -----------------------------------------------------------------------------
 
-S1, S2, S3, S4 = (f"http://data.europa.eu/esco/skill/{n}" for n in ("s1", "s2", "s3", "s4"))
+def test_matches_move_proposed_introduced_placed_or_rejected():
+    matching.check_match_transition("proposed", "introduced")
+    matching.check_match_transition("introduced", "placed")
+    matching.check_match_transition("proposed", "rejected")
+    for current, wanted in [("rejected", "introduced"), ("placed", "rejected"), ("introduced", "proposed"),
+                            ("placed", "placed")]:
+        with pytest.raises(matching.RuleBroken):
+            matching.check_match_transition(current, wanted)
 
 
-def test_skill_overlap():
-    assert skill_overlap([S1, S2], [S1, S2, S3]) == (pytest.approx(2 / 3), 2)
-    assert skill_overlap([S4], [S1]) == (0.0, 0)
-    assert skill_overlap([S1], []) == (0.0, 0)
+def test_part_time_placements_that_fit_the_hours_coexist():
+    matching.check_hours_fit([], 36, 36)
+    matching.check_hours_fit([16], 16, 32)
 
 
-def test_rank_candidates_orders_by_score_then_id():
-    candidates = [
-        ("cand-c", [S1]),
-        ("cand-b", [S1, S2, S3]),
-        ("cand-a", [S2]),
-        ("cand-d", [S1, S2, S4]),
-        ("cand-e", [S1, S2]),
-    ]
-    ranked = rank_candidates(candidates, [S1, S2, S3], limit=10)
-    assert [m.candidate_id for m in ranked] == ["cand-b", "cand-d", "cand-e", "cand-a", "cand-c"]
-    assert [m.score for m in ranked] == [1.0, 0.6667, 0.6667, 0.3333, 0.3333]
-    assert all(isinstance(m, Match) for m in ranked)
+def test_two_full_time_placements_never_coexist():
+    with pytest.raises(matching.RuleBroken, match="36 hours"):
+        matching.check_hours_fit([36], 36, 40)
+    with pytest.raises(matching.RuleBroken):
+        matching.check_hours_fit([16], 24, 32)  # part-time too, but more than they want
 
 
-def test_rank_candidates_drops_zero_overlap():
-    ranked = rank_candidates([("cand-a", [S4]), ("cand-b", []), ("cand-c", [S1])], [S1, S2], limit=10)
-    assert [m.candidate_id for m in ranked] == ["cand-c"]
+def test_credit_goes_to_every_steward_and_the_proposer():
+    assert matching.credited_organisations(["soweco", "uwv-twente"], "jobhunters-twente", None) == [
+        "jobhunters-twente", "soweco", "uwv-twente"]
+    assert matching.credited_organisations(["soweco"], None, "soweco") == ["soweco"]
 
 
-def test_rank_candidates_nothing_required_matches_nobody():
-    assert rank_candidates([("cand-a", [S1])], [], limit=10) == []
-
-
-def test_rank_candidates_honours_limit():
-    candidates = [(f"cand-{i:02d}", [S1]) for i in range(20)]
-    ranked = rank_candidates(candidates, [S1], limit=5)
-    assert [m.candidate_id for m in ranked] == [f"cand-{i:02d}" for i in range(5)]
-    assert rank_candidates(candidates, [S1], limit=0) == []
-
-
-def test_rank_candidates_explanation_names_counts():
-    (match,) = rank_candidates([("cand-a", [S1, S3, S4])], [S1, S2, S3, S1], limit=1)
-    assert match.explanation == "has 2 of the 3 required skills"
-    assert match.score == 0.6667
+def test_fairness_compares_top_share_with_pool_share():
+    tally = matching.FairnessTally()
+    tally.add({"eligible": 100, "eligible_by_group": {"50plus": 40, "ww": 60},
+               "top": 10, "top_by_group": {"50plus": 2, "ww": 8}})
+    tally.add(None)
+    report = tally.report()
+    assert report["rankings"] == 1
+    assert report["groups"]["50plus"] == {"in_top": 2, "in_pool": 40, "top_share": 0.2, "pool_share": 0.4,
+                                          "ratio": 0.5}
 
 
 # --- candidates -------------------------------------------------------------------------

@@ -63,6 +63,9 @@ SAMPLES: dict[str, dict] = {
         "match_id": "m-1", "candidate_id": "cand-1", "vacancy_id": "vac-1", "score": 0.5,
     },
     "nl.werkbrug.match.introduced.v1": {"match_id": "m-1"},
+    "nl.werkbrug.match.rejected.v1": {
+        "match_id": "m-1", "candidate_id": "cand-1", "vacancy_id": "vac-1", "reason": "employer_declined",
+    },
     "nl.werkbrug.placement.recorded.v1": {
         "placement_id": "pl-1", "candidate_id": "cand-1", "vacancy_id": "vac-1", "employer_id": "emp-1",
         "start_date": "2026-01-31", "hours_per_week": 24, "region": "Rijnmond",
@@ -138,7 +141,7 @@ def test_design_minimum_catalogue_is_present():
         "candidate.registered", "candidate.profile_updated", "candidate.status_changed", "candidate.enrolled",
         "candidate.module_completed", "candidate.erased", "employer.registered", "vacancy.opened",
         "vacancy.updated", "vacancy.filled", "vacancy.closed", "match.proposed", "match.introduced",
-        "placement.recorded", "placement.ended", "aftercare_plan.created", "aftercare_task.assigned",
+        "match.rejected", "placement.recorded", "placement.ended", "aftercare_plan.created", "aftercare_task.assigned",
         "aftercare_task.completed", "aftercare_task.overdue", "placement.at_risk", "placement.sustained",
     ):
         assert f"nl.werkbrug.{entity_action}.v1" in CATALOGUE

@@ -209,6 +209,9 @@ class UnitOfWork:
         self._outbox = outbox
         self._processed = processed
         self.emitted: list[Event] = []
+        # what follows the database in memory (matching's index): applied only
+        # once the transaction committed, so memory is never ahead of the rows
+        self.after_commit: list = []
         self.flushed = False
         self._on_postgres = session.get_bind().dialect.name == "postgresql"
         event.listen(session, "after_flush", self._after_flush)
@@ -228,6 +231,18 @@ class UnitOfWork:
         if row is None:
             raise NotFound(f"no {what} {key}")
         return row
+
+    def on_commit(self, callback) -> None:
+        """Call ``callback()`` after this unit of work commits; forgotten on rollback."""
+        self.after_commit.append(callback)
+
+    def mark(self) -> tuple[int, int]:
+        """Where a savepoint starts, to :meth:`forget_since` should it roll back."""
+        return len(self.emitted), len(self.after_commit)
+
+    def forget_since(self, mark: tuple[int, int]) -> None:
+        del self.emitted[mark[0]:]
+        del self.after_commit[mark[1]:]
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
         """Add an event to this transaction's outbox; refused if its schema says no."""
@@ -362,12 +377,16 @@ class Database(DependencyProvider):
             emitted, uow.emitted = uow.emitted, []
             for callback in self._listeners:
                 callback(emitted)
+        callbacks, uow.after_commit = uow.after_commit, []
+        for callback in callbacks:
+            callback()
 
     def rollback(self, worker_ctx) -> None:
         uow = self._units.get(worker_ctx)
         if uow is not None:
             uow.session.rollback()
             uow.emitted = []
+            uow.after_commit = []
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None:

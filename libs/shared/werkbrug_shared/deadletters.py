@@ -98,7 +98,11 @@ def replay(dlq_name: str, limit: int | None = None, amqp_uri: str | None = None)
     with Connection(amqp_uri or config.amqp_uri(), transport_options=CONFIRMED) as conn:
         channel = conn.channel()
         producer = conn.Producer(channel)
-        while limit is None or moved < limit:
+        # only what is parked now: a letter that fails again at once (still invalid)
+        # comes back behind us and must not be replayed in a loop
+        _, waiting, _ = channel.queue_declare(dlq_name, passive=True)
+        limit = waiting if limit is None else min(limit, waiting)
+        while moved < limit:
             msg = channel.basic_get(dlq_name, no_ack=False)
             if msg is None:
                 break

@@ -402,7 +402,7 @@ def event_handler(*type_names: str, batch: bool = False, **kwargs):
                     seen.add(event.id)
                     fresh.append(event)
             if len(fresh) > 1:
-                mark = len(uow.emitted)
+                mark = uow.mark()
                 try:
                     with uow.session.begin_nested():
                         call(service, fresh)
@@ -412,16 +412,16 @@ def event_handler(*type_names: str, batch: bool = False, **kwargs):
                 except Exception as exc:
                     log.info("%s: a batch of %s failed (%s: %s); taking its events one by one",
                              consumer, len(fresh), type(exc).__name__, str(exc)[:300])
-                    del uow.emitted[mark:]  # fall back to one savepoint per event
+                    uow.forget_since(mark)  # fall back to one savepoint per event
             for event in fresh:
-                mark = len(uow.emitted)
+                mark = uow.mark()
                 try:
                     with uow.session.begin_nested():
                         call(service, [event])
                         uow.mark_processed(consumer, event.id)
                     outcomes[event.id] = PROCESSED
                 except Exception:
-                    del uow.emitted[mark:]
+                    uow.forget_since(mark)
                     outcomes[event.id] = sys.exc_info()
             return outcomes
 

@@ -47,6 +47,7 @@ DUTCH_SKILLS = (
     "http://data.europa.eu/esco/skill/e35cfb6e-ea8e-4aef-aab9-3cbc7d79647b",  # write Dutch
 )
 EMPTY: frozenset[int] = frozenset()
+SIMILARITY_ROWS = 4096  # cached rows of occupation similarity: all of ESCO's, at most 100 MB
 
 
 @dataclass(frozen=True)
@@ -174,17 +175,25 @@ class SkillKnowledge:
             fit=self.fit(reached, self.occupation_target(target)),
         )
 
-    def similarities_to(self, occupation: str) -> np.ndarray:
+    def similarities_to(self, occupation: str, among: np.ndarray | None = None) -> np.ndarray:
         """Weighted Jaccard similarity of every ESCO occupation's profile to this one's
-        (index by ``occupation_index``); itself 1.0. Cached for recent occupations."""
+        (index by ``occupation_index``), or of those ``among`` (indexes); itself 1.0.
+        The whole row is cached for recent occupations; a part is computed row by row
+        exactly as the whole would be."""
         i = self.occupation_index[occupation]
         with self._lock:
             found = self._similarities.get(i)
             if found is not None:
                 self._similarities.move_to_end(i)
-                return found
+                return found if among is None else found[among]
         indicator = np.zeros(len(self.concepts))
         indicator[list(self._profiles[i])] = 1.0
+        if among is not None:
+            shared = self.profile_matrix[among] @ indicator
+            union = self.profile_norms[among] + self.profile_norms[i] - shared
+            sims = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+            sims[among == i] = 1.0
+            return sims
         shared = self.profile_matrix @ indicator
         union = self.profile_norms + self.profile_norms[i] - shared
         sims = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
@@ -192,7 +201,7 @@ class SkillKnowledge:
         sims.setflags(write=False)
         with self._lock:
             self._similarities[i] = sims
-            while len(self._similarities) > 1024:
+            while len(self._similarities) > SIMILARITY_ROWS:
                 self._similarities.popitem(last=False)
         return sims
 

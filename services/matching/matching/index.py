@@ -18,7 +18,6 @@ own tables at start-up.
 
 from __future__ import annotations
 
-import math
 import threading
 from array import array
 from collections.abc import Iterable
@@ -40,6 +39,7 @@ from matching.scoring import (
     NEAR_AVAILABILITY_DAYS,
     NEAR_HOURS,
     NEAR_LEVEL,
+    NEAR_SKILLS_STRICT,
     NEAR_TRAVEL_FACTOR,
     NEUTRAL,
     STRENGTH,
@@ -59,16 +59,17 @@ CHECK_BITS = {c: 1 << i for i, c in enumerate(UNCHECKED_CONDITIONS)}
 GROUP_BITS = {g: 1 << i for i, g in enumerate(TARGET_GROUPS)}
 MODE_BITS = {m: 1 << i for i, m in enumerate(scoring.SPEED_KMH)}
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+MODES_OF = tuple(tuple(m for m, bit in MODE_BITS.items() if bits & bit) for bits in range(256))
+CHECKS_OF = tuple(tuple(sorted(c for c, bit in CHECK_BITS.items() if bits & bit)) for bits in range(256))
 STRENGTH_LUT = np.array(STRENGTH, dtype=np.float64)
 LEVEL_UNKNOWN = 127  # passes any required level
+# Reach bands (km, upper bounds) for the first cut: a candidate's cell is their PC4
+# area and band, and a query keeps the cells whose band could reach the vacancy.
+# 16 bands keep a cell number within 16 bits.
+REACH_BANDS = np.array([1, 2, 3, 5, 7, 10, 13, 17, 22, 30, 40, 55, 75, 100, 150, np.inf])
 NO_LIMIT = -1
 
 
-def _haversine(lat, lon, lats, lons) -> np.ndarray:
-    lat1, lon1 = math.radians(lat), math.radians(lon)
-    lat2, lon2 = np.radians(lats), np.radians(lons)
-    h = np.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(1.0, h)))
 
 
 class _Areas:
@@ -79,8 +80,9 @@ class _Areas:
         self.pc4 = sorted(areas)
         self.index = {p: i for i, p in enumerate(self.pc4)}
         self.unknown = len(self.pc4)
-        self.lat = np.array([areas[p].lat for p in self.pc4])
-        self.lon = np.array([areas[p].lon for p in self.pc4])
+        self.lat = np.radians([areas[p].lat for p in self.pc4])
+        self.lon = np.radians([areas[p].lon for p in self.pc4])
+        self.cos_lat = np.cos(self.lat)
         self._cache: dict[int, np.ndarray] = {}
 
     def distances_from(self, area: int) -> np.ndarray:
@@ -89,7 +91,10 @@ class _Areas:
         if found is None:
             found = np.full(self.unknown + 1, np.nan)
             if area != self.unknown:
-                found[:-1] = _haversine(self.lat[area], self.lon[area], self.lat, self.lon)
+                # as scoring.haversine_km, over all areas at once
+                h = np.sin((self.lat - self.lat[area]) / 2) ** 2
+                h += self.cos_lat[area] * self.cos_lat * np.sin((self.lon - self.lon[area]) / 2) ** 2
+                found[:-1] = 2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(1.0, h)))
             if len(self._cache) > 256:
                 self._cache.clear()
             found.setflags(write=False)
@@ -101,6 +106,8 @@ class _Ragged:
     """Variable-length rows in flat arrays. A row is (start, length); rewriting a
     row with more values appends it at the end; the garbage is compacted away once
     it outweighs the live values, so updates stay amortised O(row)."""
+
+    COMPACT_MIN = 65536  # garbage values tolerated before a compaction is considered
 
     def __init__(self, dtypes):
         self.dtypes = tuple(np.dtype(d) for d in dtypes)
@@ -164,7 +171,7 @@ class _Ragged:
         return positions, firsts, lens
 
     def maybe_compact(self, rows_in_use: int) -> None:
-        if self.garbage < 65536 or self.garbage < self.size - self.garbage:
+        if self.garbage < self.COMPACT_MIN or self.garbage < self.size - self.garbage:
             return
         rows = np.arange(rows_in_use)
         positions, firsts, lens = self.gather(rows)
@@ -185,10 +192,11 @@ def _resized(a: np.ndarray, capacity: int) -> np.ndarray:
 
 
 def _segment_sum(values: np.ndarray, firsts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(lens))
+    """Per segment sums (of rows, for 2-D values), in order, as Python's sum adds."""
+    out = np.zeros((len(lens), *values.shape[1:]))
     nonempty = lens > 0
-    if values.size:
-        out[nonempty] = np.add.reduceat(values, firsts[nonempty])
+    if len(values):
+        out[nonempty] = np.add.reduceat(values, firsts[nonempty], axis=0)
     return out
 
 
@@ -220,8 +228,10 @@ class _Codes:
 
 
 CANDIDATE_COLUMNS = {
-    "alive": np.bool_, "in_pool": np.bool_, "area": np.int16, "hours_min": np.uint8, "hours_max": np.uint8,
-    "reach": np.float64, "needs": np.uint8, "level": np.int8, "available_from": np.int32, "region": np.int32,
+    "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_, "area": np.int16, "cell": np.uint16,
+    "hours_min": np.uint8,
+    "hours_max": np.uint8, "reach": np.float64, "needs": np.uint8, "level": np.int8, "available_from": np.int32,
+    "region": np.int32,
     "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_, "minutes": np.int16, "km": np.int16,
     "modes": np.uint8, "to_check": np.uint8,
 }
@@ -234,6 +244,59 @@ VACANCY_COLUMNS = {
 NO_DATE = np.iinfo(np.int32).max
 
 
+class _CellIndex:
+    """Rows grouped by cell (PC4 area and reach band), for the first cut of a query.
+
+    Built by one stable sort; a row whose cell changes afterwards (or a new row)
+    goes on a short list of moved rows instead, until that list outgrows a
+    sixteenth of the rows and the sort is redone: O(1) per change, amortised."""
+
+    NONE = np.iinfo(np.uint16).max
+    REBUILD_MIN = 4096  # moved rows tolerated before a rebuild is considered
+
+    def __init__(self, n_cells: int):
+        self.start = np.zeros(n_cells + 1, np.int64)
+        self.rows = np.zeros(0, np.int64)
+        self.indexed = np.zeros(0, np.uint16)  # per row: the cell it is filed under, or NONE
+        self.moved: list[int] = []
+
+    def grow_rows(self, capacity: int) -> None:
+        grown = np.full(capacity, self.NONE, np.uint16)
+        grown[:len(self.indexed)] = self.indexed[:capacity]
+        self.indexed = grown
+
+    def changed(self, row: int, cell: int) -> None:
+        if self.indexed[row] != cell:
+            self.moved.append(row)
+
+    def rebuild(self, cells: np.ndarray) -> None:
+        self.rows = np.argsort(cells, kind="stable")
+        self.start = np.searchsorted(cells[self.rows], np.arange(len(self.start)), side="left")
+        self.indexed[:len(cells)] = cells
+        self.moved = []
+
+    def select(self, near_cells: np.ndarray, cells: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Active rows whose current cell is in ``near_cells`` (a mask over cells)."""
+        if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
+            self.rebuild(cells)
+        ok = np.flatnonzero(near_cells)
+        firsts, ends = self.start[ok], self.start[ok + 1]
+        lens = ends - firsts
+        total = int(lens.sum())
+        positions = np.arange(total, dtype=np.int64)
+        positions += np.repeat(firsts - (np.cumsum(lens) - lens), lens)
+        rows = self.rows[positions]
+        rows = rows[active[rows] & (cells[rows] == self.indexed[rows])]  # still filed under their cell
+        if self.moved:
+            moved = np.unique(np.array(self.moved, np.int64))
+            moved = moved[active[moved] & near_cells[cells[moved]] & (cells[moved] != self.indexed[moved])]
+            rows = np.concatenate((rows, moved))
+        return rows
+
+    def nbytes(self) -> int:
+        return self.start.nbytes + self.rows.nbytes + self.indexed.nbytes + 8 * len(self.moved)
+
+
 class _Table:
     """Named columns with a row count and capacity doubling; removed rows are reused."""
 
@@ -244,6 +307,7 @@ class _Table:
         self.free: list[int] = []
         self.ids: list[str | None] = []
         self.row_of: dict[str, int] = {}
+        self.cells: _CellIndex | None = None
 
     def __getattr__(self, name):
         try:
@@ -259,6 +323,8 @@ class _Table:
                 self.columns[name] = _resized(column, capacity)
             for ragged in self.raggeds.values():
                 ragged.grow_rows(capacity)
+            if self.cells is not None:
+                self.cells.grow_rows(capacity)
 
     def row_for(self, item_id: str) -> int:
         row = self.row_of.get(item_id)
@@ -289,9 +355,63 @@ class _Table:
 
     def nbytes(self) -> int:
         arrays = sum(c.nbytes for c in self.columns.values()) + sum(r.nbytes() for r in self.raggeds.values())
+        arrays += self.cells.nbytes() if self.cells is not None else 0
         # ids: the list's pointers, the strings, and the dict's entries (about 100 bytes each)
         strings = sum(len(i) + 49 for i in self.ids if i is not None)
         return arrays + 8 * len(self.ids) + strings + 100 * len(self.row_of)
+
+
+class _Prepared:
+    """What a query needs of a vacancy as arrays, built once per vacancy version."""
+
+    def __init__(self, index: MatchingIndex, vf: VacancyFacts):
+        self.vf = vf
+        skills = index._skills
+        self.codes = np.array([skills.code(s) for s, _ in vf.must] + [skills.code(s) for s, _ in vf.nice], np.int64)
+        self.modules_version = index.modules.version
+        self.strict = np.array([not index.modules.closable(s) for s, _ in vf.must] + [False] * len(vf.nice))
+        self.weights = np.zeros((len(self.codes), 3))
+        if vf.must:
+            self.weights[:len(vf.must), 0] = [w / vf.must_total for _, w in vf.must]
+        if vf.nice:
+            self.weights[len(vf.must):, 1] = [w / vf.nice_total for _, w in vf.nice]
+        self.weights[:, 2] = self.strict
+        self.concepts = np.fromiter(vf.target, np.int64, len(vf.target))
+        self.concept_weights = np.fromiter(vf.target.values(), np.float64, len(vf.target))
+        if len(skills.values) > len(index._skill_flag):
+            index._skill_lut = np.zeros((2 * len(skills.values), 3))
+            index._skill_flag = np.zeros(2 * len(skills.values), np.bool_)
+        if vf.occupation in index.knowledge.occupation_index:
+            index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
+
+
+class _Scores:
+    """Component values and scores of the rows left after the constraints."""
+
+    def __init__(self, index: MatchingIndex, vf: VacancyFacts, prep: _Prepared, rows: np.ndarray,
+                 cheap: dict[str, np.ndarray], hours_max: np.ndarray):
+        self.index, self.rows = index, rows
+        self.cheap = cheap
+        self.fit = index._fit(rows, vf, prep)
+        hours = np.minimum(vf.hours[1], hours_max) / hours_max
+        occupation = index._occupation_wish(rows, vf)
+        self.wishes = WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
+        # in the order scoring.total adds them
+        self.total = (WEIGHTS["must_have"] * cheap["must_have"] + WEIGHTS["nice_to_have"] * cheap["nice_to_have"]
+                      + WEIGHTS["occupation_fit"] * self.fit + WEIGHTS["wishes"] * self.wishes
+                      + WEIGHTS["distance"] * cheap["distance"])
+
+    def top(self, among: np.ndarray, k: int) -> list[int]:
+        return _top(self.total, among, k, self.index._c.ids, self.rows)
+
+    def score(self, i: int) -> float:
+        return float(self.total[i])
+
+    def values(self, i: int) -> dict[str, float]:
+        c = self.cheap
+        return {"must_have": float(c["must_have"][i]), "nice_to_have": float(c["nice_to_have"][i]),
+                "occupation_fit": float(self.fit[i]), "wishes": float(self.wishes[i]),
+                "distance": float(c["distance"][i])}
 
 
 class MatchingIndex:
@@ -318,6 +438,14 @@ class MatchingIndex:
         self._vacancy_facts: dict[str, VacancyFacts] = {}
         self._odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
         self._closable = (None, None)
+        # scratch lookup tables, zero between queries: must/nice weight and strictness per
+        # skill, target weight per concept
+        self._skill_lut = np.zeros((len(self._skills.values) + 1024, 3))
+        self._skill_flag = np.zeros(len(self._skills.values) + 1024, np.bool_)
+        self._concept_lut = np.zeros(len(self.knowledge.concepts))
+        self._prep: dict[str, _Prepared] = {}
+        self._band_reach = REACH_BANDS * NEAR_TRAVEL_FACTOR
+        self._c.cells = _CellIndex((self._areas.unknown + 1) * len(REACH_BANDS))
 
     # --- sizes ---------------------------------------------------------------------
 
@@ -349,8 +477,10 @@ class MatchingIndex:
 
     def _candidate_scalars(self, cf: CandidateFacts) -> dict:
         area = self._areas.index.get(cf.pc4, self._areas.unknown)
+        band = int(np.searchsorted(REACH_BANDS, cf.reach_km))  # the first band reaching as far
         return {
-            "alive": True, "area": area, "hours_min": cf.hours[0], "hours_max": cf.hours[1],
+            "alive": True, "area": area, "cell": area * len(REACH_BANDS) + band,
+            "hours_min": cf.hours[0], "hours_max": cf.hours[1],
             "reach": cf.reach_km, "needs": sum(NEED_BITS[n] for n in cf.needs),
             "level": LEVEL_UNKNOWN if cf.level is None else cf.level,
             "available_from": cf.available_from.toordinal() if cf.available_from else 0,
@@ -383,6 +513,8 @@ class MatchingIndex:
                 t.columns[name][row] = value
             if in_pool is not None or not known:
                 t.columns["in_pool"][row] = True if in_pool is None else in_pool
+            t.columns["active"][row] = t.columns["in_pool"][row]
+            t.cells.changed(row, scalars["cell"])
             odd = self._odd(cf, scalars["area"])
             if odd:
                 self._odd_candidates[row] = odd
@@ -401,6 +533,7 @@ class MatchingIndex:
             row = self._c.row_of.get(candidate_id)
             if row is not None:
                 self._odd_candidates.pop(row, None)
+                self._c.active[row] = False
             return self._c.remove(candidate_id)
 
     def set_in_pool(self, candidate_id: str, in_pool: bool) -> bool:
@@ -410,6 +543,7 @@ class MatchingIndex:
             if row is None:
                 return False
             self._c.in_pool[row] = in_pool
+            self._c.active[row] = in_pool
             return True
 
     def in_pool(self, candidate_id: str) -> bool | None:
@@ -444,6 +578,7 @@ class MatchingIndex:
             for name, value in scalars.items():
                 columns[name].append(value)
             columns["in_pool"].append(cf.id not in placed)
+            columns["active"].append(cf.id not in placed)
             odd = self._odd(cf, scalars["area"])
             if odd:
                 self._odd_candidates[row] = odd
@@ -461,6 +596,7 @@ class MatchingIndex:
                                np.frombuffer(held_codes, np.uint8))
         t.raggeds["concepts"].bulk(0, np.frombuffer(lens["concepts"], np.int32), np.frombuffer(concepts, np.uint16))
         t.raggeds["wanted"].bulk(0, np.frombuffer(lens["wanted"], np.int32), np.frombuffer(wanted, np.int32))
+        t.cells.rebuild(t.cell[:n])
         t.ids = [cf.id for cf in facts]
         t.row_of = {cf.id: i for i, cf in enumerate(facts)}
         t.n = n
@@ -534,10 +670,12 @@ class MatchingIndex:
             for ragged in t.raggeds.values():
                 ragged.maybe_compact(t.n)
             self._vacancy_facts[vf.id] = vf
+            self._prep[vf.id] = _Prepared(self, vf)
 
     def remove_vacancy(self, vacancy_id: str) -> bool:
         with self._lock:
             self._vacancy_facts.pop(vacancy_id, None)
+            self._prep.pop(vacancy_id, None)
             return self._v.remove(vacancy_id)
 
     def vacancy_profile_facts(self, vacancy_id: str) -> VacancyFacts | None:
@@ -568,78 +706,84 @@ class MatchingIndex:
 
     def _candidates_for(self, vf: VacancyFacts, limit: int, filters: dict, near_misses: int) -> Ranking:
         t, c = self._c, self._c.columns
-        n = t.n
-        area = self._areas.index.get(vf.pc4, self._areas.unknown)
-        from_vacancy = self._areas.distances_from(area)
-        # within reach, or within near-miss reach: everything else is out at once
-        dist_all = from_vacancy[c["area"][:n]]
-        reach_all = c["reach"][:n]
-        inside = dist_all <= reach_all * NEAR_TRAVEL_FACTOR
-        inside &= c["alive"][:n]
-        inside &= c["in_pool"][:n]
-        rows = np.flatnonzero(inside)
+        prep = self._prepared(vf)
+        if prep.modules_version != self.modules.version:
+            prep = self._prepared(vf, refresh=True)
+        from_vacancy = self._areas.distances_from(self._areas.index.get(vf.pc4, self._areas.unknown))
+        # the cells (area, reach band) from which the vacancy is within near-miss reach
+        near_cells = (from_vacancy[:, None] <= self._band_reach[None, :]).ravel()
+        rows = t.cells.select(near_cells, c["cell"][:t.n], c["active"][:t.n])
         rows = self._filter_candidates(rows, filters)
-        dist = dist_all[rows]
-        reach = reach_all[rows]
 
-        fails = (dist > reach).astype(np.uint8)
-        far = np.zeros(len(rows), np.bool_)
-        hours_min, hours_max = c["hours_min"][rows], c["hours_max"][rows]
-        gap = np.maximum(np.maximum(vf.hours[0] - hours_max.astype(np.int16), hours_min.astype(np.int16)
-                                    - vf.hours[1]), 0)
-        fails += gap > 0
+        # the hard constraints, counted; a row failing one, only just, stays as a near-miss
+        dist = from_vacancy[c["area"][rows]]
+        reach = c["reach"][rows]
+        fails = (dist > reach).view(np.uint8)
+        far = dist > reach * NEAR_TRAVEL_FACTOR
+        hours_max = c["hours_max"][rows]
+        gap = np.maximum(vf.hours[0] - hours_max.astype(np.int16), c["hours_min"][rows] - np.int16(vf.hours[1]))
+        fails = fails + (gap > 0)
         far |= gap > NEAR_HOURS
-        missing = c["needs"][rows] & np.uint8(~self._offers(vf) & 0xFF)
-        fails += POPCOUNT[missing]
+        fails += POPCOUNT[c["needs"][rows] & np.uint8(~self._offers(vf) & 0xFF)]
         if vf.level_required is not None:
             short = vf.level_required - c["level"][rows].astype(np.int16)
             fails += short > 0
             far |= short > NEAR_LEVEL
         if vf.valid_through is not None:
-            late = c["available_from"][rows].astype(np.int64) - vf.valid_through.toordinal()
+            late = c["available_from"][rows] - np.int32(vf.valid_through.toordinal())
             fails += late > 0
             far |= late > NEAR_AVAILABILITY_DAYS
-        keep = (fails == 0) | ((fails == 1) & ~far)
+        keep = np.flatnonzero((fails < 2) & ~far)
         rows, dist, reach, fails, hours_max = rows[keep], dist[keep], reach[keep], fails[keep], hours_max[keep]
 
-        # skills: one pass over the held skills gives strict misses and both coverages
-        must_codes = [self._skills.code(s) for s, _ in vf.must]
-        nice_codes = [self._skills.code(s) for s, _ in vf.nice]
-        n_skills = len(self._skills.values)
-        must_w = np.zeros(n_skills)
-        nice_w = np.zeros(n_skills)
-        strict = np.zeros(n_skills)
-        for code, (s, w) in zip(must_codes, vf.must, strict=True):
-            must_w[code] = w
-            if not self.modules.closable(s):
-                strict[code] = 1.0
-        for code, (_, w) in zip(nice_codes, vf.nice, strict=True):
-            nice_w[code] = w
-        held = t.raggeds["held"]
-        positions, firsts, lens = held.gather(rows)
-        ids = held.data[0][positions]
-        strength = STRENGTH_LUT[held.data[1][positions]]
-        n_strict = int(strict.sum())
+        # one pass over the held skills: must-have and nice-to-have coverage, strict misses
+        must, nice, held_strict = self._skill_sums(rows, prep)
+        n_strict = int(prep.strict.sum())
         if n_strict:
-            fails += (n_strict - _segment_sum(strict[ids], firsts, lens)).round().astype(np.uint8)
-        must = _segment_sum(must_w[ids] * strength, firsts, lens) / vf.must_total if vf.must else None
-        nice = _segment_sum(nice_w[ids] * strength, firsts, lens) / vf.nice_total if vf.nice else None
-        eligible = fails == 0
-        near = (fails == 1) & (dist <= reach * NEAR_TRAVEL_FACTOR)  # far ones already dropped above
-        scored = eligible | near
-        rows, dist, reach, hours_max, eligible = (rows[scored], dist[scored], reach[scored], hours_max[scored],
-                                                  eligible[scored])
-        values = {
-            "must_have": must[scored] if must is not None else np.ones(len(rows)),
-            "nice_to_have": nice[scored] if nice is not None else np.full(len(rows), NEUTRAL),
-            "occupation_fit": self._fit(rows, vf),
-            "wishes": self._wishes(rows, vf, hours_max),
+            missing = (n_strict - held_strict).round().astype(np.uint8)
+            fails = fails + missing
+            if n_strict < NEAR_SKILLS_STRICT:
+                fails[missing > 0] = 2  # lacking the one key skill is no near-miss
+        scored = np.flatnonzero(fails < 2)
+        eligible = fails[scored] == 0
+        rows, dist, reach, hours_max = rows[scored], dist[scored], reach[scored], hours_max[scored]
+        scoring_ = _Scores(self, vf, prep, rows, {
+            "must_have": must[scored] if vf.must else np.ones(len(rows)),
+            "nice_to_have": nice[scored] if vf.nice else np.full(len(rows), NEUTRAL),
             "distance": _distance_values(dist, reach),
-        }
-        score = np.zeros(len(rows))
-        for name in scoring.COMPONENTS:
-            score = score + WEIGHTS[name] * values[name]
-        return self._candidate_ranking(vf, rows, score, eligible, limit, near_misses)
+        }, hours_max)
+        top = scoring_.top(np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS))
+        near_top = scoring_.top(np.flatnonzero(~eligible), near_misses)
+        return self._candidate_ranking(vf, rows, eligible, scoring_, top, near_top, dist, limit)
+
+    def _skill_sums(self, rows: np.ndarray, prep: _Prepared):
+        """Per row: must-have and nice-to-have coverage, and how many strict must-haves held."""
+        held = self._c.raggeds["held"]
+        positions, firsts, lens = held.gather(rows)
+        skill_ids = held.data[0][positions]
+        flag = self._skill_flag
+        flag[prep.codes] = True
+        hit = np.flatnonzero(flag[skill_ids])
+        flag[prep.codes] = False
+        segment = np.searchsorted(firsts + lens, hit, side="right")  # the row each hit belongs to
+        hit_ids = skill_ids[hit]
+        strength = STRENGTH_LUT[held.data[1][positions[hit]]]
+        lut = self._skill_lut
+        lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
+        parts = lut[hit_ids]
+        lut[prep.codes] = 0.0
+        return (np.bincount(segment, parts[:, 0] * strength, len(rows)),
+                np.bincount(segment, parts[:, 1] * strength, len(rows)),
+                np.bincount(segment, parts[:, 2], len(rows)))
+
+    def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
+        """A vacancy's lookup data, kept until it changes (or the modules do)."""
+        found = self._prep.get(vf.id)
+        if found is None or found.vf is not vf or refresh:
+            found = _Prepared(self, vf)
+            if vf.id in self._vacancy_facts and self._vacancy_facts[vf.id] is vf:
+                self._prep[vf.id] = found
+        return found
 
     def _filter_candidates(self, rows: np.ndarray, filters: dict) -> np.ndarray:
         c = self._c.columns
@@ -656,54 +800,81 @@ class MatchingIndex:
             rows = rows[c["banenafspraak"][rows] == bool(filters["banenafspraak"])]
         return rows
 
-    def _fit(self, rows: np.ndarray, vf: VacancyFacts) -> np.ndarray:
+    def _fit(self, rows: np.ndarray, vf: VacancyFacts, prep: _Prepared) -> np.ndarray:
         if not vf.target_norm:
             return np.full(len(rows), NEUTRAL)
-        lut = np.zeros(len(self.knowledge.concepts))
-        lut[list(vf.target)] = list(vf.target.values())
-        concepts = self._c.raggeds["concepts"]
-        positions, firsts, lens = concepts.gather(rows)
-        return _segment_sum(lut[concepts.data[0][positions]], firsts, lens) / vf.target_norm
+        lut = self._concept_lut
+        lut[prep.concepts] = prep.concept_weights
+        ragged = self._c.raggeds["concepts"]
+        positions, firsts, lens = ragged.gather(rows)
+        covered = _segment_sum(lut[ragged.data[0][positions]], firsts, lens)
+        lut[prep.concepts] = 0.0
+        return covered / vf.target_norm
 
-    def _wishes(self, rows: np.ndarray, vf: VacancyFacts, hours_max: np.ndarray) -> np.ndarray:
-        hours = np.minimum(vf.hours[1], hours_max) / hours_max
-        occupation = np.full(len(rows), NEUTRAL)
-        if vf.occupation is not None:
-            code = self._occupations.code(vf.occupation)
-            sims = np.zeros(len(self._occupations.values))
-            if vf.occupation in self.knowledge.occupation_index:
-                known = self.knowledge.similarities_to(vf.occupation)
-                sims[:len(known)] = known
-            sims[code] = 1.0
-            wanted = self._c.raggeds["wanted"]
-            positions, firsts, lens = wanted.gather(rows)
-            occupation = _segment_max(sims[wanted.data[0][positions]], firsts, lens, NEUTRAL)
-        return WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
+    def _occupation_wish(self, rows: np.ndarray, vf: VacancyFacts) -> np.ndarray:
+        if vf.occupation is None:
+            return np.full(len(rows), NEUTRAL)
+        ragged = self._c.raggeds["wanted"]
+        positions, firsts, lens = ragged.gather(rows)
+        return _segment_max(self._similarities(vf.occupation, ragged.data[0][positions]), firsts, lens, NEUTRAL)
 
-    def _candidate_ranking(self, vf, rows, score, eligible, limit, near_misses) -> Ranking:
+    def _similarities(self, occupation: str, wanted: np.ndarray) -> np.ndarray:
+        """knowledge.occupation_similarity(w, occupation) for each wanted occupation code w."""
+        code = self._occupations.code(occupation)
+        if occupation in self.knowledge.occupation_index:
+            row = self.knowledge.similarities_to(occupation)
+            sims = row[np.minimum(wanted, len(row) - 1)]
+            sims[wanted >= len(row)] = 0.0
+        else:
+            sims = np.zeros(len(wanted))
+        sims[wanted == code] = 1.0
+        return sims
+
+    def _candidate_ranking(self, vf, rows, eligible, scores: _Scores, top, near_top, dist, limit) -> Ranking:
         ids = self._c.ids
-        top = _top(score[eligible], rows[eligible], max(limit, TOP_FOR_FAIRNESS), ids)
-        near_top = _top(score[~eligible], rows[~eligible], near_misses, ids)
         groups = self._c.columns["groups"]
         pool_groups = groups[rows[eligible]]
+        top_groups = groups[rows[top[:TOP_FOR_FAIRNESS]]]
         fair = {
             "eligible": int(len(pool_groups)),
-            "eligible_by_group": {g: int(np.count_nonzero(pool_groups & bit)) for g, bit in GROUP_BITS.items()},
-            "top": min(len(top), TOP_FOR_FAIRNESS),
-            "top_by_group": {g: sum(1 for r, _ in top[:TOP_FOR_FAIRNESS] if groups[r] & bit)
-                             for g, bit in GROUP_BITS.items()},
+            "eligible_by_group": _group_counts(pool_groups),
+            "top": int(len(top_groups)),
+            "top_by_group": _group_counts(top_groups),
         }
-        return Ranking(
-            results=[self._explain(self._candidate_facts(r), vf, ids[r]) for r, _ in top[:limit]],
-            near_misses=[self._explain(self._candidate_facts(r), vf, ids[r]) for r, _ in near_top],
-            fairness=fair,
-            scores=[s for _, s in top[:limit]],
-            near_miss_scores=[s for _, s in near_top],
-        )
+        explainer = scoring.Explainer(vf, self.knowledge, self.modules)
+        results = []
+        for i in top[:limit]:
+            row = int(rows[i])
+            held, concepts, modes, wanted, to_check = self._row_view(row)
+            results.append(explainer.result(ids[row], scores.score(i), scores.values(i), held=held, concepts=concepts,
+                                            distance=float(dist[i]), modes=modes, wanted=wanted, to_check=to_check))
+        near = []
+        for i in near_top:
+            cf = self._candidate_facts(int(rows[i]))
+            distance = float(dist[i])
+            near.append(explainer.result(
+                cf.id, scores.score(i), scores.values(i), held=cf.held, concepts=cf.concepts, distance=distance,
+                modes=cf.modes, wanted=cf.wanted, to_check=cf.to_check,
+                failures=scoring.failures(cf, vf, distance, self.modules)))
+        return Ranking(results=results, near_misses=near, fairness=fair,
+                       scores=[scores.score(i) for i in top[:limit]],
+                       near_miss_scores=[scores.score(i) for i in near_top])
 
-    def _explain(self, cf: CandidateFacts, vf: VacancyFacts, result_id: str) -> dict:
-        pair = scoring.evaluate(cf, vf, knowledge=self.knowledge, modules=self.modules)
-        return pair.result(result_id, self.knowledge, self.modules)
+    def _row_view(self, row: int):
+        """What a served result needs of a stored candidate, cheaper than all its facts."""
+        c = self._c.columns
+        held_ids, _ = self._c.raggeds["held"].row(row)
+        skills = self._skills.values
+        held = {skills[s] for s in held_ids.tolist()}
+        (concepts,) = self._c.raggeds["concepts"].row(row)
+        (wanted,) = self._c.raggeds["wanted"].row(row)
+        modes = MODES_OF[c["modes"][row]]
+        to_check = CHECKS_OF[c["to_check"][row]]
+        odd = self._odd_candidates.get(row)
+        if odd:
+            to_check = tuple(sorted((*to_check, *odd[1])))
+        occupations = self._occupations.values
+        return held, frozenset(concepts.tolist()), modes, tuple(occupations[o] for o in wanted.tolist()), to_check
 
     # --- vacancies for a candidate ---------------------------------------------------
 
@@ -799,15 +970,25 @@ class MatchingIndex:
             score = score + WEIGHTS[name] * values[name]
 
         ids = t.ids
-        top = _top(score[eligible], rows[eligible], limit, ids)
-        near_top = _top(score[~eligible], rows[~eligible], near_misses, ids)
+        top = _top(score, np.flatnonzero(eligible), limit, ids, rows)
+        near_top = _top(score, np.flatnonzero(~eligible), near_misses, ids, rows)
         facts = self._vacancy_facts
+        columns = [values[name] for name in scoring.COMPONENTS]
+
+        def result(i: int, failures=()) -> dict:
+            vf = facts[ids[rows[i]]]
+            distance = float(dist[i])
+            return scoring.Explainer(vf, self.knowledge, self.modules).result(
+                vf.id, float(score[i]), dict(zip(scoring.COMPONENTS, (float(v[i]) for v in columns), strict=True)),
+                held=cf.held, concepts=cf.concepts, distance=distance, modes=cf.modes, wanted=cf.wanted,
+                to_check=cf.to_check, failures=failures and scoring.failures(cf, vf, distance, self.modules))
+
         return Ranking(
-            results=[self._explain(cf, facts[ids[r]], ids[r]) for r, _ in top],
-            near_misses=[self._explain(cf, facts[ids[r]], ids[r]) for r, _ in near_top],
+            results=[result(i) for i in top],
+            near_misses=[result(i, failures=True) for i in near_top],
             fairness=None,
-            scores=[s for _, s in top],
-            near_miss_scores=[s for _, s in near_top],
+            scores=[float(score[i]) for i in top],
+            near_miss_scores=[float(score[i]) for i in near_top],
         )
 
     def _similarity_column(self, wanted: str) -> np.ndarray:
@@ -842,6 +1023,14 @@ class MatchingIndex:
         return scoring.suggest_occupations(cf, limit, self.knowledge, self.modules)
 
 
+GROUP_BIT_ARRAY = np.array(list(GROUP_BITS.values()), np.uint8)
+
+
+def _group_counts(groups: np.ndarray) -> dict[str, int]:
+    counts = np.count_nonzero(groups[:, None] & GROUP_BIT_ARRAY, axis=0).tolist()
+    return dict(zip(GROUP_BITS, counts, strict=True))
+
+
 def _distance_values(dist: np.ndarray, reach: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(reach > 0, np.maximum(0.0, 1.0 - dist / reach), (dist == 0).astype(np.float64))
@@ -849,15 +1038,15 @@ def _distance_values(dist: np.ndarray, reach: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(dist), 0.0, value)
 
 
-def _top(score: np.ndarray, rows: np.ndarray, k: int, ids: list) -> list[tuple[int, float]]:
-    """The best k (row, score), ties broken by id exactly as scoring.rank_key does."""
-    if k <= 0 or not len(rows):
+def _top(score: np.ndarray, among: np.ndarray, k: int, ids: list, rows: np.ndarray) -> list[int]:
+    """Positions (into ``score``) of the best k of ``among``, ties by id as scoring.rank_key."""
+    if k <= 0 or not len(among):
         return []
-    key = np.round(score, 9)
-    if len(rows) > k:
-        kth = np.partition(-key, k - 1)[k - 1]
-        chosen = np.flatnonzero(-key <= kth)
+    key = np.round(score[among], 9)
+    if len(among) > k:
+        kth = np.partition(key, len(key) - k)[len(key) - k]
+        chosen = np.flatnonzero(key >= kth)
     else:
-        chosen = np.arange(len(rows))
-    ranked = sorted(chosen.tolist(), key=lambda i: (-key[i], ids[rows[i]]))[:k]
-    return [(int(rows[i]), float(score[i])) for i in ranked]
+        chosen = np.arange(len(among))
+    ranked = sorted(chosen.tolist(), key=lambda i: (-key[i], ids[rows[among[i]]]))[:k]
+    return [int(among[i]) for i in ranked]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, String
+from sqlalchemy import JSON, Date, DateTime, Float, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from werkbrug_shared.db import service_metadata
@@ -30,6 +30,9 @@ class IndexedCandidate(Base):
     conditions: Mapped[list] = mapped_column(JSON)
     cohort: Mapped[str | None] = mapped_column(String(80))
     in_pool: Mapped[bool] = mapped_column(default=True, index=True)
+    # the whole anonymous matching profile as the last event carried it: the
+    # in-memory index is rebuilt from these rows at start-up
+    profile: Mapped[dict | None] = mapped_column(JSON)
 
 
 class IndexedVacancy(Base):
@@ -42,6 +45,34 @@ class IndexedVacancy(Base):
     skills_required: Mapped[list] = mapped_column(JSON)
     hours_per_week: Mapped[int]
     openings: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
+    profile: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Match(Base):
+    """A proposal of one candidate for one vacancy, and where it went.
+
+    proposed → introduced (the jobhunter introduced the candidate to the
+    employer) → placed, or rejected from either. ``note`` is the
+    professional's own words: it never leaves matching and is cleared when the
+    candidate is erased.
+    """
+
+    __tablename__ = "matches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(36), index=True)
+    vacancy_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    score: Mapped[float] = mapped_column(Float)
+    breakdown: Mapped[list | None] = mapped_column(JSON)
+    proposed_by: Mapped[str | None] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    introduced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    rejected_reason: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    placement_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Placement(Base):
@@ -55,6 +86,10 @@ class Placement(Base):
     hours_per_week: Mapped[int]
     status: Mapped[str] = mapped_column(String(12))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    match_id: Mapped[str | None] = mapped_column(String(36))
+    credited_organisations: Mapped[list | None] = mapped_column(JSON)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class ErasedCandidate(Base):

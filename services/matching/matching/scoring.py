@@ -49,6 +49,7 @@ own maximum. wishes (wanted occupation, wanted hours) matter, but in these
 target groups they are often still forming.
 """
 COMPONENTS = tuple(WEIGHTS)
+WEIGHT_LIST = tuple(WEIGHTS.values())
 NEUTRAL = 0.5  # a component with nothing to measure (no nice-to-haves, no wish) neither helps nor hurts
 NICE_TARGET_WEIGHT = 0.5  # a nice-to-have skill's concepts count half in the occupation-fit target
 WISH_OCCUPATION_SHARE = 0.5  # wishes: wanted occupation, the rest wanted hours
@@ -78,6 +79,7 @@ NEAR_TRAVEL_FACTOR = 1.5  # up to 150% of the candidate's reach
 NEAR_HOURS = 8  # hours a week between the wanted and the offered hours
 NEAR_LEVEL = 1  # work and thinking levels short
 NEAR_AVAILABILITY_DAYS = 31  # available at most a month after the vacancy closes
+NEAR_SKILLS_STRICT = 2  # one strict must-have missing of at least this many
 
 TOP_FOR_FAIRNESS = 10
 TRANSFER_CARRIES = 0.15  # share of the occupation profile reached only through other skills
@@ -294,8 +296,8 @@ def check_hours(cf, vf) -> list[Failure]:
                              f"{_hours_text(*cf.hours)} hours", gap <= NEAR_HOURS)]
 
 
-def fastest(cf: CandidateFacts, distance: float) -> tuple[str, float]:
-    return min(((m, travel_minutes(distance, m)) for m in cf.modes), key=lambda mt: (mt[1], mt[0]))
+def fastest_mode(modes, distance: float) -> tuple[str, float]:
+    return min(((m, travel_minutes(distance, m)) for m in modes), key=lambda mt: (mt[1], mt[0]))
 
 
 def check_travel(cf, vf, distance: float | None) -> list[Failure]:
@@ -308,7 +310,7 @@ def check_travel(cf, vf, distance: float | None) -> list[Failure]:
     if cf.distance_km_limit is not None and distance > cf.distance_km_limit:
         return [Failure("travel", f"{distance:.1f} km is over the candidate's maximum of "
                                   f"{cf.distance_km_limit:g} km", near)]
-    mode, minutes = fastest(cf, distance)
+    mode, minutes = fastest_mode(cf.modes, distance)
     return [Failure("travel", f"{distance:.1f} km takes about {minutes:.0f} minutes {MODE_WORDS[mode]}, over the "
                               f"candidate's maximum of {cf.travel_minutes:g} minutes", near)]
 
@@ -341,9 +343,14 @@ def strict_missing(cf, vf, modules: ModuleCatalogue) -> list[str]:
 
 
 def check_skills(cf, vf, modules) -> list[Failure]:
+    """Each strict must-have missing. Only just missed (near) when the candidate holds
+    the others of at least two: lacking the one key skill asked is no near-miss."""
     label = esco.knowledge().label
-    return [Failure("skills", f"must-have skill '{label(s)}' is missing and no known module closes it", True)
-            for s in strict_missing(cf, vf, modules)]
+    missing = strict_missing(cf, vf, modules)
+    strict = sum(1 for s, _ in vf.must if not modules.closable(s))
+    near = len(missing) == 1 and strict >= NEAR_SKILLS_STRICT
+    return [Failure("skills", f"must-have skill '{label(s)}' is missing and no known module closes it", near)
+            for s in missing]
 
 
 def check_availability(cf, vf) -> list[Failure]:
@@ -408,22 +415,11 @@ def total(values: dict[str, float]) -> float:
 
 
 def breakdown(values: dict[str, float]) -> list[dict]:
-    return [{"component": k, "value": round(values[k], 4), "weight": WEIGHTS[k],
-             "contribution": round(WEIGHTS[k] * values[k], 4)} for k in COMPONENTS]
+    return [{"component": k, "value": round(v, 4), "weight": w, "contribution": round(w * v, 4)}
+            for k, w, v in zip(COMPONENTS, WEIGHT_LIST, (values[k] for k in COMPONENTS), strict=True)]
 
 
 # --- gaps and explanation -----------------------------------------------------------
-
-
-def skill_gaps(cf, vf, modules, knowledge) -> list[dict]:
-    """Requirements the candidate lacks, each with the modules that would close it."""
-    gaps = []
-    for requirement, wanted in (("must_have", vf.must), ("nice_to_have", vf.nice)):
-        for skill, weight in sorted(wanted, key=lambda sw: (-sw[1], sw[0])):
-            if skill not in cf.held:
-                gaps.append({"skill": skill, "label": knowledge.label(skill), "requirement": requirement,
-                             "weight": weight, "closable_by": list(modules.modules_for(skill))})
-    return gaps
 
 
 @dataclass(frozen=True)
@@ -445,50 +441,100 @@ class Transfer:
         return self.transfer_fit >= TRANSFER_CARRIES and 2 * self.exact_held < self.target_skills
 
 
-def transfer(cf, vf, knowledge) -> Transfer:
-    exact = {s for s in vf.target_skills if s in cf.held}
-    via_exact = knowledge.concepts_of(exact)
-    covered = cf.concepts & vf.target.keys()
-    others = sorted(covered - via_exact, key=lambda c: (-vf.target[c], knowledge.concepts[c]))
-    norm = vf.target_norm or 1.0
-    return Transfer(
-        transfer_fit=sum(vf.target[c] for c in others) / norm,
-        exact_fit=sum(vf.target[c] for c in covered & via_exact) / norm,
-        shared=tuple(others),
-        target_groups=len(vf.target),
-        covered_groups=len(covered),
-        exact_held=len(exact),
-        target_skills=len(vf.target_skills),
-    )
+class Explainer:
+    """Writes results for one vacancy: what all its results share (labels, gap
+    entries, names) is prepared once; per candidate only held skills, concepts,
+    component values, distance and travel modes differ. The index and the
+    brute-force reference both write through here, so their texts agree."""
+
+    def __init__(self, vf: VacancyFacts, knowledge=None, modules: ModuleCatalogue | None = None):
+        self.vf = vf
+        self.knowledge = knowledge = knowledge or esco.knowledge()
+        modules = modules or CATALOGUE
+        self.gaps = []
+        for requirement, wanted in (("must_have", vf.must), ("nice_to_have", vf.nice)):
+            for skill, weight in sorted(wanted, key=lambda sw: (-sw[1], sw[0])):
+                self.gaps.append((skill, {"skill": skill, "label": knowledge.label(skill), "requirement": requirement,
+                                          "weight": weight, "closable_by": list(modules.modules_for(skill))}))
+        self.must = frozenset(s for s, _ in vf.must)
+        self.must_closable = frozenset(s for s in self.must if modules.closable(s))
+        self.nice = frozenset(s for s, _ in vf.nice)
+        self.target_keys = frozenset(vf.target)
+        self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
+        self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
+
+    def skill_gaps(self, held) -> list[dict]:
+        """Requirements the candidate lacks, each with the modules that would close it."""
+        return [dict(entry) for skill, entry in self.gaps if skill not in held]
+
+    def transfer(self, held, concepts) -> Transfer:
+        vf = self.vf
+        exact = vf.target_skills.intersection(held)
+        via_exact = self.knowledge.concepts_of(exact)
+        covered = self.target_keys & concepts
+        others = covered - via_exact
+        target = vf.target
+        norm = vf.target_norm or 1.0
+        return Transfer(
+            transfer_fit=sum(target[c] for c in sorted(others)) / norm,
+            exact_fit=sum(target[c] for c in sorted(covered & via_exact)) / norm,
+            shared=tuple(sorted(others, key=lambda c: (-target[c], c))),
+            target_groups=len(target),
+            covered_groups=len(covered),
+            exact_held=len(exact),
+            target_skills=len(vf.target_skills),
+        )
+
+    def explanation(self, held, concepts, values, distance, modes, wanted=()) -> str:
+        """One line in plain English; names transferable skills when they carry the match."""
+        parts = []
+        if self.must:
+            n_held = len(self.must.intersection(held))
+            closable = len(self.must_closable) - len(self.must_closable.intersection(held))
+            text = f"holds {n_held} of {len(self.must)} must-have skills"
+            parts.append(text + (f" ({closable} more closable by a module)" if closable else ""))
+        if self.nice:
+            parts.append(f"{len(self.nice.intersection(held))} of {len(self.nice)} nice-to-have skills")
+        if self.vf.target_norm:
+            t = self.transfer(held, concepts)
+            if t.carries:
+                labels = ", ".join(self.knowledge.concept_label(c) for c in t.shared[:3])
+                parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
+                             f"of {self.what} {t.target_groups} skill groups ({labels}) though only {t.exact_held} of "
+                             f"its {t.target_skills} essential or asked skills are held exactly")
+            else:
+                parts.append(f"covers {values['occupation_fit']:.0%} of {self.what} skill profile")
+        if self.vf.occupation and self.vf.occupation in wanted:
+            parts.append(self.wanted_text)
+        if distance is not None:
+            mode, minutes = fastest_mode(modes, distance)
+            parts.append(f"{distance:.1f} km away (about {minutes:.0f} min {MODE_WORDS[mode]})")
+        line = "; ".join(parts) or "no skills asked"
+        return line[0].upper() + line[1:]
+
+    def result(self, result_id: str, score: float, values: dict[str, float], *, held, concepts, distance, modes,
+               wanted=(), to_check=(), failures=()) -> dict:
+        """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
+        out = {
+            "id": result_id,
+            "score": round(score, 4),
+            "breakdown": breakdown(values),
+            "explanation": self.explanation(held, concepts, values, distance, modes, wanted),
+            "skill_gaps": self.skill_gaps(held),
+            "distance_km": None if distance is None else round(distance, 1),
+            "conditions_to_check": sorted(to_check, key=lambda c: (c not in UNCHECKED_CONDITIONS, c)),
+        }
+        if failures:
+            out["why_not"] = [f.as_dict() for f in failures]
+        return out
 
 
-def explain(cf, vf, values, distance, knowledge, modules) -> str:
-    """One line in plain English; names transferable skills when they carry the match."""
-    parts = []
-    if vf.must:
-        held = sum(1 for s, _ in vf.must if s in cf.held)
-        closable = sum(1 for s, _ in vf.must if s not in cf.held and modules.closable(s))
-        text = f"holds {held} of {len(vf.must)} must-have skills"
-        parts.append(text + (f" ({closable} more closable by a module)" if closable else ""))
-    if vf.nice:
-        parts.append(f"{sum(1 for s, _ in vf.nice if s in cf.held)} of {len(vf.nice)} nice-to-have skills")
-    if vf.target_norm:
-        t = transfer(cf, vf, knowledge)
-        what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
-        if t.carries:
-            labels = ", ".join(knowledge.concept_label(c) for c in t.shared[:3])
-            parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
-                         f"of {what} {t.target_groups} skill groups ({labels}) though only {t.exact_held} of its "
-                         f"{t.target_skills} essential or asked skills are held exactly")
-        else:
-            parts.append(f"covers {values['occupation_fit']:.0%} of {what} skill profile")
-    if vf.occupation and vf.occupation in cf.wanted:
-        parts.append(f"wants to work as {knowledge.occupation_label(vf.occupation)}")
-    if distance is not None:
-        mode, minutes = fastest(cf, distance)
-        parts.append(f"{distance:.1f} km away (about {minutes:.0f} min {MODE_WORDS[mode]})")
-    line = "; ".join(parts) or "no skills asked"
-    return line[0].upper() + line[1:]
+def skill_gaps(cf, vf, modules=None, knowledge=None) -> list[dict]:
+    return Explainer(vf, knowledge, modules).skill_gaps(cf.held)
+
+
+def transfer(cf, vf, knowledge=None) -> Transfer:
+    return Explainer(vf, knowledge).transfer(cf.held, cf.concepts)
 
 
 # --- one pair -----------------------------------------------------------------------
@@ -513,23 +559,13 @@ class PairScore:
     def near_miss(self) -> bool:
         return len(self.failures) == 1 and self.failures[0].near
 
-    def result(self, result_id: str, knowledge=None, modules=None) -> dict:
+    def result(self, result_id: str, knowledge=None, modules=None, explainer: Explainer | None = None) -> dict:
         """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
-        knowledge = knowledge or esco.knowledge()
-        modules = modules or CATALOGUE
-        out = {
-            "id": result_id,
-            "score": round(self.score, 4),
-            "breakdown": breakdown(self.values),
-            "explanation": explain(self.cf, self.vf, self.values, self.distance_km, knowledge, modules),
-            "skill_gaps": skill_gaps(self.cf, self.vf, modules, knowledge),
-            "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
-            "conditions_to_check": [c for c in self.cf.to_check if c in UNCHECKED_CONDITIONS]
-            + [c for c in self.cf.to_check if c not in UNCHECKED_CONDITIONS],
-        }
-        if self.failures:
-            out["why_not"] = [f.as_dict() for f in self.failures]
-        return out
+        explainer = explainer or Explainer(self.vf, knowledge, modules)
+        cf = self.cf
+        return explainer.result(result_id, self.score, self.values, held=cf.held, concepts=cf.concepts,
+                                distance=self.distance_km, modes=cf.modes, wanted=cf.wanted, to_check=cf.to_check,
+                                failures=self.failures)
 
 
 def evaluate(cf: CandidateFacts, vf: VacancyFacts, *, distance: float | None = math.nan, knowledge=None,
@@ -553,9 +589,9 @@ def score_pair(candidate: CandidateProfile, vacancy: VacancyProfile, *, knowledg
 
 
 def rank_key(score: float, result_id: str) -> tuple[float, str]:
-    """Best first, ties by id. Rounded so that the index's and this module's sums,
-    which may differ in the last bits, order alike."""
-    return (-round(score, 9), result_id)
+    """Best first, ties by id. Rounded (as numpy rounds, like the index) so that the
+    index's and this module's sums, which may differ in the last bits, order alike."""
+    return (-float(np.round(score, 9)), result_id)
 
 
 @dataclass
@@ -635,9 +671,16 @@ def _ranking(pairs: list[tuple[str, PairScore]], near: list[tuple[str, PairScore
     pairs.sort(key=lambda p: rank_key(p[1].score, p[0]))
     near.sort(key=lambda p: rank_key(p[1].score, p[0]))
     chosen, chosen_near = pairs[:limit], near[:near_misses]
+    explainers: dict[str, Explainer] = {}
+
+    def result(result_id: str, pair: PairScore) -> dict:
+        explainer = explainers.get(pair.vf.id) or explainers.setdefault(
+            pair.vf.id, Explainer(pair.vf, knowledge, modules))
+        return pair.result(result_id, explainer=explainer)
+
     return Ranking(
-        results=[p.result(i, knowledge, modules) for i, p in chosen],
-        near_misses=[p.result(i, knowledge, modules) for i, p in chosen_near],
+        results=[result(i, p) for i, p in chosen],
+        near_misses=[result(i, p) for i, p in chosen_near],
         fairness=fair(pairs) if fair else None,
         scores=[p.score for _, p in chosen],
         near_miss_scores=[p.score for _, p in chosen_near],

@@ -1,17 +1,22 @@
-"""Matching: an anonymous index fed by events; ranked candidates; placements."""
+"""Matching: an anonymous index fed by events; ranked, explained matches both ways;
+proposals, introductions and placements."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from matching import domain
-from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, Placement, metadata
-from matching.schemas import RecordPlacement
+from matching import domain, scoring
+from matching.fairness_metrics import FairnessMetrics
+from matching.live_index import LiveIndex, candidate_profile_of, vacancy_profile_of
+from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, Match, Placement, metadata
+from matching.profiles import CandidateProfile, VacancyProfile
+from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
+from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.errors import Conflict, ValidationError
+from werkbrug_shared.errors import Conflict, NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
@@ -24,48 +29,206 @@ def placement_dict(p: Placement) -> dict:
     return {
         "id": p.id, "candidate_id": p.candidate_id, "vacancy_id": p.vacancy_id, "employer_id": p.employer_id,
         "start_date": p.start_date.isoformat(), "hours_per_week": p.hours_per_week, "status": p.status,
+        "match_id": p.match_id, "credited_organisations": p.credited_organisations or [],
+        "end_date": p.end_date.isoformat() if p.end_date else None, "end_reason": p.end_reason,
     }
+
+
+def match_dict(m: Match) -> dict:
+    return {
+        "id": m.id, "candidate_id": m.candidate_id, "vacancy_id": m.vacancy_id, "status": m.status,
+        "score": m.score, "breakdown": m.breakdown, "proposed_by": m.proposed_by,
+        "proposed_at": m.proposed_at.isoformat(), "note": m.note, "rejected_reason": m.rejected_reason,
+        "placement_id": m.placement_id,
+    }
+
+
+def _ranking(ranking, id_key: str) -> dict:
+    """The RPC's answer: results keep the spine's ``candidate_id`` / ``vacancy_id`` beside ``id``."""
+    out = ranking.to_dict()
+    for item in (*out["results"], *out["near_misses"]):
+        item[id_key] = item["id"]
+    return out
 
 
 class MatchingService:
     name = "matching"
 
     db = Database(metadata)
+    index = LiveIndex()
+    caller = CurrentActor()
     metrics = EntrypointMetrics()
+    fairness_metrics = FairnessMetrics()
+
+    # --- ranking ---------------------------------------------------------------------------
 
     @rpc
-    def candidates_for_vacancy(self, vacancy_id, limit=10):
-        require_id(vacancy_id, "vacancy_id")
-        if not isinstance(limit, int) or not 1 <= limit <= 100:
-            raise ValidationError.from_fields("query", {"limit": ["must be between 1 and 100"]})
-        vacancy = self.db.get(IndexedVacancy, vacancy_id, "vacancy in the matching index:")
-        pool = self.db.session.execute(
-            select(IndexedCandidate.candidate_id, IndexedCandidate.skills).where(IndexedCandidate.in_pool)
+    def candidates_for_vacancy(self, vacancy_id, limit=10, filters=None):
+        """The best candidates in the pool for a vacancy, each with a score breakdown,
+        skill gaps and the modules that close them; near-misses say why not."""
+        query = load(CandidateQuery(), {"vacancy_id": vacancy_id, "limit": limit, "filters": filters or {}},
+                     "query")
+        try:
+            ranking = self.index.candidates_for_vacancy(query["vacancy_id"], query["limit"], query["filters"])
+        except KeyError:
+            raise NotFound(f"no vacancy in the matching index: {query['vacancy_id']}") from None
+        self.fairness_metrics.served(ranking.fairness)
+        return _ranking(ranking, "candidate_id")
+
+    @rpc
+    def vacancies_for_candidate(self, candidate_id, limit=10, filters=None):
+        """Open vacancies with a free opening, best first for this candidate, explained."""
+        query = load(VacancyQuery(), {"candidate_id": candidate_id, "limit": limit, "filters": filters or {}},
+                     "query")
+        try:
+            ranking = self.index.vacancies_for_candidate(query["candidate_id"], query["limit"], query["filters"])
+        except KeyError:
+            raise NotFound(f"no candidate in the matching index: {query['candidate_id']}") from None
+        return _ranking(ranking, "vacancy_id")
+
+    @rpc
+    def suggest_occupations(self, candidate_id, limit=10):
+        """ESCO occupations this candidate's skills carry over to, for looking broader than the last job."""
+        require_id(candidate_id, "candidate_id")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            raise ValidationError.from_fields("query", {"limit": ["must be between 1 and 50"]})
+        try:
+            return self.index.suggest_occupations(candidate_id, limit)
+        except KeyError:
+            raise NotFound(f"no candidate in the matching index: {candidate_id}") from None
+
+    @rpc
+    def fairness(self):
+        """Per target group: share of the top 10 served against share of the eligible pool,
+        over the rankings this instance served since it started (metrics hold the same)."""
+        return self.fairness_metrics.report()
+
+    @rpc
+    def indexed(self, candidate_ids):
+        """Which of these candidates the index holds, and whether each is in the pool."""
+        if not isinstance(candidate_ids, list) or len(candidate_ids) > 1000:
+            raise ValidationError.from_fields("query", {"candidate_ids": ["expected a list of at most 1000 ids"]})
+        found = {}
+        for candidate_id in candidate_ids:
+            in_pool = self.index.in_pool(candidate_id) if isinstance(candidate_id, str) else None
+            if in_pool is not None:
+                found[candidate_id] = {"in_pool": in_pool}
+        return found
+
+    @rpc
+    def index_size(self):
+        """How many candidates and vacancies the index holds (for readiness checks)."""
+        counts = self.index.counts()
+        return {**counts, "memory_bytes": self.index.memory_bytes()}
+
+    # --- proposals -------------------------------------------------------------------------
+
+    @rpc
+    def propose(self, candidate_id, vacancy_id):
+        """A professional proposes a candidate for a vacancy; the match keeps the score it had."""
+        data = load(Propose(), {"candidate_id": candidate_id, "vacancy_id": vacancy_id}, "proposal")
+        actor = self.caller.require()
+        session = self.db.session
+        candidate = self.db.get(IndexedCandidate, data["candidate_id"], "candidate in the matching index:")
+        vacancy = self.db.get(IndexedVacancy, data["vacancy_id"], "vacancy in the matching index:")
+        if vacancy.status != "open":
+            raise Conflict(f"vacancy {vacancy.vacancy_id} is {vacancy.status}")
+        open_match = session.scalar(select(Match.id).where(
+            Match.candidate_id == candidate.candidate_id, Match.vacancy_id == vacancy.vacancy_id,
+            Match.status.in_(domain.OPEN_MATCH)))
+        if open_match:
+            raise Conflict(f"this candidate is already proposed for this vacancy (match {open_match})")
+        pair = scoring.score_pair(candidate_profile_of(candidate), vacancy_profile_of(vacancy))
+        match = Match(
+            id=str(uuid.uuid4()), candidate_id=candidate.candidate_id, vacancy_id=vacancy.vacancy_id,
+            status=domain.PROPOSED, score=round(pair.score, 4), breakdown=scoring.breakdown(pair.values),
+            proposed_by=actor.organisation, proposed_at=utcnow(),
         )
-        return [m.__dict__ for m in domain.rank_candidates(pool, vacancy.skills_required, limit)]
+        session.add(match)
+        self.db.emit("nl.werkbrug.match.proposed.v1", match.id, {
+            "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
+            "score": match.score, "proposed_by": match.proposed_by,
+        })
+        session.flush()
+        return match_dict(match)
+
+    @rpc
+    def introduce(self, match_id, note=None):
+        """The jobhunter introduced the candidate to the employer. The note stays in matching."""
+        data = load(Introduce(), {"match_id": match_id, "note": note}, "introduction")
+        self.caller.require()
+        match = self._match_moving_to(data["match_id"], domain.INTRODUCED)
+        match.status, match.introduced_at, match.note = domain.INTRODUCED, utcnow(), data["note"]
+        self.db.emit("nl.werkbrug.match.introduced.v1", match.id, {
+            "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
+        })
+        return match_dict(match)
+
+    @rpc
+    def reject(self, match_id, reason, note=None):
+        """The employer, the candidate or the professional ends the match; the reason is a code."""
+        data = load(Reject(), {"match_id": match_id, "reason": reason, "note": note}, "rejection")
+        self.caller.require()
+        match = self._match_moving_to(data["match_id"], domain.REJECTED)
+        match.status, match.rejected_reason, match.decided_at = domain.REJECTED, data["reason"], utcnow()
+        if data["note"]:
+            match.note = data["note"]
+        self.db.emit("nl.werkbrug.match.rejected.v1", match.id, {
+            "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
+            "reason": match.rejected_reason,
+        })
+        return match_dict(match)
+
+    @rpc
+    def get_match(self, match_id):
+        require_id(match_id, "match_id")
+        return match_dict(self.db.get(Match, match_id, "match"))
+
+    def _match_moving_to(self, match_id: str, status: str) -> Match:
+        match = self.db.get(Match, match_id, "match", for_update=True)
+        try:
+            domain.check_match_transition(match.status, status)
+        except domain.RuleBroken as exc:
+            raise Conflict(str(exc)) from None
+        return match
+
+    # --- placements ------------------------------------------------------------------------
 
     @rpc
     def record_placement(self, placement):
+        """A candidate starts work. From a match (``match_id``) or directly; the credit goes
+        to every steward organisation of the vacancy and to whoever proposed or recorded it."""
         data = load(RecordPlacement(), placement, "placement")
         session = self.db.session
         candidate = self.db.get(IndexedCandidate, data["candidate_id"], "candidate in the matching index:",
                                 for_update=True)
         vacancy = self.db.get(IndexedVacancy, data["vacancy_id"], "vacancy in the matching index:")
-        active = session.scalar(
-            select(func.count()).select_from(Placement).where(
-                Placement.candidate_id == candidate.candidate_id,
-                Placement.vacancy_id == vacancy.vacancy_id,
-                Placement.status == "active",
-            )
-        )
-        if active:
+        match = None
+        if data["match_id"] is not None:
+            match = self._match_moving_to(data["match_id"], domain.PLACED)
+            if (match.candidate_id, match.vacancy_id) != (candidate.candidate_id, vacancy.vacancy_id):
+                raise ValidationError.from_fields("placement", {"match_id": ["is a match of another candidate "
+                                                                             "or vacancy"]})
+        active = session.scalars(select(Placement).where(
+            Placement.candidate_id == candidate.candidate_id, Placement.status == domain.ACTIVE)).all()
+        if any(p.vacancy_id == vacancy.vacancy_id for p in active):
             raise Conflict("this candidate already has an active placement on this vacancy")
+        try:
+            domain.check_hours_fit([p.hours_per_week for p in active], data["hours_per_week"],
+                                   candidate.hours_per_week)
+        except domain.RuleBroken as exc:
+            raise Conflict(str(exc)) from None
+        stewards = (vacancy.profile or {}).get("steward_organisations", [])
         row = Placement(
             id=str(uuid.uuid4()), candidate_id=candidate.candidate_id, vacancy_id=vacancy.vacancy_id,
             employer_id=vacancy.employer_id, start_date=data["start_date"], hours_per_week=data["hours_per_week"],
-            status="active", recorded_at=utcnow(),
+            status=domain.ACTIVE, recorded_at=utcnow(), match_id=match.id if match else None,
+            credited_organisations=domain.credited_organisations(
+                stewards, match.proposed_by if match else None, self.caller.organisation),
         )
         session.add(row)
+        if match is not None:
+            match.status, match.placement_id, match.decided_at = domain.PLACED, row.id, utcnow()
         candidate.in_pool = False
         session.flush()
         self.db.emit("nl.werkbrug.placement.recorded.v1", row.id, {
@@ -73,6 +236,35 @@ class MatchingService:
             "employer_id": row.employer_id, "start_date": row.start_date.isoformat(),
             "hours_per_week": row.hours_per_week, "region": candidate.region,
             "target_groups": candidate.target_groups, "cohort": candidate.cohort,
+            "match_id": row.match_id, "credited_organisations": row.credited_organisations,
+        })
+        index, candidate_id = self.index, candidate.candidate_id
+        self.db.on_commit(lambda: index.set_in_pool(candidate_id, False))
+        return placement_dict(row)
+
+    @rpc
+    def end_placement(self, placement_id, end_date, reason):
+        """A placement ended: the candidate is back in the pool (unless still placed elsewhere)."""
+        data = load(EndPlacement(), {"placement_id": placement_id, "end_date": end_date, "reason": reason},
+                    "placement end")
+        row = self.db.get(Placement, data["placement_id"], "placement", for_update=True)
+        if row.status != domain.ACTIVE:
+            raise Conflict(f"placement {row.id} has already ended")
+        if data["end_date"] < row.start_date:
+            raise ValidationError.from_fields("placement end", {"end_date": ["is before the start date"]})
+        row.status, row.end_date, row.end_reason = domain.ENDED, data["end_date"], data["reason"]
+        session = self.db.session
+        session.flush()
+        still_placed = session.scalar(select(func.count()).select_from(Placement).where(
+            Placement.candidate_id == row.candidate_id, Placement.status == domain.ACTIVE))
+        candidate = session.get(IndexedCandidate, row.candidate_id)
+        if candidate is not None and not still_placed:
+            candidate.in_pool = True
+            index, candidate_id = self.index, row.candidate_id
+            self.db.on_commit(lambda: index.set_in_pool(candidate_id, True))
+        self.db.emit("nl.werkbrug.placement.ended.v1", row.id, {
+            "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
+            "end_date": row.end_date.isoformat(), "reason": row.end_reason,
         })
         return placement_dict(row)
 
@@ -82,16 +274,7 @@ class MatchingService:
         row = self.db.get(Placement, placement_id, "placement")
         return placement_dict(row)
 
-    @rpc
-    def index_size(self):
-        """How many candidates and vacancies the index holds (for readiness checks)."""
-        session = self.db.session
-        candidates = select(func.count()).select_from(IndexedCandidate)
-        return {
-            "candidates": session.scalar(candidates),
-            "in_pool": session.scalar(candidates.where(IndexedCandidate.in_pool)),
-            "vacancies": session.scalar(select(func.count()).select_from(IndexedVacancy)),
-        }
+    # --- the index, fed by events --------------------------------------------------------------
 
     @event_handler("nl.werkbrug.candidate.registered.v1", batch=True)
     def on_candidate_registered(self, events):
@@ -103,24 +286,38 @@ class MatchingService:
 
     @event_handler("nl.werkbrug.vacancy.opened.v1")
     def on_vacancy_opened(self, event):
-        self._index_vacancy(event.data)
+        self._index_vacancy(event)
 
     @event_handler("nl.werkbrug.vacancy.updated.v1")
     def on_vacancy_updated(self, event):
-        self._index_vacancy(event.data)
+        self._index_vacancy(event)
+
+    @event_handler("nl.werkbrug.vacancy.filled.v1")
+    def on_vacancy_filled(self, event):
+        self._vacancy_status(event.data["vacancy_id"], "filled")
+
+    @event_handler("nl.werkbrug.vacancy.closed.v1")
+    def on_vacancy_closed(self, event):
+        self._vacancy_status(event.data["vacancy_id"], "closed")
 
     @event_handler("nl.werkbrug.candidate.erased.v1")
     def on_candidate_erased(self, event):
-        """AVG erasure: the profile leaves the index; placements keep only ids, for the counts."""
+        """AVG erasure: the profile leaves the index; matches and placements keep only ids and
+        codes, for the counts (a professional's note may name the person, so it goes)."""
         candidate_id = event.data["candidate_id"]
-        row = self.db.session.get(IndexedCandidate, candidate_id)
+        session = self.db.session
+        row = session.get(IndexedCandidate, candidate_id)
         if row is not None:
-            self.db.session.delete(row)
-        if self.db.session.get(ErasedCandidate, candidate_id) is None:
-            self.db.session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
+            session.delete(row)
+        session.execute(update(Match).where(Match.candidate_id == candidate_id).values(note=None))
+        if session.get(ErasedCandidate, candidate_id) is None:
+            session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
+        index = self.index
+        self.db.on_commit(lambda: index.remove_candidate(candidate_id))
 
     def _index_candidates(self, events):
-        """Upsert a batch of profiles: two queries to find what exists, one flush to write."""
+        """Upsert a batch of profiles: two queries to find what exists, one flush to write,
+        and the index follows after the commit."""
         session = self.db.session
         ids = {e.data["candidate_id"] for e in events}
         with session.no_autoflush:
@@ -128,6 +325,7 @@ class MatchingService:
                 select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(ids))))
             rows = {r.candidate_id: r for r in session.scalars(
                 select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(ids)))}
+        latest = {}
         for event in events:
             data = event.data
             if data["candidate_id"] in erased:
@@ -138,11 +336,28 @@ class MatchingService:
                 session.add(row)
             for field in CANDIDATE_FIELDS:
                 setattr(row, field, data[field])
+            row.profile = event.wire_data if event.wire_data is not None else None
+            latest[row.candidate_id] = CandidateProfile.from_event(data)
+        index = self.index
+        self.db.on_commit(lambda: [index.upsert_candidate(p) for p in latest.values()])
 
-    def _index_vacancy(self, data):
+    def _index_vacancy(self, event):
+        data = event.data
         row = self.db.session.get(IndexedVacancy, data["vacancy_id"])
         if row is None:
             row = IndexedVacancy(vacancy_id=data["vacancy_id"])
             self.db.session.add(row)
         for field in VACANCY_FIELDS:
             setattr(row, field, data[field])
+        row.status = data["status"]
+        row.profile = event.wire_data
+        profile, index = VacancyProfile.from_event(data), self.index
+        self.db.on_commit(lambda: index.upsert_vacancy(profile))
+
+    def _vacancy_status(self, vacancy_id: str, status: str):
+        row = self.db.session.get(IndexedVacancy, vacancy_id)
+        if row is None:
+            return  # never indexed (opened before matching listened): nothing to change
+        row.status = status
+        profile, index = vacancy_profile_of(row), self.index
+        self.db.on_commit(lambda: index.upsert_vacancy(profile))

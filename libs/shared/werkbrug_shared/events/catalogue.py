@@ -31,6 +31,13 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRANSPORT_MODES = ("car", "bicycle", "public_transport", "on_foot")
 VISIBILITIES = ("public", "internal", "hidden")
 VACANCY_STATUSES = ("open", "filled", "closed")
+# codes, never free text: a reason travels in events, a professional's own words stay in matching's note
+MATCH_REJECT_REASONS = (
+    "employer_declined", "candidate_declined", "not_suitable", "vacancy_filled", "vacancy_closed", "other",
+)
+PLACEMENT_END_REASONS = (
+    "contract_ended", "dismissed", "resigned", "health", "better_job", "moved", "employer_closed", "other",
+)
 
 
 def _id(**kw):
@@ -167,6 +174,15 @@ class MatchProposed(EventData):
     candidate_id = _id(required=True)
     vacancy_id = _id(required=True)
     score = fields.Float(required=True)
+    # the partner organisation whose professional proposed it (shares the placement credit)
+    proposed_by = fields.String(load_default=None, allow_none=True)
+
+
+class MatchRejected(EventData):
+    match_id = _id(required=True)
+    candidate_id = _id(required=True)
+    vacancy_id = _id(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(MATCH_REJECT_REASONS))
 
 
 class MatchIntroduced(EventData):
@@ -186,6 +202,10 @@ class PlacementRecorded(EventData):
     region = fields.String(required=True)
     target_groups = _target_groups(required=True)
     cohort = fields.String(load_default=None, allow_none=True)
+    # added with proposals: the match it came from, and who shares the credit
+    # (every steward organisation of the vacancy and the proposer's)
+    match_id = _id(load_default=None, allow_none=True)
+    credited_organisations = fields.List(fields.String(), load_default=list)
 
 
 class PlacementEnded(EventData):
@@ -193,7 +213,7 @@ class PlacementEnded(EventData):
     candidate_id = _id(required=True)
     vacancy_id = _id(required=True)
     end_date = fields.Date(required=True)
-    reason = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(PLACEMENT_END_REASONS))
 
 
 class PlacementAtRisk(EventData):
@@ -270,6 +290,7 @@ CATALOGUE: dict[str, EventType] = {
         _t("vacancy.closed", "vacancies", VacancyClosed),
         _t("match.proposed", "matching", MatchProposed),
         _t("match.introduced", "matching", MatchIntroduced),
+        _t("match.rejected", "matching", MatchRejected),
         _t("placement.recorded", "matching", PlacementRecorded),
         _t("placement.ended", "matching", PlacementEnded),
         _t("aftercare_plan.created", "aftercare", AftercarePlanCreated),

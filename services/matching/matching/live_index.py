@@ -1,0 +1,81 @@
+"""The in-memory matching index of one service process, kept with its database.
+
+Built from matching's own tables when the service starts, then changed only
+after the transaction that changed those tables committed (see
+``UnitOfWork.on_commit``): the index is never ahead of the rows it is rebuilt
+from, so a rolled-back or retried event leaves no trace in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from eventlet.event import Event
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matching.index import MatchingIndex
+from matching.models import IndexedCandidate, IndexedVacancy
+from matching.profiles import CandidateProfile, VacancyProfile
+from werkbrug_shared.db import databases_of
+
+log = logging.getLogger(__name__)
+
+
+def candidate_profile_of(row: IndexedCandidate) -> CandidateProfile:
+    """A stored row as a profile; rows indexed before full profiles were kept have the spine's fields."""
+    data = row.profile or {
+        "candidate_id": row.candidate_id, "region": row.region, "pc4": row.pc4,
+        "target_groups": row.target_groups, "skills": row.skills, "hours_per_week": row.hours_per_week,
+        "conditions": row.conditions, "cohort": row.cohort,
+    }
+    return CandidateProfile.from_event(data)
+
+
+def vacancy_profile_of(row: IndexedVacancy) -> VacancyProfile:
+    data = dict(row.profile or {
+        "vacancy_id": row.vacancy_id, "employer_id": row.employer_id, "region": row.region, "pc4": row.pc4,
+        "skills_required": row.skills_required, "hours_per_week": row.hours_per_week, "openings": row.openings,
+    })
+    data["status"], data["openings"] = row.status, row.openings
+    return VacancyProfile.from_event(data)
+
+
+class LiveIndex(DependencyProvider):
+    """One :class:`MatchingIndex` per container, shared by every worker.
+
+    nameko starts every extension at once, so a call or an event can arrive
+    while the index is still being built: its worker waits for it.
+    """
+
+    def __init__(self):
+        self.index: MatchingIndex | None = None
+        self._built = None
+
+    def setup(self):
+        self._built = Event()
+
+    def start(self):
+        (db,) = databases_of(self.container)
+        started = time.monotonic()
+        index = MatchingIndex()
+        with Session(db.engine) as session:
+            candidates = session.scalars(select(IndexedCandidate).execution_options(yield_per=5000))
+            profiles, placed = [], []
+            for row in candidates:
+                profiles.append(candidate_profile_of(row))
+                if not row.in_pool:
+                    placed.append(row.candidate_id)
+            vacancies = [vacancy_profile_of(row) for row in session.scalars(select(IndexedVacancy))]
+        index.load(profiles, vacancies, not_in_pool=placed)
+        self.index = index
+        self._built.send(True)
+        log.info("matching index built from the database: %s candidates, %s vacancies in %.1f s",
+                 len(profiles), len(vacancies), time.monotonic() - started)
+
+    def get_dependency(self, worker_ctx):
+        if self.index is None:
+            self._built.wait()
+        return self.index
