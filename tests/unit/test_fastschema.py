@@ -152,3 +152,36 @@ def test_valid_profiles_take_the_fast_path_and_errors_still_name_the_field():
     with pytest.raises(Exception) as refused:
         new_event("nl.werkbrug.candidate.registered.v1", "c-1", {**profile, "hours_per_week": 61})
     assert "hours_per_week" in str(refused.value.errors)
+
+
+def test_the_quick_envelope_agrees_with_the_schema():
+    from werkbrug_shared.events.envelope import ENVELOPE, load_envelope
+
+    r = random.Random(11)
+    good = {"specversion": "1.0", "id": "e-1", "source": "/werkbrug/matching", "subject": "p-1",
+            "type": "nl.werkbrug.placement.recorded.v1", "time": "2026-11-23T10:00:00.123456+00:00",
+            "datacontenttype": "application/json", "data": {"placement_id": "p-1"}}
+    variants = {
+        "specversion": ["1.0", "0.3", 1.0], "id": ["e-1", "", "x" * 201, 7], "subject": ["p-1", "", None],
+        "source": ["/werkbrug/matching", "/werkbrug/Matching", "matching"],
+        "type": ["nl.werkbrug.placement.recorded.v1", "nl.werkbrug.placement.v1", "x"],
+        "time": ["2026-11-23T10:00:00Z", "2026-11-23T10:00:00+01:00", "2026-11-23T10:00:00", "2026-02-30T10:00:00Z",
+                 "2026-11-23 10:00:00+00:00", "20261123T100000Z", "yesterday", 5],
+        "datacontenttype": ["application/json", "text/plain"], "data": [{"a": 1}, {}, [], "x"],
+    }
+    quick = 0
+    for _ in range(3000):
+        body = {k: (r.choice(variants[k]) if r.random() < 0.3 else v) for k, v in good.items()}
+        if r.random() < 0.05:
+            body["traceparent"] = "00-abc"
+        if r.random() < 0.05:
+            del body[r.choice(sorted(body))]
+        try:
+            expected = ENVELOPE.load(body)
+        except SchemaError:
+            with pytest.raises(SchemaError):
+                load_envelope(body)
+            continue
+        assert load_envelope(body) == expected
+        quick += body.keys() == good.keys()
+    assert quick > 100

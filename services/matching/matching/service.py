@@ -14,7 +14,7 @@ from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, M
 from matching.profiles import CandidateProfile, VacancyProfile
 from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
 from werkbrug_shared.actor import CurrentActor
-from werkbrug_shared.db import Database
+from werkbrug_shared.db import Database, insert_rows
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
@@ -316,30 +316,32 @@ class MatchingService:
         self.db.on_commit(lambda: index.remove_candidate(candidate_id))
 
     def _index_candidates(self, events):
-        """Upsert a batch of profiles: two queries to find what exists, one flush to write,
-        and the index follows after the commit."""
+        """Upsert a batch of profiles: two queries to find what exists, one COPY for the new
+        ones, and the index follows after the commit."""
         session = self.db.session
-        ids = {e.data["candidate_id"] for e in events}
+        latest = {e.data["candidate_id"]: e for e in events}  # a repeated id: the last profile wins
         with session.no_autoflush:
             erased = set(session.scalars(
-                select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(ids))))
+                select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(latest))))
             rows = {r.candidate_id: r for r in session.scalars(
-                select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(ids)))}
-        latest = {}
-        for event in events:
-            data = event.data
-            if data["candidate_id"] in erased:
+                select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(latest)))}
+        new, profiles = [], []
+        for candidate_id, event in latest.items():
+            if candidate_id in erased:
                 continue  # a late profile event must not bring an erased person back
-            row = rows.get(data["candidate_id"])
+            data = event.data
+            values = {field: data[field] for field in CANDIDATE_FIELDS}
+            values["profile"] = event.wire_data
+            row = rows.get(candidate_id)
             if row is None:
-                row = rows[data["candidate_id"]] = IndexedCandidate(candidate_id=data["candidate_id"], in_pool=True)
-                session.add(row)
-            for field in CANDIDATE_FIELDS:
-                setattr(row, field, data[field])
-            row.profile = event.wire_data if event.wire_data is not None else None
-            latest[row.candidate_id] = CandidateProfile.from_event(data)
+                new.append({"candidate_id": candidate_id, "in_pool": True, **values})
+            else:
+                for field, value in values.items():
+                    setattr(row, field, value)
+            profiles.append(CandidateProfile.from_event(data))
+        insert_rows(session, IndexedCandidate.__table__, new)
         index = self.index
-        self.db.on_commit(lambda: [index.upsert_candidate(p) for p in latest.values()])
+        self.db.on_commit(lambda: [index.upsert_candidate(p) for p in profiles])
 
     def _index_vacancy(self, event):
         data = event.data

@@ -3,7 +3,8 @@ can replay the event store through exactly the same path.
 
 A :class:`Projector` serves one batch: it loads every row the batch touches in
 a handful of ``IN (...)`` queries, applies the events in memory in order, and
-leaves one flush to the session. Per event that was six statements.
+writes: rows that are new in one bulk insert each (:meth:`Projector.write`),
+changed rows through the session's flush. Per event that was six statements.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from reporting.models import (
     PlacementTargetGroup,
     StoredEvent,
 )
+from werkbrug_shared.db import insert_rows
 from werkbrug_shared.events.envelope import utcnow
 
 REGISTERED = "nl.werkbrug.candidate.registered.v1"
@@ -44,6 +46,8 @@ def anonymised(data: dict) -> dict:
 class Projector:
     def __init__(self, session: Session, events):
         self.session = session
+        self.new_candidates: list[SimpleNamespace] = []
+        self.new_groups: list[dict] = []
         ids = {e.data.get("candidate_id") for e in events} - {None}
         placements = {e.data["placement_id"] for e in events if e.type == PLACEMENT_RECORDED}
         # one flush here, before loading, so rows still pending in the session are found
@@ -68,18 +72,26 @@ class Projector:
 
     # -- helpers -------------------------------------------------------------------
 
-    def candidate(self, candidate_id: str) -> CandidateOutflow:
+    def candidate(self, candidate_id: str) -> CandidateOutflow | SimpleNamespace:
+        """The candidate's row: a stored one, or a new one :meth:`write` will insert."""
         row = self.candidates.get(candidate_id)
         if row is None:
-            row = self.candidates[candidate_id] = CandidateOutflow(candidate_id=candidate_id, placements=0)
-            self.session.add(row)
+            row = self.candidates[candidate_id] = SimpleNamespace(
+                candidate_id=candidate_id, cohort=None, region=None, first_placed_on=None, placements=0)
+            self.new_candidates.append(row)
         return row
 
     def target_groups(self, candidate_id: str, groups) -> None:
-        for group in set(groups):
+        for group in sorted(set(groups)):
             if (candidate_id, group) not in self.groups:
                 self.groups.add((candidate_id, group))
-                self.session.add(CandidateTargetGroup(candidate_id=candidate_id, target_group=group))
+                self.new_groups.append({"candidate_id": candidate_id, "target_group": group})
+
+    def write(self) -> None:
+        """Insert the new rows in bulk; the session flushes the changed ones."""
+        insert_rows(self.session, CandidateOutflow.__table__, [vars(row) for row in self.new_candidates])
+        insert_rows(self.session, CandidateTargetGroup.__table__, self.new_groups)
+        self.new_candidates, self.new_groups = [], []
 
     # -- projections ---------------------------------------------------------------
 
@@ -127,7 +139,9 @@ class Projector:
 
 def apply(session: Session, event_type: str, data: dict) -> None:
     """One event through the read models: a batch of one."""
-    Projector(session, [SimpleNamespace(type=event_type, data=data)]).apply(event_type, data)
+    projector = Projector(session, [SimpleNamespace(type=event_type, data=data)])
+    projector.apply(event_type, data)
+    projector.write()
 
 
 PROJECTIONS = {

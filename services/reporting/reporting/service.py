@@ -50,6 +50,7 @@ class ReportingService:
         insert_rows(session, StoredEvent.__table__, stored)
         for event in events:
             projector.apply(event.type, event.data)
+        projector.write()
 
     @rpc
     def outflow(self, cohort=None, target_group=None):

@@ -17,7 +17,7 @@ from marshmallow import ValidationError as SchemaError
 
 from werkbrug_shared.errors import ValidationError, describe_fields
 from werkbrug_shared.events import fastschema
-from werkbrug_shared.events.envelope import ENVELOPE, Event
+from werkbrug_shared.events.envelope import Event, load_envelope
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
@@ -343,7 +343,7 @@ def parse_event(body) -> Event:
     if not isinstance(body, dict):
         raise ValidationError.from_fields("event", {"body": ["not a JSON object"]})
     try:
-        env = ENVELOPE.load(body)
+        env = load_envelope(body)
     except SchemaError as exc:
         raise ValidationError.from_fields("event envelope", exc.messages) from None
     etype = event_type(env["type"])

@@ -66,6 +66,35 @@ class EnvelopeSchema(Schema):
 
 
 ENVELOPE = EnvelopeSchema()
+_ENVELOPE_KEYS = frozenset({"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"})
+_SOURCE = re.compile(r"^/werkbrug/[a-z_]+\Z")
+_TYPE = re.compile(TYPE_PATTERN)
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z")
+
+
+def load_envelope(body: dict) -> dict:
+    """``ENVELOPE.load(body)``, quicker for the envelope werkbrug itself writes.
+
+    Only an envelope with exactly the required attributes, each plainly valid,
+    takes the quick path; anything else (extensions, ``dataschema``, another
+    time format) goes to the schema, which decides and words every error.
+    """
+    if type(body) is dict and body.keys() == _ENVELOPE_KEYS:
+        ident, subject, time = body["id"], body["subject"], body["time"]
+        if (body["specversion"] == SPECVERSION and body["datacontenttype"] == DATA_CONTENT_TYPE
+                and type(ident) is str and 0 < len(ident) <= 200
+                and type(subject) is str and 0 < len(subject) <= 200
+                and type(body["source"]) is str and _SOURCE.match(body["source"])
+                and type(body["type"]) is str and _TYPE.match(body["type"])
+                and type(body["data"]) is dict and type(time) is str and _ISO_TIME.match(time)):
+            try:
+                when = datetime.fromisoformat(time)
+            except ValueError:
+                when = None
+            if when is not None and when.tzinfo is not None:
+                return {**body, "time": when, "data": dict(body["data"]), "dataschema": None}
+    return ENVELOPE.load(body)
 
 
 def utcnow() -> datetime:
