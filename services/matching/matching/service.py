@@ -269,6 +269,14 @@ class MatchingService:
         return placement_dict(row)
 
     @rpc
+    def placements_of(self, candidate_id):
+        """A candidate's placements, newest first."""
+        require_id(candidate_id, "candidate_id")
+        rows = self.db.session.scalars(select(Placement).where(Placement.candidate_id == candidate_id)
+                                       .order_by(Placement.recorded_at.desc()))
+        return [placement_dict(p) for p in rows]
+
+    @rpc
     def get_placement(self, placement_id):
         require_id(placement_id, "placement_id")
         row = self.db.get(Placement, placement_id, "placement")

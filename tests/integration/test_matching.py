@@ -1,0 +1,198 @@
+"""Matching as partners use it: ranked and explained, proposals, placements, fairness."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.integration.harness import eventually, matching_has
+from werkbrug_shared.errors import Conflict, ValidationError
+
+ENSCHEDE, SOWECO, JOBHUNTERS = "dev-gemeente-enschede", "dev-soweco", "dev-jobhunters-twente"
+# real ESCO skills: cleaning, and health and safety (what VCA proves)
+CLEAN = "http://data.europa.eu/esco/skill/021cf226-3dac-4712-9738-24bf0952c064"
+SAFETY = "http://data.europa.eu/esco/skill/86df7af2-f9f3-4c06-a500-7f1fba9e78fe"
+PLUMBING = "http://data.europa.eu/esco/skill/8755734c-2919-41a3-9ca6-1e3d1f169213"
+
+
+class Twente:
+    """A region of its own per test, an employer and a vacancy stewarded by two organisations."""
+
+    def __init__(self, system, hours: int = 32, must_have=(CLEAN,)):
+        self.system = system
+        self.name = f"twente-{uuid.uuid4().hex[:8]}"
+        with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+            kvk = f"{uuid.uuid4().int % 10**8:08d}"
+            self.employer = enschede.vacancies.register_employer(
+                {"name": "Schoonmaak Oost BV", "kvk_number": kvk, "region": self.name, "postcode": "7511 JD"})
+            self.vacancy = self.open(enschede, hours, must_have)
+            enschede.vacancies.add_steward(self.vacancy["id"], {"organisation": "soweco", "professional": "wsp-7"})
+
+    def open(self, rpc, hours: int, must_have=(CLEAN,)) -> dict:
+        return rpc.vacancies.open({
+            "employer_id": self.employer["id"], "title": "schoonmaker", "region": self.name, "postcode": "7511 JD",
+            "must_have": [{"skill": s, "weight": 1.0} for s in must_have], "hours_per_week": hours, "openings": 3,
+        })
+
+    def candidate(self, rpc, skills=(CLEAN,), hours: int = 32, groups=("bijstand",)) -> dict:
+        return rpc.candidates.register({
+            "given_name": "Sanne", "family_name": "de Vries", "region": self.name, "postcode": "7512 AB",
+            "target_groups": list(groups), "skills": list(skills), "hours_per_week": hours,
+        })
+
+
+def ids(ranking) -> list[str]:
+    return [r["candidate_id"] for r in ranking["results"]]
+
+
+def test_propose_introduce_place_shares_the_credit_and_an_ended_placement_returns_the_candidate(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede, system.rpc(JOBHUNTERS, "jh-3") as jobhunters:
+        candidate = twente.candidate(enschede)
+        eventually(lambda: matching_has(jobhunters, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+        eventually(lambda: "soweco" in jobhunters.vacancies.get(twente.vacancy["id"])["steward_organisations"],
+                   what="the second steward")
+
+        ranking = jobhunters.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        (result,) = [r for r in ranking["results"] if r["candidate_id"] == candidate["id"]]
+        assert {c["component"] for c in result["breakdown"]} >= {"must_have", "occupation_fit", "distance"}
+        assert result["explanation"]
+
+        match = jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])
+        assert match["status"] == "proposed" and match["proposed_by"] == "jobhunters-twente"
+        assert match["breakdown"], "the match keeps the score it was proposed on"
+        with pytest.raises(Conflict):
+            jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])
+        introduced = jobhunters.matching.introduce(match["id"], "Sanne had een goed gesprek met de teamleider")
+        assert introduced["status"] == "introduced"
+        eventually(lambda: enschede.candidates.get(candidate["id"])["status"] == "introduced",
+                   what="candidates to follow the introduction")
+
+        placement = enschede.matching.record_placement({
+            "candidate_id": candidate["id"], "vacancy_id": twente.vacancy["id"], "match_id": match["id"],
+            "start_date": "2026-12-01", "hours_per_week": 32})
+        # every steward organisation of the vacancy, and the organisation that proposed the match
+        assert placement["credited_organisations"] == ["gemeente-enschede", "jobhunters-twente", "soweco"]
+        assert jobhunters.matching.get_match(match["id"])["status"] == "placed"
+        assert jobhunters.matching.indexed([candidate["id"]]) == {candidate["id"]: {"in_pool": False}}
+        assert candidate["id"] not in ids(jobhunters.matching.candidates_for_vacancy(twente.vacancy["id"], 10))
+        eventually(lambda: enschede.candidates.get(candidate["id"])["status"] == "placed", what="placed")
+
+        with pytest.raises(ValidationError) as refused:
+            enschede.matching.end_placement(placement["id"], "2027-03-01", "he was late")
+        assert "reason" in refused.value.errors
+        ended = enschede.matching.end_placement(placement["id"], "2027-03-01", "contract_ended")
+        assert ended["status"] == "ended" and ended["end_reason"] == "contract_ended"
+        with pytest.raises(Conflict):
+            enschede.matching.end_placement(placement["id"], "2027-03-02", "other")
+        assert jobhunters.matching.indexed([candidate["id"]]) == {candidate["id"]: {"in_pool": True}}
+        eventually(lambda: enschede.candidates.get(candidate["id"])["status"] == "available",
+                   what="candidates to put them back in the pool")
+        eventually(lambda: enschede.vacancies.get(twente.vacancy["id"])["openings_filled"] == 0,
+                   what="the opening to come back")
+
+
+def test_a_rejected_match_is_final_and_its_reason_is_a_code(system):
+    twente = Twente(system)
+    with system.rpc(JOBHUNTERS, "jh-3") as jobhunters:
+        candidate = twente.candidate(jobhunters)
+        eventually(lambda: matching_has(jobhunters, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+        match = jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])
+        with pytest.raises(ValidationError) as refused:
+            jobhunters.matching.reject(match["id"], "ze was te laat")
+        assert "reason" in refused.value.errors
+        assert jobhunters.matching.get_match(match["id"])["status"] == "proposed", "nothing written"
+        rejected = jobhunters.matching.reject(match["id"], "employer_declined", "werkgever koos een ander")
+        assert rejected["status"] == "rejected" and rejected["rejected_reason"] == "employer_declined"
+        with pytest.raises(Conflict):
+            jobhunters.matching.introduce(match["id"])
+        with pytest.raises(Conflict):
+            jobhunters.matching.record_placement({
+                "candidate_id": candidate["id"], "vacancy_id": twente.vacancy["id"], "match_id": match["id"],
+                "start_date": "2026-12-01", "hours_per_week": 32})
+        # a new proposal after a rejection is allowed
+        assert jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])["status"] == "proposed"
+
+
+def test_proposals_need_a_partner_credential(system, rpc):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE) as enschede:
+        candidate = twente.candidate(enschede)
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+    from werkbrug_shared.errors import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        rpc.matching.propose(candidate["id"], twente.vacancy["id"])
+
+
+def test_two_full_time_placements_never_coexist_but_part_time_ones_that_fit_do(system):
+    twente = Twente(system, hours=36)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        second_job = twente.open(enschede, 36)
+        part_time = [twente.open(enschede, 16), twente.open(enschede, 16)]
+        full, half = twente.candidate(enschede, hours=40), twente.candidate(enschede, hours=32)
+        eventually(lambda: all(matching_has(enschede, v["id"], [full["id"], half["id"]])
+                               for v in (twente.vacancy, second_job, *part_time)), what="indexing")
+
+        def place(candidate, vacancy, hours):
+            return enschede.matching.record_placement({
+                "candidate_id": candidate["id"], "vacancy_id": vacancy["id"], "start_date": "2026-12-01",
+                "hours_per_week": hours})
+
+        place(full, twente.vacancy, 36)
+        with pytest.raises(Conflict) as refused:
+            place(full, second_job, 36)
+        assert "36 hours" in str(refused.value)
+        place(half, part_time[0], 16)
+        place(half, part_time[1], 16)
+        assert len(enschede.matching.placements_of(half["id"])) == 2
+
+
+def test_a_new_profile_moves_the_ranking_after_one_event(system):
+    twente = Twente(system, must_have=(CLEAN, SAFETY))
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        candidate = twente.candidate(enschede, skills=(PLUMBING,))
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+        ranking = enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        assert candidate["id"] not in ids(ranking)
+
+        enschede.candidates.update(candidate["id"], {"skills": [CLEAN, SAFETY]})
+        ranked = eventually(lambda: candidate["id"] in ids(
+            r := enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)) and r, what="the new profile")
+        (result,) = [r for r in ranked["results"] if r["candidate_id"] == candidate["id"]]
+        assert result["skill_gaps"] == []
+
+
+def test_fairness_counts_every_ranking_served(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        people = [twente.candidate(enschede, groups=("50plus",) if i % 2 else ("statushouder",)) for i in range(4)]
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [p["id"] for p in people]), what="indexing")
+        before = enschede.matching.fairness()
+        rankings = before["rankings"]
+        ranking = enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        assert ranking["fairness"]["eligible"] >= 4
+        after = enschede.matching.fairness()
+        assert after["rankings"] == rankings + 1
+        groups = after["groups"]
+        assert groups["50plus"]["in_pool"] >= before["groups"].get("50plus", {}).get("in_pool", 0) + 2
+        assert 0 < groups["statushouder"]["pool_share"] <= 1
+    assert system.metric("matching", "werkbrug_matching_rankings_total") >= rankings + 1
+    assert system.metric("matching", "werkbrug_matching_top10_candidates_total", target_group="50plus") >= 2
+
+
+def test_the_index_is_rebuilt_from_matchings_database_when_it_starts(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        placed, waiting = twente.candidate(enschede), twente.candidate(enschede)
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [placed["id"], waiting["id"]]),
+                   what="indexing")
+        enschede.matching.record_placement({"candidate_id": placed["id"], "vacancy_id": twente.vacancy["id"],
+                                            "start_date": "2026-12-01", "hours_per_week": 32})
+    system.stop("matching")
+    system.start("matching")
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        assert enschede.matching.indexed([placed["id"], waiting["id"]]) == {
+            placed["id"]: {"in_pool": False}, waiting["id"]: {"in_pool": True}}
+        assert waiting["id"] in ids(enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10))
