@@ -196,3 +196,40 @@ def test_the_index_is_rebuilt_from_matchings_database_when_it_starts(system):
         assert enschede.matching.indexed([placed["id"], waiting["id"]]) == {
             placed["id"]: {"in_pool": False}, waiting["id"]: {"in_pool": True}}
         assert waiting["id"] in ids(enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10))
+
+
+def test_partners_match_over_http(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        candidate = twente.candidate(enschede)
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+    auth = {"Authorization": "Bearer dev-jobhunters-twente", "X-Werkbrug-Professional": "jh-3"}
+    vacancy_id = twente.vacancy["id"]
+
+    ranked = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?limit=5&target_group=bijstand", headers=auth)
+    assert ranked.status_code == 200 and candidate["id"] in [r["candidate_id"] for r in ranked.json()["results"]]
+    refused = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?limit=lots", headers=auth)
+    assert refused.status_code == 400 and "limit" in refused.json()["errors"]
+    unknown = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?colour=red&limit=5", headers=auth)
+    assert unknown.status_code == 200, "unknown query parameters are no filters"
+    assert system.http("GET", "/v1/vacancies/nope/candidates", headers=auth).status_code == 404
+    offered = system.http("GET", f"/v1/candidates/{candidate['id']}/vacancies", headers=auth).json()
+    assert vacancy_id in [r["vacancy_id"] for r in offered["results"]]
+    assert system.http("GET", f"/v1/candidates/{candidate['id']}/occupations?limit=3", headers=auth).status_code == 200
+
+    match = system.http("POST", "/v1/matches", json={"candidate_id": candidate["id"], "vacancy_id": vacancy_id},
+                        headers=auth)
+    assert match.status_code == 201, match.text
+    assert system.http("POST", "/v1/matches", json={"candidate_id": candidate["id"], "vacancy_id": vacancy_id},
+                       headers=auth).status_code == 409
+    match_id = match.json()["id"]
+    assert system.http("POST", f"/v1/matches/{match_id}/introduction", json={"note": "gesprek dinsdag"},
+                       headers=auth).json()["status"] == "introduced"
+    placement = system.http("POST", "/v1/placements", headers=auth, json={
+        "candidate_id": candidate["id"], "vacancy_id": vacancy_id, "match_id": match_id,
+        "start_date": "2026-12-01", "hours_per_week": 32})
+    assert placement.status_code == 201, placement.text
+    ended = system.http("POST", f"/v1/placements/{placement.json()['id']}/end", headers=auth,
+                        json={"end_date": "2027-01-31", "reason": "better_job"})
+    assert ended.json()["status"] == "ended"
+    assert system.http("GET", "/v1/matching/fairness", headers=auth).json()["rankings"] >= 1

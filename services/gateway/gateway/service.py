@@ -30,6 +30,31 @@ def json_body(request) -> dict:
     return body
 
 
+def query_limit(request, default: int = 10) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ValidationError.from_fields("query", {"limit": ["expected a whole number"]})
+    return int(raw)
+
+
+def query_filters(request, names, flags=()) -> dict:
+    """Ranking filters from the query string; ``flags`` are true/false."""
+    filters = {}
+    for name in names:
+        raw = request.args.get(name)
+        if raw is None:
+            continue
+        if name in flags:
+            if raw not in ("true", "false"):
+                raise ValidationError.from_fields("query", {name: ["expected true or false"]})
+            filters[name] = raw == "true"
+        else:
+            filters[name] = raw
+    return filters
+
+
 def reply(status: int, payload) -> tuple:
     return status, JSON, json.dumps(payload)
 
@@ -40,6 +65,7 @@ class GatewayService:
     config = Config()
     metrics = EntrypointMetrics()
     candidates = RpcProxy("candidates")
+    matching = RpcProxy("matching")
     reporting = RpcProxy("reporting")
 
     @http("GET", "/health")
@@ -66,3 +92,47 @@ class GatewayService:
     def outflow(self, request):
         args = request.args
         return reply(200, self.reporting.outflow(cohort=args.get("cohort"), target_group=args.get("target_group")))
+
+    # --- matching ----------------------------------------------------------------------------
+
+    @http("GET", "/v1/vacancies/<string:vacancy_id>/candidates")
+    def candidates_for_vacancy(self, request, vacancy_id):
+        filters = query_filters(request, ("region", "target_group", "cohort", "banenafspraak"), ("banenafspraak",))
+        return reply(200, self.matching.candidates_for_vacancy(vacancy_id, query_limit(request), filters))
+
+    @http("GET", "/v1/candidates/<string:candidate_id>/vacancies")
+    def vacancies_for_candidate(self, request, candidate_id):
+        filters = query_filters(request, ("region", "is_leerwerkbaan", "visibility", "banenafspraak_suitable"),
+                                ("is_leerwerkbaan", "banenafspraak_suitable"))
+        return reply(200, self.matching.vacancies_for_candidate(candidate_id, query_limit(request), filters))
+
+    @http("GET", "/v1/candidates/<string:candidate_id>/occupations")
+    def suggest_occupations(self, request, candidate_id):
+        return reply(200, self.matching.suggest_occupations(candidate_id, query_limit(request)))
+
+    @http("POST", "/v1/matches")
+    def propose(self, request):
+        body = json_body(request)
+        return reply(201, self.matching.propose(body.get("candidate_id"), body.get("vacancy_id")))
+
+    @http("POST", "/v1/matches/<string:match_id>/introduction")
+    def introduce(self, request, match_id):
+        return reply(200, self.matching.introduce(match_id, json_body(request).get("note")))
+
+    @http("POST", "/v1/matches/<string:match_id>/rejection")
+    def reject(self, request, match_id):
+        body = json_body(request)
+        return reply(200, self.matching.reject(match_id, body.get("reason"), body.get("note")))
+
+    @http("POST", "/v1/placements")
+    def record_placement(self, request):
+        return reply(201, self.matching.record_placement(json_body(request)))
+
+    @http("POST", "/v1/placements/<string:placement_id>/end")
+    def end_placement(self, request, placement_id):
+        body = json_body(request)
+        return reply(200, self.matching.end_placement(placement_id, body.get("end_date"), body.get("reason")))
+
+    @http("GET", "/v1/matching/fairness")
+    def fairness(self, request):
+        return reply(200, self.matching.fairness())
