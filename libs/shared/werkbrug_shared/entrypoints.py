@@ -215,7 +215,7 @@ class ReliableEventHandler(Consumer):
     def handle_message(self, body, message):
         if isinstance(body, list):  # a CloudEvents batch: each event decided on its own
             delivery = Delivery(message, batched=True)
-            items = [(item, json.dumps(item)) for item in body]  # kept to park one event alone
+            items = [(item, item) for item in body]  # the item itself, to park one event alone
         else:
             delivery = Delivery(message, batched=False)
             items = [(body, None)]
@@ -338,7 +338,7 @@ class ReliableEventHandler(Consumer):
                 if raw is None:
                     topology.republish(producer, message, exchange, self.queue.name, headers)
                 else:
-                    topology.publish_event(producer, raw, event_id, exchange, self.queue.name, headers)
+                    topology.publish_event(producer, json.dumps(raw), event_id, exchange, self.queue.name, headers)
             return True
         except Exception:
             # Could not park it: the message goes back so the broker redelivers it.
