@@ -149,7 +149,12 @@ def make_engine(url: str, pool_size: int = 10):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    # psycopg prepares a statement run five times, and PostgreSQL may then keep a
+    # generic plan made while a table was still empty: a sequential scan that
+    # grows with the table (the dedup lookup turned quadratic in a bulk import).
+    # A plan per execution, from the table as it is now, keeps the index scans.
+    engine = create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True,
+                           connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
     # Batched handlers insert hundreds of rows at once: one multi-row INSERT
     # instead of psycopg's executemany (a round of pipeline traffic per row)
     # halved reporting's CPU per event.
