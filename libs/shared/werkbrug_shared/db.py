@@ -126,6 +126,11 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.isolation_level = None
 
 
+def _plan_every_execution(dbapi_connection, _record):
+    dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
+
+
 def _sqlite_begin(conn):
     conn.exec_driver_sql("BEGIN")
 
@@ -153,8 +158,8 @@ def make_engine(url: str, pool_size: int = 10):
     # generic plan made while a table was still empty: a sequential scan that
     # grows with the table (the dedup lookup turned quadratic in a bulk import).
     # A plan per execution, from the table as it is now, keeps the index scans.
-    engine = create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True,
-                           connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
+    engine = create_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
+    event.listen(engine, "connect", _plan_every_execution)
     # Batched handlers insert hundreds of rows at once: one multi-row INSERT
     # instead of psycopg's executemany (a round of pipeline traffic per row)
     # halved reporting's CPU per event.
