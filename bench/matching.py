@@ -33,7 +33,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import eventlet  # the RPC client is nameko's, on green threads
+
+eventlet.monkey_patch()
+
 ROOT = Path(__file__).resolve().parents[1]
+RPC_UP_TO = 200_000
 # run as a script, this file's folder comes first on the path and its name would hide the matching package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
@@ -163,11 +168,17 @@ class Generator:
         }
 
 
-def generate(n: int, n_vacancies: int, seed: int = 11) -> tuple[list[CandidateProfile], list[VacancyProfile]]:
+def generate_events(n: int, n_vacancies: int, seed: int = 11):
+    """The event data (MatchingProfile, VacancyProfile dicts): the vacancies as a list,
+    the candidates as an iterator. The same arguments give the same data."""
     gen = Generator(seed)
-    vacancies = [VacancyProfile.from_event(gen.vacancy(i)) for i in range(n_vacancies)]
-    candidates = [CandidateProfile.from_event(gen.candidate(i)) for i in range(n)]
-    return candidates, vacancies
+    vacancies = [gen.vacancy(i) for i in range(n_vacancies)]
+    return (gen.candidate(i) for i in range(n)), vacancies
+
+
+def generate(n: int, n_vacancies: int, seed: int = 11) -> tuple[list[CandidateProfile], list[VacancyProfile]]:
+    candidates, vacancies = generate_events(n, n_vacancies, seed)
+    return [CandidateProfile.from_event(c) for c in candidates], [VacancyProfile.from_event(v) for v in vacancies]
 
 
 # --- measuring ----------------------------------------------------------------------
@@ -197,10 +208,20 @@ def in_process_latencies(index: MatchingIndex, vacancy_ids: list[str], limit: in
 
 
 def rpc_latencies(candidates, vacancies, vacancy_ids: list[str], limit: int = 10) -> list[float] | None:
-    """HOOK (through RPC): index the same data in a running matching service and time
-    ``matching.candidates_for_vacancy(vacancy_id, limit)`` per vacancy. Returns seconds
-    per call, or None when not measured."""
-    return None
+    """Through RPC: the same data in a running matching service (``nameko run``, real
+    RabbitMQ and PostgreSQL), timed per ``matching.candidates_for_vacancy(vacancy_id, limit)``
+    call. The goal is set at 100,000 candidates; larger runs measure in process only."""
+    if len(candidates) > RPC_UP_TO:
+        return None
+    from bench._matching_rpc import rpc_latencies as through_rpc
+
+    events, vacancy_events = generate_events(len(candidates), len(vacancies))
+    events = list(events)
+    assert [e["candidate_id"] for e in events[:5]] == [c.candidate_id for c in candidates[:5]]
+    latencies, start_up = through_rpc(events, vacancy_events, vacancy_ids, limit)
+    print(f"rpc: the service built its index of {len(events):,} from its database and answered "
+          f"{start_up:.1f} s after it was started")
+    return latencies
 
 
 # --- PostgreSQL ---------------------------------------------------------------------
@@ -351,18 +372,20 @@ class Postgres:
             if len(cands) >= 50_000:
                 flush()
         flush()
-        sims = []
+        sims, rows, skill_rows, target_rows = [], [], [], []
         for vf in (index.vacancy_profile_facts(v.vacancy_id) for v in vacancies):
-            self._copy("vacancies", [(
+            rows.append((
                 vf.id, vf.pc4, vf.hours[0], vf.hours[1], index._offers(vf), vf.level_required, vf.valid_through,
                 None if vf.occupation is None else occupation_code(vf.occupation),
-                repr(vf.must_total), repr(vf.nice_total), repr(vf.target_norm))])
-            self._copy("vacancy_skills", [(vf.id, skill_code(s), repr(w), True, not CATALOGUE.closable(s))
-                                          for s, w in vf.must]
-                       + [(vf.id, skill_code(s), repr(w), False, False) for s, w in vf.nice])
-            self._copy("vacancy_target", [(vf.id, c, repr(w)) for c, w in vf.target.items()])
+                repr(vf.must_total), repr(vf.nice_total), repr(vf.target_norm)))
+            skill_rows += [(vf.id, skill_code(s), repr(w), True, not CATALOGUE.closable(s)) for s, w in vf.must]
+            skill_rows += [(vf.id, skill_code(s), repr(w), False, False) for s, w in vf.nice]
+            target_rows += [(vf.id, c, repr(w)) for c, w in vf.target.items()]
             if vf.occupation in k.occupation_index:
                 sims.append(vf.occupation)
+        self._copy("vacancies", rows)
+        self._copy("vacancy_skills", skill_rows)
+        self._copy("vacancy_target", target_rows)
         occ_rows = []
         for occupation in sorted(set(sims)):
             row = k.similarities_to(occupation)
@@ -428,7 +451,7 @@ def run(n: int, n_queries: int, pg_queries: int, suffix: str, use_pg: bool) -> d
                 pg_latencies.append(time.perf_counter() - started)
                 mine = rankings[vid].ids
                 same += top == mine
-                overlap += len(set(top) & set(mine)) / max(1, len(mine))
+                overlap += len(set(top) & set(mine)) / len(mine) if mine else float(not top)
             g50, g99 = percentile(pg_latencies, 50) * 1000, percentile(pg_latencies, 99) * 1000
             print(f"postgresql: {len(pg_latencies)} queries, p50 {g50:.1f} ms, p99 {g99:.1f} ms; "
                   f"top-10 identical to the index for {same}/{len(pg_ids)} vacancies "

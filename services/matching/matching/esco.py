@@ -115,10 +115,8 @@ class SkillKnowledge:
         return found
 
     def concepts_of(self, skills) -> frozenset[int]:
-        out: set[int] = set()
-        for skill in skills:
-            out |= self._skill_concepts.get(skill, EMPTY)
-        return frozenset(out)
+        get = self._skill_concepts.get
+        return EMPTY.union(*[get(skill, EMPTY) for skill in skills])
 
     def label(self, uri: str) -> str:
         node = self._tree.get(uri)
@@ -212,6 +210,17 @@ class SkillKnowledge:
         if wanted not in self.occupation_index or occupation not in self.occupation_index:
             return 0.0
         return float(self.similarities_to(occupation)[self.occupation_index[wanted]])
+
+    def memory_bytes(self) -> int:
+        """Arrays held: profiles, weights, cached similarity rows and concept arrays (roughly)."""
+        m = self.profile_matrix
+        arrays = m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.idf.nbytes + self.profile_norms.nbytes
+        arrays += sum(row.nbytes for row in list(self._similarities.values()))
+        arrays += sum(a.nbytes + 112 for a in list(self._skill_concept_arrays.values()))
+        # the per-skill concept sets and profiles: about 220 bytes a set and 40 a member
+        sets = len(self._skill_concepts) + len(self._profiles)
+        members = sum(map(len, self._skill_concepts.values())) + sum(map(len, self._profiles))
+        return arrays + 220 * sets + 40 * members
 
     def occupation_fits(self, concepts) -> np.ndarray:
         """fit() of these concepts against every occupation's profile, at once."""

@@ -1,29 +1,30 @@
 """The in-memory matching index: candidates and vacancies as numpy columns.
 
-Every candidate is a row of fixed-width columns (PC4 area, hours, reach, needs,
-level, filters) plus three variable-length rows kept in flat arrays (held
+Every candidate is a row of fixed-width columns (PC4 area, reach, hours, needs,
+level, the filters) and three variable-length rows kept in flat arrays: held
 skills with their level, the skill-tree concepts those skills reach, wanted
-occupations). A query narrows to the candidates within reach, checks the
-constraints column-wise, and scores what is left in a handful of numpy passes;
-only the results served are turned back into facts and explained by
-``scoring.evaluate``, the same code as the brute-force reference, so texts,
-gaps and breakdowns cannot drift apart.
+occupations. A query takes the candidates whose (area, reach band) cell could
+reach the vacancy, counts the hard constraints column-wise, keeps the eligible
+and the near-misses, and scores them in a few numpy passes. Only the results
+served are turned back into facts and written by ``scoring.Explainer``, the
+code the brute-force reference writes with, so texts cannot drift apart.
 
-Updates are incremental: a changed profile rewrites its row (a longer skill
-list moves to the end of the flat arrays, which are compacted once half
-garbage); columns grow by doubling. Only the anonymous matching profile is
-held. The index is not persistent: rebuild it with ``load`` from matching's
-own tables at start-up.
+Updates are incremental: a changed profile rewrites its row (a longer row moves
+to the end of its flat arrays, compacted once they are half garbage), columns
+grow by doubling, removed rows are reused. Only the anonymous matching profile
+is held; nothing is persisted: ``load`` rebuilds from matching's own tables.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from array import array
 from collections.abc import Iterable
 from datetime import date
 
 import numpy as np
+from scipy import sparse
 
 from matching import esco, scoring
 from matching.modules import CATALOGUE, ModuleCatalogue
@@ -61,15 +62,21 @@ MODE_BITS = {m: 1 << i for i, m in enumerate(scoring.SPEED_KMH)}
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 MODES_OF = tuple(tuple(m for m, bit in MODE_BITS.items() if bits & bit) for bits in range(256))
 CHECKS_OF = tuple(tuple(sorted(c for c, bit in CHECK_BITS.items() if bits & bit)) for bits in range(256))
+GROUPS_OF = tuple(tuple(g for g, bit in GROUP_BITS.items() if bits & bit) for bits in range(256))
+NEEDS_OF = tuple(tuple(n for n, bit in NEED_BITS.items() if bits & bit) for bits in range(256))
+# and back: a tuple of names (in their bits' order) to its bits
+NEED_CODE = {names: bits for bits, names in enumerate(NEEDS_OF[:1 << len(NEED_BITS)])}
+GROUP_CODE = {names: bits for bits, names in enumerate(GROUPS_OF[:1 << len(GROUP_BITS)])}
+MODE_CODE = {names: bits for bits, names in enumerate(MODES_OF[:1 << len(MODE_BITS)])}
 STRENGTH_LUT = np.array(STRENGTH, dtype=np.float64)
 LEVEL_UNKNOWN = 127  # passes any required level
 # Reach bands (km, upper bounds) for the first cut: a candidate's cell is their PC4
 # area and band, and a query keeps the cells whose band could reach the vacancy.
-# 16 bands keep a cell number within 16 bits.
-REACH_BANDS = np.array([1, 2, 3, 5, 7, 10, 13, 17, 22, 30, 40, 55, 75, 100, 150, np.inf])
+# Bands grow by about a sixth, so a band's bound overshoots a reach by 8% on average.
+REACH_BANDS = np.array([*np.round(np.geomspace(1.0, 300.0, 35), 2), np.inf])
+REACH_BAND_LIST = REACH_BANDS.tolist()
 NO_LIMIT = -1
-
-
+LAZY_FIT_ROWS = 3000  # above this many rows left, fit lazily (see _Scores): below, the bound costs more
 
 
 class _Areas:
@@ -110,8 +117,7 @@ class _Ragged:
     COMPACT_MIN = 65536  # garbage values tolerated before a compaction is considered
 
     def __init__(self, dtypes):
-        self.dtypes = tuple(np.dtype(d) for d in dtypes)
-        self.data = [np.empty(1024, d) for d in self.dtypes]
+        self.data = [np.empty(1024, np.dtype(d)) for d in dtypes]
         self.size = 0
         self.garbage = 0
         self.starts = np.zeros(0, np.int64)
@@ -228,12 +234,10 @@ class _Codes:
 
 
 CANDIDATE_COLUMNS = {
-    "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_, "area": np.int16, "cell": np.uint16,
-    "hours_min": np.uint8,
-    "hours_max": np.uint8, "reach": np.float64, "needs": np.uint8, "level": np.int8, "available_from": np.int32,
-    "region": np.int32,
-    "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_, "minutes": np.int16, "km": np.int16,
-    "modes": np.uint8, "to_check": np.uint8,
+    "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
+    "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
+    "hours_min": np.uint8, "hours_max": np.uint8, "needs": np.uint8, "to_check": np.uint8, "level": np.int8,
+    "available_from": np.int32, "region": np.int32, "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_,
 }
 VACANCY_COLUMNS = {
     "alive": np.bool_, "open": np.bool_, "valid_through": np.int32, "area": np.int16, "hours_lo": np.uint8,
@@ -251,17 +255,17 @@ class _CellIndex:
     goes on a short list of moved rows instead, until that list outgrows a
     sixteenth of the rows and the sort is redone: O(1) per change, amortised."""
 
-    NONE = np.iinfo(np.uint16).max
+    NONE = np.iinfo(np.uint32).max
     REBUILD_MIN = 4096  # moved rows tolerated before a rebuild is considered
 
     def __init__(self, n_cells: int):
         self.start = np.zeros(n_cells + 1, np.int64)
         self.rows = np.zeros(0, np.int64)
-        self.indexed = np.zeros(0, np.uint16)  # per row: the cell it is filed under, or NONE
+        self.indexed = np.zeros(0, np.uint32)  # per row: the cell it is filed under, or NONE
         self.moved: list[int] = []
 
     def grow_rows(self, capacity: int) -> None:
-        grown = np.full(capacity, self.NONE, np.uint16)
+        grown = np.full(capacity, self.NONE, np.uint32)
         grown[:len(self.indexed)] = self.indexed[:capacity]
         self.indexed = grown
 
@@ -275,21 +279,24 @@ class _CellIndex:
         self.indexed[:len(cells)] = cells
         self.moved = []
 
-    def select(self, near_cells: np.ndarray, cells: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Active rows whose current cell is in ``near_cells`` (a mask over cells)."""
+    def select(self, first_band: np.ndarray, bands: int, cells: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Active rows whose cell's band is at least their area's ``first_band`` (per area;
+        ``bands`` or more: none). Cells are numbered area by area, so per area the rows
+        wanted are one run of the sorted rows."""
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells)
-        ok = np.flatnonzero(near_cells)
-        firsts, ends = self.start[ok], self.start[ok + 1]
-        lens = ends - firsts
-        total = int(lens.sum())
-        positions = np.arange(total, dtype=np.int64)
+        areas = np.flatnonzero(first_band < bands)
+        firsts = self.start[areas * bands + first_band[areas]]
+        lens = self.start[(areas + 1) * bands] - firsts
+        positions = np.arange(int(lens.sum()), dtype=np.int64)
         positions += np.repeat(firsts - (np.cumsum(lens) - lens), lens)
         rows = self.rows[positions]
         rows = rows[active[rows] & (cells[rows] == self.indexed[rows])]  # still filed under their cell
         if self.moved:
             moved = np.unique(np.array(self.moved, np.int64))
-            moved = moved[active[moved] & near_cells[cells[moved]] & (cells[moved] != self.indexed[moved])]
+            cell = cells[moved]
+            wanted = (cell % bands) >= first_band[cell // bands]
+            moved = moved[active[moved] & wanted & (cell != self.indexed[moved])]
             rows = np.concatenate((rows, moved))
         return rows
 
@@ -378,30 +385,60 @@ class _Prepared:
         self.weights[:, 2] = self.strict
         self.concepts = np.fromiter(vf.target, np.int64, len(vf.target))
         self.concept_weights = np.fromiter(vf.target.values(), np.float64, len(vf.target))
-        if len(skills.values) > len(index._skill_flag):
-            index._skill_lut = np.zeros((2 * len(skills.values), 3))
-            index._skill_flag = np.zeros(2 * len(skills.values), np.bool_)
         if vf.occupation in index.knowledge.occupation_index:
             index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
 
 
 class _Scores:
-    """Component values and scores of the rows left after the constraints."""
+    """Component values and scores of the rows left after the constraints.
+
+    The occupation fit, the costliest component, can be computed lazily: given an
+    upper bound per row (the sum of what each held skill alone covers, at least the
+    union the fit measures), ``top`` takes rows best bound first and stops once the
+    next bound cannot reach the k-th score found. The bound is tight (the skills
+    of one person overlap little in a target), so few rows are ever fitted."""
 
     def __init__(self, index: MatchingIndex, vf: VacancyFacts, prep: _Prepared, rows: np.ndarray,
-                 cheap: dict[str, np.ndarray], hours_max: np.ndarray):
-        self.index, self.rows = index, rows
+                 cheap: dict[str, np.ndarray], hours_max: np.ndarray, fit_bound: np.ndarray | None = None):
+        self.index, self.vf, self.prep, self.rows = index, vf, prep, rows
         self.cheap = cheap
-        self.fit = index._fit(rows, vf, prep)
         hours = np.minimum(vf.hours[1], hours_max) / hours_max
         occupation = index._occupation_wish(rows, vf)
         self.wishes = WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
-        # in the order scoring.total adds them
-        self.total = (WEIGHTS["must_have"] * cheap["must_have"] + WEIGHTS["nice_to_have"] * cheap["nice_to_have"]
-                      + WEIGHTS["occupation_fit"] * self.fit + WEIGHTS["wishes"] * self.wishes
-                      + WEIGHTS["distance"] * cheap["distance"])
+        if fit_bound is None:
+            self.fit = index._fit(rows, vf, prep)
+            self.total = self._total(np.arange(len(rows)), self.fit)
+            self.bound = None
+        else:
+            self.fit = np.full(len(rows), np.nan)
+            self.total = np.full(len(rows), np.nan)
+            self.bound = self._total(np.arange(len(rows)), fit_bound) + 1e-9
+
+    def _total(self, at: np.ndarray, fit: np.ndarray) -> np.ndarray:
+        c = self.cheap  # in the order scoring.total adds them
+        return (WEIGHTS["must_have"] * c["must_have"][at] + WEIGHTS["nice_to_have"] * c["nice_to_have"][at]
+                + WEIGHTS["occupation_fit"] * fit + WEIGHTS["wishes"] * self.wishes[at]
+                + WEIGHTS["distance"] * c["distance"][at])
+
+    def _evaluate(self, at: np.ndarray) -> None:
+        at = at[np.isnan(self.total[at])]
+        if len(at):
+            self.fit[at] = fit = self.index._fit(self.rows[at], self.vf, self.prep)
+            self.total[at] = self._total(at, fit)
 
     def top(self, among: np.ndarray, k: int) -> list[int]:
+        """Positions of the best k of ``among``, ties by id as scoring.rank_key."""
+        if self.bound is not None and k > 0 and len(among):
+            order = among[np.argsort(-self.bound[among], kind="stable")]
+            done, size, kth = 0, max(2 * k, 32), -np.inf
+            while done < len(order) and self.bound[order[done]] >= kth:
+                self._evaluate(order[done:done + size])
+                done = min(len(order), done + size)
+                size *= 2
+                if done >= k:
+                    seen = self.total[order[:done]]
+                    kth = np.partition(seen, done - k)[done - k] - 1e-8  # rounding to 1e-9 cannot tie below
+            among = order[:done]
         return _top(self.total, among, k, self.index._c.ids, self.rows)
 
     def score(self, i: int) -> float:
@@ -444,6 +481,7 @@ class MatchingIndex:
         self._skill_flag = np.zeros(len(self._skills.values) + 1024, np.bool_)
         self._concept_lut = np.zeros(len(self.knowledge.concepts))
         self._prep: dict[str, _Prepared] = {}
+        self._skill_concept_cache: sparse.csr_matrix | None = None  # ESCO skills only: others reach nothing
         self._band_reach = REACH_BANDS * NEAR_TRAVEL_FACTOR
         self._c.cells = _CellIndex((self._areas.unknown + 1) * len(REACH_BANDS))
 
@@ -463,9 +501,13 @@ class MatchingIndex:
             }
 
     def memory_bytes(self) -> int:
-        """What the index holds: its arrays (capacity included) and id bookkeeping."""
+        """What the index holds: its arrays (capacity included), id bookkeeping, the
+        vacancies' facts (roughly), scratch tables and the ESCO knowledge it reads."""
         with self._lock:
-            return self._c.nbytes() + self._v.nbytes() + 2000 * len(self._vacancy_facts)
+            scratch = self._skill_lut.nbytes + self._skill_flag.nbytes + self._concept_lut.nbytes
+            scratch += sum(d.nbytes for d in list(self._areas._cache.values()))
+            return (self._c.nbytes() + self._v.nbytes() + 3000 * len(self._vacancy_facts) + scratch
+                    + self.knowledge.memory_bytes())
 
     def __contains__(self, candidate_id: str) -> bool:
         return candidate_id in self._c.row_of
@@ -477,7 +519,7 @@ class MatchingIndex:
 
     def _candidate_scalars(self, cf: CandidateFacts) -> dict:
         area = self._areas.index.get(cf.pc4, self._areas.unknown)
-        band = int(np.searchsorted(REACH_BANDS, cf.reach_km))  # the first band reaching as far
+        band = bisect.bisect_left(REACH_BAND_LIST, cf.reach_km)  # the first band reaching as far
         return {
             "alive": True, "area": area, "cell": area * len(REACH_BANDS) + band,
             "hours_min": cf.hours[0], "hours_max": cf.hours[1],
@@ -558,86 +600,150 @@ class MatchingIndex:
                 raise RuntimeError("load() builds an empty index; use upsert_* for changes")
             for vacancy in vacancies:
                 self.upsert_vacancy(vacancy)
-            placed = set(not_in_pool)
             latest = {p.candidate_id: p for p in candidates}  # a repeated id: the last profile wins
-            facts = [scoring.candidate_facts(p, self.knowledge) for p in latest.values()]
-            areas = self._areas.index
-            facts.sort(key=lambda cf: (areas.get(cf.pc4, self._areas.unknown), cf.id))
-            self._bulk_candidates(facts, placed)
+            self._bulk_candidates(list(latest.values()), set(not_in_pool))
 
-    def _bulk_candidates(self, facts: list[CandidateFacts], placed: set[str]) -> None:
+    def _bulk_candidates(self, profiles: list[CandidateProfile], placed: set[str]) -> None:
+        """One pass from profile to flat arrays (no facts kept), then one permutation into PC4 order."""
         t = self._c
-        n = len(facts)
+        n = len(profiles)
         t.reserve(n)
-        columns = {name: [] for name in CANDIDATE_COLUMNS}
-        held_ids, held_codes, concepts, wanted = array("i"), array("B"), array("H"), array("i")
-        lens = {name: array("i") for name in ("held", "concepts", "wanted")}
-        skill_code, occupation_code = self._skills.code, self._occupations.code
-        for row, cf in enumerate(facts):
-            scalars = self._candidate_scalars(cf)
-            for name, value in scalars.items():
-                columns[name].append(value)
-            columns["in_pool"].append(cf.id not in placed)
-            columns["active"].append(cf.id not in placed)
-            odd = self._odd(cf, scalars["area"])
+        typecodes = {"area": "h", "cell": "I", "hours_min": "B", "hours_max": "B", "reach": "d", "needs": "B",
+                     "level": "b", "available_from": "i", "region": "i", "cohort": "i", "groups": "B",
+                     "banenafspraak": "B", "minutes": "h", "km": "h", "modes": "B", "to_check": "B", "in_pool": "B"}
+        cols = {name: array(code) for name, code in typecodes.items()}
+        held_ids, held_codes, wanted = array("i"), array("B"), array("i")
+        lens = {name: array("i") for name in ("held", "wanted")}
+        skill_index, occupation_index = self._skills.index, self._occupations.index
+        area_index, unknown, bands = self._areas.index, self._areas.unknown, REACH_BAND_LIST
+        region_code, cohort_code = self._regions.code, self._cohorts.code
+        knowledge, facts_of = self.knowledge, scoring.candidate_facts
+        ids, odd_rows = [], {}
+        (c_area, c_cell, c_hmin, c_hmax, c_reach, c_needs, c_level, c_avail, c_region, c_cohort, c_groups, c_banen,
+         c_minutes, c_km, c_modes, c_check, c_pool) = (cols[name] for name in typecodes)
+        for row, profile in enumerate(profiles):
+            cf = facts_of(profile, knowledge, with_concepts=False)
+            ids.append(cf.id)
+            area = area_index.get(cf.pc4, unknown)
+            c_area.append(area)
+            c_cell.append(area * len(bands) + bisect.bisect_left(bands, cf.reach_km))
+            c_hmin.append(cf.hours[0])
+            c_hmax.append(cf.hours[1])
+            c_reach.append(cf.reach_km)
+            c_needs.append(NEED_CODE[cf.needs])
+            c_level.append(LEVEL_UNKNOWN if cf.level is None else cf.level)
+            c_avail.append(cf.available_from.toordinal() if cf.available_from else 0)
+            c_region.append(region_code(cf.region))
+            c_cohort.append(-1 if cf.cohort is None else cohort_code(cf.cohort))
+            c_groups.append(GROUP_CODE[cf.target_groups])
+            c_banen.append(cf.banenafspraak)
+            c_minutes.append(NO_LIMIT if cf.travel_minutes is None else int(cf.travel_minutes))
+            c_km.append(NO_LIMIT if cf.distance_km_limit is None else int(cf.distance_km_limit))
+            c_modes.append(MODE_CODE[cf.modes])
+            c_check.append(sum(CHECK_BITS.get(c, 0) for c in cf.to_check) if cf.to_check else 0)
+            c_pool.append(cf.id not in placed)
+            odd = self._odd(cf, area)
             if odd:
-                self._odd_candidates[row] = odd
-            for skill, code in cf.held.items():
-                held_ids.append(skill_code(skill))
-                held_codes.append(code)
-            concepts.extend(sorted(cf.concepts))
-            wanted.extend(occupation_code(o) for o in cf.wanted)
-            lens["held"].append(len(cf.held))
-            lens["concepts"].append(len(cf.concepts))
+                odd_rows[row] = odd
+            codes = [skill_index.get(s) for s in cf.held]
+            if None in codes:
+                codes = [self._skills.code(s) for s in cf.held]
+            held_ids.extend(codes)
+            held_codes.extend(cf.held.values())
+            if cf.wanted:
+                wanted.extend(occupation_index.get(o) if o in occupation_index else self._occupations.code(o)
+                              for o in cf.wanted)
+            lens["held"].append(len(codes))
             lens["wanted"].append(len(cf.wanted))
-        for name, values in columns.items():
-            t.columns[name][:n] = np.array(values, dtype=CANDIDATE_COLUMNS[name])
-        t.raggeds["held"].bulk(0, np.frombuffer(lens["held"], np.int32), np.frombuffer(held_ids, np.int32),
-                               np.frombuffer(held_codes, np.uint8))
-        t.raggeds["concepts"].bulk(0, np.frombuffer(lens["concepts"], np.int32), np.frombuffer(concepts, np.uint16))
-        t.raggeds["wanted"].bulk(0, np.frombuffer(lens["wanted"], np.int32), np.frombuffer(wanted, np.int32))
-        t.cells.rebuild(t.cell[:n])
-        t.ids = [cf.id for cf in facts]
-        t.row_of = {cf.id: i for i, cf in enumerate(facts)}
+        # every candidate's concepts at once: held skills (rows) times skill -> concepts
+        held_matrix = sparse.csr_matrix(
+            (np.ones(len(held_ids), np.float32), np.frombuffer(held_ids, np.int32),
+             np.concatenate(([0], np.cumsum(np.frombuffer(lens["held"], np.int32), dtype=np.int64)))),
+            shape=(n, len(self._skills.values)))
+        reached = held_matrix @ self._skill_concept_matrix()
+        reached.sort_indices()
+        concepts = reached.indices.astype(np.uint16)
+        concept_lens = np.diff(reached.indptr).astype(np.int32)
+        # PC4 order (then input order): the rows a query reads lie together
+        order = np.argsort(np.frombuffer(cols["area"], np.int16), kind="stable")
+        for name, values in cols.items():
+            column = np.frombuffer(values, np.dtype(values.typecode))
+            t.columns[name][:n] = column.astype(CANDIDATE_COLUMNS[name])[order]
+        t.columns["alive"][:n] = True
+        t.columns["active"][:n] = t.columns["in_pool"][:n]
+        staged = {
+            "held": (np.frombuffer(lens["held"], np.int32), np.frombuffer(held_ids, np.int32),
+                     np.frombuffer(held_codes, np.uint8)),
+            "concepts": (concept_lens, concepts),
+            "wanted": (np.frombuffer(lens["wanted"], np.int32), np.frombuffer(wanted, np.int32)),
+        }
+        for name, (row_lens, *values) in staged.items():
+            unordered = _Ragged([v.dtype for v in values])
+            unordered.grow_rows(n)
+            unordered.bulk(0, row_lens, *values)
+            positions, _, ordered_lens = unordered.gather(order)
+            t.raggeds[name].bulk(0, ordered_lens, *(d[positions] for d in unordered.data))
+        new_row = np.empty(n, np.int64)
+        new_row[order] = np.arange(n)
+        self._odd_candidates = {int(new_row[row]): odd for row, odd in odd_rows.items()}
+        t.ids = [ids[i] for i in order.tolist()]
+        t.row_of = {candidate_id: i for i, candidate_id in enumerate(t.ids)}
         t.n = n
+        t.cells.rebuild(t.cell[:n])
+
+    def _skill_concept_matrix(self) -> sparse.csr_matrix:
+        """Skill code -> the concepts it reaches, as a 0/1 matrix (unknown skills: none)."""
+        codes = self._skills.values
+        arrays = [self.knowledge.skill_concept_array(s) for s in codes]
+        lens = np.fromiter(map(len, arrays), np.int64, len(arrays))
+        indices = np.concatenate(arrays).astype(np.int32) if arrays else np.zeros(0, np.int32)
+        return sparse.csr_matrix((np.ones(len(indices), np.float32), indices,
+                                  np.concatenate(([0], np.cumsum(lens)))),
+                                 shape=(len(codes), len(self.knowledge.concepts)))
 
     def _candidate_facts(self, row: int) -> CandidateFacts:
-        """A stored row back into the facts scoring explains (only for results served)."""
+        return self._facts_of([row])[0]
+
+    def _facts_of(self, rows: list[int]) -> list[CandidateFacts]:
+        """Stored rows back into the facts scoring explains (only for results served)."""
+        if not rows:
+            return []
         c = self._c.columns
-        held_ids, held_codes = self._c.raggeds["held"].row(row)
-        (concepts,) = self._c.raggeds["concepts"].row(row)
-        (wanted,) = self._c.raggeds["wanted"].row(row)
-        pc4, odd_conditions = self._odd_candidates.get(row, (None, ()))
-        area = int(c["area"][row])
-        level = int(c["level"][row])
-        minutes, km = int(c["minutes"][row]), int(c["km"][row])
-        modes = int(c["modes"][row])
-        to_check = int(c["to_check"][row])
-        cohort = int(c["cohort"][row])
-        available = int(c["available_from"][row])
-        needs = int(c["needs"][row])
-        groups = int(c["groups"][row])
-        skill_values = self._skills.values
-        return CandidateFacts(
-            id=self._c.ids[row],
-            pc4=pc4 if pc4 is not None else self._areas.pc4[area],
-            region=self._regions.values[int(c["region"][row])],
-            target_groups=tuple(g for g, bit in GROUP_BITS.items() if groups & bit),
-            cohort=None if cohort < 0 else self._cohorts.values[cohort],
-            banenafspraak=bool(c["banenafspraak"][row]),
-            hours=(int(c["hours_min"][row]), int(c["hours_max"][row])),
-            reach_km=float(c["reach"][row]),
-            travel_minutes=None if minutes == NO_LIMIT else float(minutes),
-            distance_km_limit=None if km == NO_LIMIT else float(km),
-            modes=tuple(m for m, bit in MODE_BITS.items() if modes & bit),
-            needs=tuple(n for n, bit in NEED_BITS.items() if needs & bit),
-            to_check=tuple(sorted((*(u for u, bit in CHECK_BITS.items() if to_check & bit), *odd_conditions))),
-            level=None if level == LEVEL_UNKNOWN else level,
-            available_from=date.fromordinal(available) if available else None,
-            held={skill_values[s]: int(code) for s, code in zip(held_ids.tolist(), held_codes.tolist(), strict=True)},
-            concepts=frozenset(concepts.tolist()),
-            wanted=tuple(self._occupations.values[o] for o in wanted.tolist()),
-        )
+        at = np.array(rows)
+        col = {name: c[name][at].tolist() for name in (
+            "area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
+            "km", "modes", "needs", "to_check", "level", "available_from")}
+        held, concepts, wanted = (self._c.raggeds[name] for name in ("held", "concepts", "wanted"))
+        skills, occupations, regions, cohorts = (self._skills.values, self._occupations.values, self._regions.values,
+                                                 self._cohorts.values)
+        out = []
+        for i, row in enumerate(rows):
+            held_ids, held_codes = held.row(row)
+            pc4, odd = self._odd_candidates.get(row, (None, ()))
+            minutes, km, level, available = col["minutes"][i], col["km"][i], col["level"][i], col["available_from"][i]
+            cohort = col["cohort"][i]
+            to_check = CHECKS_OF[col["to_check"][i]]
+            out.append(CandidateFacts(
+                id=self._c.ids[row],
+                pc4=pc4 if pc4 is not None else self._areas.pc4[col["area"][i]],
+                region=regions[col["region"][i]],
+                target_groups=GROUPS_OF[col["groups"][i]],
+                cohort=None if cohort < 0 else cohorts[cohort],
+                banenafspraak=col["banenafspraak"][i],
+                hours=(col["hours_min"][i], col["hours_max"][i]),
+                reach_km=col["reach"][i],
+                travel_minutes=None if minutes == NO_LIMIT else float(minutes),
+                distance_km_limit=None if km == NO_LIMIT else float(km),
+                modes=MODES_OF[col["modes"][i]],
+                needs=NEEDS_OF[col["needs"][i]],
+                to_check=tuple(sorted((*to_check, *odd))) if odd else to_check,
+                level=None if level == LEVEL_UNKNOWN else level,
+                available_from=date.fromordinal(available) if available else None,
+                held=dict(zip(map(skills.__getitem__, held_ids.tolist()), held_codes.tolist(), strict=True)),
+                concepts=frozenset(concepts.row(row)[0].tolist()),
+                wanted=tuple(map(occupations.__getitem__, wanted.row(row)[0].tolist())),
+            ))
+        return out
 
     # --- vacancies -----------------------------------------------------------------
 
@@ -710,9 +816,9 @@ class MatchingIndex:
         if prep.modules_version != self.modules.version:
             prep = self._prepared(vf, refresh=True)
         from_vacancy = self._areas.distances_from(self._areas.index.get(vf.pc4, self._areas.unknown))
-        # the cells (area, reach band) from which the vacancy is within near-miss reach
-        near_cells = (from_vacancy[:, None] <= self._band_reach[None, :]).ravel()
-        rows = t.cells.select(near_cells, c["cell"][:t.n], c["active"][:t.n])
+        # per area, the first reach band from which the vacancy is within near-miss reach
+        first_band = np.searchsorted(self._band_reach, from_vacancy)  # NaN (unknown area): none
+        rows = t.cells.select(first_band, len(REACH_BANDS), c["cell"][:t.n], c["active"][:t.n])
         rows = self._filter_candidates(rows, filters)
 
         # the hard constraints, counted; a row failing one, only just, stays as a near-miss
@@ -736,8 +842,10 @@ class MatchingIndex:
         keep = np.flatnonzero((fails < 2) & ~far)
         rows, dist, reach, fails, hours_max = rows[keep], dist[keep], reach[keep], fails[keep], hours_max[keep]
 
-        # one pass over the held skills: must-have and nice-to-have coverage, strict misses
-        must, nice, held_strict = self._skill_sums(rows, prep)
+        # one pass over the held skills: must-have and nice-to-have coverage, strict misses,
+        # and (for many rows) a bound on the occupation fit
+        lazy = len(rows) > LAZY_FIT_ROWS and vf.target_norm > 0
+        must, nice, held_strict, fit_bound = self._skill_sums(rows, prep, lazy)
         n_strict = int(prep.strict.sum())
         if n_strict:
             missing = (n_strict - held_strict).round().astype(np.uint8)
@@ -751,13 +859,18 @@ class MatchingIndex:
             "must_have": must[scored] if vf.must else np.ones(len(rows)),
             "nice_to_have": nice[scored] if vf.nice else np.full(len(rows), NEUTRAL),
             "distance": _distance_values(dist, reach),
-        }, hours_max)
+        }, hours_max, None if fit_bound is None else fit_bound[scored])
         top = scoring_.top(np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS))
         near_top = scoring_.top(np.flatnonzero(~eligible), near_misses)
         return self._candidate_ranking(vf, rows, eligible, scoring_, top, near_top, dist, limit)
 
-    def _skill_sums(self, rows: np.ndarray, prep: _Prepared):
-        """Per row: must-have and nice-to-have coverage, and how many strict must-haves held."""
+    def _skill_sums(self, rows: np.ndarray, prep: _Prepared, fit_bound: bool = False):
+        """Per row: must-have and nice-to-have coverage, how many strict must-haves held,
+        and, asked for, an upper bound of the occupation fit: what each held skill
+        covers of the target on its own, summed (at least their union)."""
+        if len(self._skills.values) > len(self._skill_flag):  # skills outside ESCO came in
+            self._skill_lut = np.zeros((2 * len(self._skills.values), 3))
+            self._skill_flag = np.zeros(2 * len(self._skills.values), np.bool_)
         held = self._c.raggeds["held"]
         positions, firsts, lens = held.gather(rows)
         skill_ids = held.data[0][positions]
@@ -772,9 +885,27 @@ class MatchingIndex:
         lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
         parts = lut[hit_ids]
         lut[prep.codes] = 0.0
+        bound = None
+        if fit_bound:
+            per_skill = np.zeros(len(self._skills.values))
+            covers = self._skill_concepts() @ self._target_lut(prep)
+            per_skill[:len(covers)] = covers / prep.vf.target_norm
+            self._concept_lut[prep.concepts] = 0.0
+            bound = np.minimum(1.0, _segment_sum(np.take(per_skill, skill_ids), firsts, lens))
         return (np.bincount(segment, parts[:, 0] * strength, len(rows)),
                 np.bincount(segment, parts[:, 1] * strength, len(rows)),
-                np.bincount(segment, parts[:, 2], len(rows)))
+                np.bincount(segment, parts[:, 2], len(rows)), bound)
+
+    def _target_lut(self, prep: _Prepared) -> np.ndarray:
+        """The scratch concept table holding this target's weights (zero it after use)."""
+        self._concept_lut[prep.concepts] = prep.concept_weights
+        return self._concept_lut
+
+    def _skill_concepts(self) -> sparse.csr_matrix:
+        """The skill -> concepts matrix for the skills known so far (cached)."""
+        if self._skill_concept_cache is None:
+            self._skill_concept_cache = self._skill_concept_matrix()
+        return self._skill_concept_cache
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
         """A vacancy's lookup data, kept until it changes (or the modules do)."""
@@ -803,11 +934,10 @@ class MatchingIndex:
     def _fit(self, rows: np.ndarray, vf: VacancyFacts, prep: _Prepared) -> np.ndarray:
         if not vf.target_norm:
             return np.full(len(rows), NEUTRAL)
-        lut = self._concept_lut
-        lut[prep.concepts] = prep.concept_weights
+        lut = self._target_lut(prep)
         ragged = self._c.raggeds["concepts"]
         positions, firsts, lens = ragged.gather(rows)
-        covered = _segment_sum(lut[ragged.data[0][positions]], firsts, lens)
+        covered = _segment_sum(np.take(lut, ragged.data[0][positions]), firsts, lens)  # take: no index copy
         lut[prep.concepts] = 0.0
         return covered / vf.target_norm
 
@@ -831,7 +961,6 @@ class MatchingIndex:
         return sims
 
     def _candidate_ranking(self, vf, rows, eligible, scores: _Scores, top, near_top, dist, limit) -> Ranking:
-        ids = self._c.ids
         groups = self._c.columns["groups"]
         pool_groups = groups[rows[eligible]]
         top_groups = groups[rows[top[:TOP_FOR_FAIRNESS]]]
@@ -842,15 +971,16 @@ class MatchingIndex:
             "top_by_group": _group_counts(top_groups),
         }
         explainer = scoring.Explainer(vf, self.knowledge, self.modules)
+        chosen_rows = [int(rows[i]) for i in top[:limit]]
+        near_rows = [int(rows[i]) for i in near_top]
+        facts = self._facts_of(chosen_rows + near_rows)
         results = []
-        for i in top[:limit]:
-            row = int(rows[i])
-            held, concepts, modes, wanted, to_check = self._row_view(row)
-            results.append(explainer.result(ids[row], scores.score(i), scores.values(i), held=held, concepts=concepts,
-                                            distance=float(dist[i]), modes=modes, wanted=wanted, to_check=to_check))
+        for i, cf in zip(top[:limit], facts, strict=False):
+            results.append(explainer.result(cf.id, scores.score(i), scores.values(i), held=cf.held,
+                                            concepts=cf.concepts, distance=float(dist[i]), modes=cf.modes,
+                                            wanted=cf.wanted, to_check=cf.to_check))
         near = []
-        for i in near_top:
-            cf = self._candidate_facts(int(rows[i]))
+        for i, cf in zip(near_top, facts[len(chosen_rows):], strict=True):
             distance = float(dist[i])
             near.append(explainer.result(
                 cf.id, scores.score(i), scores.values(i), held=cf.held, concepts=cf.concepts, distance=distance,
@@ -859,22 +989,6 @@ class MatchingIndex:
         return Ranking(results=results, near_misses=near, fairness=fair,
                        scores=[scores.score(i) for i in top[:limit]],
                        near_miss_scores=[scores.score(i) for i in near_top])
-
-    def _row_view(self, row: int):
-        """What a served result needs of a stored candidate, cheaper than all its facts."""
-        c = self._c.columns
-        held_ids, _ = self._c.raggeds["held"].row(row)
-        skills = self._skills.values
-        held = {skills[s] for s in held_ids.tolist()}
-        (concepts,) = self._c.raggeds["concepts"].row(row)
-        (wanted,) = self._c.raggeds["wanted"].row(row)
-        modes = MODES_OF[c["modes"][row]]
-        to_check = CHECKS_OF[c["to_check"][row]]
-        odd = self._odd_candidates.get(row)
-        if odd:
-            to_check = tuple(sorted((*to_check, *odd[1])))
-        occupations = self._occupations.values
-        return held, frozenset(concepts.tolist()), modes, tuple(occupations[o] for o in wanted.tolist()), to_check
 
     # --- vacancies for a candidate ---------------------------------------------------
 
@@ -930,8 +1044,11 @@ class MatchingIndex:
         must = t.raggeds["must"]
         positions, firsts, lens = must.gather(rows)
         skills, weights = must.data[0][positions], must.data[1][positions]
-        strict = (~self._closable_lut()[skills]) & (strength[skills] == 0)
-        fails += _segment_sum(strict.astype(np.float64), firsts, lens).round().astype(np.uint8)
+        strict = ~self._closable_lut()[skills]
+        missing = _segment_sum((strict & (strength[skills] == 0)).astype(np.float64), firsts, lens).round()
+        fails += missing.astype(np.uint8)
+        lone = _segment_sum(strict.astype(np.float64), firsts, lens) < NEAR_SKILLS_STRICT
+        fails[(missing > 0) & lone] = 2  # lacking the one key skill is no near-miss
         must_cov = _segment_sum(weights * strength[skills], firsts, lens)
         nice = t.raggeds["nice"]
         positions, firsts, nice_lens = nice.gather(rows)

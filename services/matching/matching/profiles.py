@@ -138,6 +138,8 @@ class CandidateProfile:
     def skill_levels(self) -> dict[str, int | None]:
         """Each skill held with its best claimed level (None: claimed without a level)."""
         levels: dict[str, int | None] = dict.fromkeys(self.skills)
+        if not self.skill_evidence:
+            return levels
         for claim in self.skill_evidence:
             known = levels.get(claim.skill)
             if claim.skill not in levels or (claim.level is not None and (known is None or claim.level > known)):

@@ -2,10 +2,22 @@
 vectorised index must agree with, and the code that writes every result's
 breakdown, skill gaps and explanation.
 
-Hard constraints first; each failing one gives a why-not. A pair failing
-exactly one, and only just (``NEAR_*``), is a near-miss: shown apart, with its
-why-not, because a small change (a module, an hour, a workplace adaptation)
-would make it a match. Then a weighted score over ``WEIGHTS``.
+Hard constraints first, each failing one with a why-not:
+
+- hours: the candidate's least-to-most hours overlap the vacancy's (exactly its
+  hours; from half of them when it offers ``flexible_hours``);
+- travel: the straight line between the PC4 centroids is within the candidate's
+  reach, the farthest their fastest mode gets within their maximum minutes (an
+  hour by bicycle or public transport when none is stated) and maximum km;
+- conditions: what the candidate needs, the vacancy offers (see ``profiles``);
+- level: work and thinking level at least the vacancy's (one less for a
+  leerwerkbaan); unknown on either side is not held against anyone;
+- skills: every must-have held, or closable by a known module (then a gap);
+- availability: available before the vacancy's closing date.
+
+A pair failing exactly one, and only just (``NEAR_*``), is a near-miss: shown
+apart, with its why-not, because a small change (a module, an hour, an
+adaptation) would make it a match. Then a weighted score over ``WEIGHTS``.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -49,7 +62,6 @@ own maximum. wishes (wanted occupation, wanted hours) matter, but in these
 target groups they are often still forming.
 """
 COMPONENTS = tuple(WEIGHTS)
-WEIGHT_LIST = tuple(WEIGHTS.values())
 NEUTRAL = 0.5  # a component with nothing to measure (no nice-to-haves, no wish) neither helps nor hurts
 NICE_TARGET_WEIGHT = 0.5  # a nice-to-have skill's concepts count half in the occupation-fit target
 WISH_OCCUPATION_SHARE = 0.5  # wishes: wanted occupation, the rest wanted hours
@@ -75,7 +87,7 @@ MODE_WORDS = {"on_foot": "on foot", "bicycle": "by bicycle", "public_transport":
               "car": "by car"}
 
 # near-misses: how far off a single failing constraint may be
-NEAR_TRAVEL_FACTOR = 1.5  # up to 150% of the candidate's reach
+NEAR_TRAVEL_FACTOR = 1.25  # up to a quarter beyond the candidate's reach
 NEAR_HOURS = 8  # hours a week between the wanted and the offered hours
 NEAR_LEVEL = 1  # work and thinking levels short
 NEAR_AVAILABILITY_DAYS = 31  # available at most a month after the vacancy closes
@@ -83,7 +95,7 @@ NEAR_SKILLS_STRICT = 2  # one strict must-have missing of at least this many
 
 TOP_FOR_FAIRNESS = 10
 TRANSFER_CARRIES = 0.15  # share of the occupation profile reached only through other skills
-CONSTRAINTS = ("hours", "travel", "conditions", "level", "skills", "availability")
+CONSTRAINTS = ("hours", "travel", "conditions", "level", "skills", "availability")  # why-not codes, in order
 CANDIDATE_FILTERS = ("region", "target_group", "cohort", "banenafspraak")
 VACANCY_FILTERS = ("region", "is_leerwerkbaan", "visibility", "banenafspraak_suitable")
 CONDITION_WORDS = {
@@ -101,9 +113,10 @@ OFFER_WORDS = {
 # --- what scoring needs of each side ------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CandidateFacts:
-    """A candidate as scoring sees it: derived once per profile, however stored."""
+    """A candidate as scoring sees it: derived once per profile, however stored.
+    Read-only by convention (not frozen: the index makes these per result served)."""
 
     id: str
     pc4: str
@@ -120,7 +133,7 @@ class CandidateFacts:
     to_check: tuple[str, ...]  # conditions vacancy data cannot answer
     level: int | None
     available_from: date | None
-    held: dict[str, int] = field(hash=False)  # skill URI -> level code (1-5)
+    held: dict[str, int]  # skill URI -> level code (1-5)
     concepts: frozenset[int] = frozenset()
     wanted: tuple[str, ...] = ()
 
@@ -160,7 +173,8 @@ def travel_minutes(distance_km: float, mode: str) -> float:
     return OVERHEAD_MINUTES[mode] + distance_km * DETOUR / SPEED_KMH[mode] * 60.0
 
 
-def reach_km(minutes: float | None, distance_limit: float | None, modes) -> float:
+@lru_cache(maxsize=4096)
+def reach_km(minutes: float | None, distance_limit: float | None, modes: tuple[str, ...]) -> float:
     """How far (straight line) a candidate gets within both limits, by their fastest mode."""
     reach = math.inf
     if minutes is not None:
@@ -170,27 +184,48 @@ def reach_km(minutes: float | None, distance_limit: float | None, modes) -> floa
     return reach
 
 
-def candidate_facts(profile: CandidateProfile, knowledge: esco.SkillKnowledge | None = None) -> CandidateFacts:
+_NEEDS = (*CONDITION_OFFERS, "no_heavy_lifting")
+_LEVELS = {1: 1, 2: 2, 3: 3, 4: 4}
+
+
+@lru_cache(maxsize=1024)
+def _modes(transport_modes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(m for m in SPEED_KMH if m in transport_modes) or DEFAULT_TRANSPORT_MODES
+
+
+@lru_cache(maxsize=1024)
+def _conditions(conditions: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The checked needs, and the rest to check by hand."""
+    needs = tuple(c for c in _NEEDS if c in conditions)
+    return needs, tuple(sorted(set(conditions) - set(needs)))
+
+
+@lru_cache(maxsize=256)
+def _groups(target_groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(g for g in TARGET_GROUPS if g in target_groups)
+
+
+def candidate_facts(profile: CandidateProfile, knowledge: esco.SkillKnowledge | None = None, *,
+                    with_concepts: bool = True) -> CandidateFacts:
+    """``with_concepts=False`` leaves ``concepts`` empty, for a caller that derives
+    them for many candidates at once (the index's bulk load)."""
     knowledge = knowledge or esco.knowledge()
-    held: dict[str, int] = {}
-    for skill, level in profile.skill_levels().items():
-        held[skill] = level if level in (1, 2, 3, 4) else UNKNOWN_LEVEL
+    held = {skill: _LEVELS.get(level, UNKNOWN_LEVEL) for skill, level in profile.skill_levels().items()}
     dutch = DUTCH_LEVEL_CODE.get(profile.dutch_level or "")
     if dutch:
         for skill in esco.DUTCH_SKILLS:
             if STRENGTH[dutch] > STRENGTH[held.get(skill, 0)]:
                 held[skill] = dutch
-    modes = tuple(m for m in SPEED_KMH if m in profile.transport_modes) or DEFAULT_TRANSPORT_MODES
+    modes = _modes(tuple(profile.transport_modes))
     minutes = profile.max_travel_minutes
     if minutes is None and profile.max_distance_km is None:
         minutes = DEFAULT_MAX_TRAVEL_MINUTES
-    conditions = set(profile.conditions)
-    needs = tuple(c for c in (*CONDITION_OFFERS, "no_heavy_lifting") if c in conditions)
+    needs, to_check = _conditions(tuple(profile.conditions))
     return CandidateFacts(
         id=profile.candidate_id,
         pc4=profile.pc4,
         region=profile.region,
-        target_groups=tuple(g for g in TARGET_GROUPS if g in profile.target_groups),
+        target_groups=_groups(tuple(profile.target_groups)),
         cohort=profile.cohort,
         banenafspraak=profile.banenafspraak,
         hours=(min(profile.hours_min or 1, profile.hours_per_week), profile.hours_per_week),
@@ -199,11 +234,11 @@ def candidate_facts(profile: CandidateProfile, knowledge: esco.SkillKnowledge | 
         distance_km_limit=None if profile.max_distance_km is None else float(profile.max_distance_km),
         modes=modes,
         needs=needs,
-        to_check=tuple(sorted(conditions - set(needs))),
+        to_check=to_check,
         level=profile.work_thinking_level,
         available_from=profile.available_from,
         held=held,
-        concepts=knowledge.concepts_of(held),
+        concepts=knowledge.concepts_of(held) if with_concepts else frozenset(),
         wanted=tuple(dict.fromkeys(profile.occupations_wanted)),
     )
 
@@ -415,8 +450,8 @@ def total(values: dict[str, float]) -> float:
 
 
 def breakdown(values: dict[str, float]) -> list[dict]:
-    return [{"component": k, "value": round(v, 4), "weight": w, "contribution": round(w * v, 4)}
-            for k, w, v in zip(COMPONENTS, WEIGHT_LIST, (values[k] for k in COMPONENTS), strict=True)]
+    return [{"component": k, "value": round(values[k], 4), "weight": w, "contribution": round(w * values[k], 4)}
+            for k, w in WEIGHTS.items()]
 
 
 # --- gaps and explanation -----------------------------------------------------------
@@ -427,8 +462,7 @@ class Transfer:
     """How much of the occupation fit comes from skills other than the ones asked."""
 
     transfer_fit: float  # fit from concepts only reached through other skills
-    exact_fit: float  # fit from concepts of target skills held exactly
-    shared: tuple[int, ...]  # the transfer concepts, heaviest first
+    others: frozenset[int]  # those concepts
     target_groups: int
     covered_groups: int
     exact_held: int
@@ -470,20 +504,23 @@ class Explainer:
     def transfer(self, held, concepts) -> Transfer:
         vf = self.vf
         exact = vf.target_skills.intersection(held)
-        via_exact = self.knowledge.concepts_of(exact)
         covered = self.target_keys & concepts
-        others = covered - via_exact
+        others = covered - self.knowledge.concepts_of(exact)
         target = vf.target
-        norm = vf.target_norm or 1.0
         return Transfer(
-            transfer_fit=sum(target[c] for c in sorted(others)) / norm,
-            exact_fit=sum(target[c] for c in sorted(covered & via_exact)) / norm,
-            shared=tuple(sorted(others, key=lambda c: (-target[c], c))),
+            transfer_fit=sum(target[c] for c in sorted(others)) / (vf.target_norm or 1.0),
+            others=others,
             target_groups=len(target),
             covered_groups=len(covered),
             exact_held=len(exact),
             target_skills=len(vf.target_skills),
         )
+
+    def shared_labels(self, others, n: int = 3) -> str:
+        """The heaviest concepts reached only through other skills, by name."""
+        target = self.vf.target
+        heaviest = sorted(others, key=lambda c: (-target[c], c))[:n]
+        return ", ".join(self.knowledge.concept_label(c) for c in heaviest)
 
     def explanation(self, held, concepts, values, distance, modes, wanted=()) -> str:
         """One line in plain English; names transferable skills when they carry the match."""
@@ -496,9 +533,10 @@ class Explainer:
         if self.nice:
             parts.append(f"{len(self.nice.intersection(held))} of {len(self.nice)} nice-to-have skills")
         if self.vf.target_norm:
-            t = self.transfer(held, concepts)
-            if t.carries:
-                labels = ", ".join(self.knowledge.concept_label(c) for c in t.shared[:3])
+            # the part through other skills is at most the whole fit: below the bar, skip it
+            t = self.transfer(held, concepts) if values["occupation_fit"] >= TRANSFER_CARRIES - 1e-9 else None
+            if t is not None and t.carries:
+                labels = self.shared_labels(t.others)
                 parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
                              f"of {self.what} {t.target_groups} skill groups ({labels}) though only {t.exact_held} of "
                              f"its {t.target_skills} essential or asked skills are held exactly")

@@ -142,16 +142,29 @@ def build(profiles, vacancy_profiles, placed, via_load, modules=None) -> Matchin
     return index
 
 
+@contextmanager
+def eager_housekeeping(on: bool):
+    """Compact, re-sort and fit lazily at every chance, to exercise all three."""
+    saved = index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS
+    if on:
+        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS = 0, 0, 0
+    try:
+        yield
+    finally:
+        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS = saved
+
+
 @PROPERTY
 @given(people=st.lists(candidates(), max_size=25, unique_by=lambda c: c["candidate_id"]), vacancy=vacancies(),
        placed=st.sets(st.sampled_from(CANDIDATE_IDS), max_size=5), filters=candidate_filters,
-       limit=st.integers(1, 12), near_misses=st.integers(0, 4), via_load=st.booleans())
+       limit=st.integers(1, 12), near_misses=st.integers(0, 4), via_load=st.booleans(), lazy=st.booleans())
 def test_candidates_for_vacancy_agrees_with_brute_force(people, vacancy, placed, filters, limit, near_misses,
-                                                         via_load):
+                                                         via_load, lazy):
     profiles = [CandidateProfile.from_event(p) for p in people]
     v = VacancyProfile.from_event(vacancy)
     index = build(profiles, [v], placed, via_load)
-    got = index.candidates_for_vacancy(v.vacancy_id, limit=limit, filters=filters, near_misses=near_misses)
+    with eager_housekeeping(lazy):
+        got = index.candidates_for_vacancy(v.vacancy_id, limit=limit, filters=filters, near_misses=near_misses)
     want = rank_candidates(v, profiles, limit=limit, filters=filters, near_misses=near_misses, placed=placed)
     assert_same(got, want)
 
@@ -177,18 +190,6 @@ operations = st.one_of(
     st.tuples(st.just("pool"), st.sampled_from(CANDIDATE_IDS), st.booleans()),
     st.tuples(st.just("vacancy"), vacancies()),
 )
-
-
-@contextmanager
-def eager_housekeeping(on: bool):
-    """Compact and re-sort at every chance, to exercise both."""
-    saved = index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN
-    if on:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = 0, 0
-    try:
-        yield
-    finally:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = saved
 
 
 @PROPERTY
@@ -307,6 +308,7 @@ def test_a_module_learned_at_runtime_closes_a_must_have():
 def test_growth_and_rewrites_keep_answers_right(monkeypatch):
     monkeypatch.setattr(index_module._Ragged, "COMPACT_MIN", 100)
     monkeypatch.setattr(index_module._CellIndex, "REBUILD_MIN", 50)
+    monkeypatch.setattr(index_module, "LAZY_FIT_ROWS", 256)
     idx = MatchingIndex(knowledge())
     v = f.vacancy("v1", must_have=[{"skill": f.SORT_WASTE, "weight": 1.0}], occupation=f.HANDYPERSON)
     idx.upsert_vacancy(v)
@@ -322,6 +324,13 @@ def test_growth_and_rewrites_keep_answers_right(monkeypatch):
     assert len(idx) == len(state) == idx.counts()["candidates"]
     assert_same(idx.candidates_for_vacancy("v1", limit=50, near_misses=20),
                 rank_candidates(v, state.values(), limit=50, near_misses=20))
+    # no strict must-have: hundreds of rows left, the occupation fit is computed lazily
+    open_door = f.vacancy("v2", occupation=f.HANDYPERSON, hours_per_week=24,
+                          nice_to_have=[{"skill": f.USE_POWER_TOOLS, "weight": 0.5}])
+    idx.upsert_vacancy(open_door)
+    ranking = idx.candidates_for_vacancy("v2", limit=20, near_misses=5)
+    assert ranking.fairness["eligible"] > index_module.LAZY_FIT_ROWS
+    assert_same(ranking, rank_candidates(open_door, state.values(), limit=20, near_misses=5))
 
 
 def test_load_builds_only_an_empty_index(index):
@@ -349,6 +358,23 @@ def test_the_carpenter_ranks_for_the_facility_worker_through_transferable_skills
     assert "transferable skills carry the match" in ranking.results[0]["explanation"]
     suggestions = idx.suggest_occupations("carpenter", limit=400)
     assert suggestions == scoring.suggest_occupations(scoring.candidate_facts(the_carpenter()), limit=400)
+
+
+def test_skills_outside_esco_are_matched_exactly():
+    idx = MatchingIndex(knowledge())
+    local = [f.SKILL + f"00000000-0000-0000-0000-{i:012d}" for i in range(3000)]
+    for i in range(0, 3000, 3):
+        idx.upsert_candidate(f.candidate(f"c{i}", skills=local[i:i + 3]))
+    v = f.vacancy("v1", skills_required=[local[2997]], nice_to_have=[{"skill": local[2998], "weight": 0.5}])
+    assert idx.candidates_for_vacancy(v).ids == ["c2997"]
+
+
+def test_an_empty_load_is_an_empty_index():
+    idx = MatchingIndex(knowledge())
+    idx.load([], [])
+    assert len(idx) == 0 and idx.counts()["vacancies"] == 0
+    idx.upsert_vacancy(f.vacancy("v1"))
+    assert idx.candidates_for_vacancy("v1").ids == []
 
 
 def test_counts_and_memory():
