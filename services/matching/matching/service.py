@@ -118,8 +118,7 @@ class MatchingService:
     @rpc
     def index_size(self):
         """How many candidates and vacancies the index holds (for readiness checks)."""
-        counts = self.index.counts()
-        return {**counts, "memory_bytes": self.index.memory_bytes()}
+        return self.index.counts()
 
     # --- proposals -------------------------------------------------------------------------
 
