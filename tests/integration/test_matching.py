@@ -35,6 +35,10 @@ class Twente:
             "must_have": [{"skill": s, "weight": 1.0} for s in must_have], "hours_per_week": hours, "openings": 3,
         })
 
+    def ranked(self, rpc, limit: int = 10) -> dict:
+        """Candidates for the vacancy among this region's (other tests' people live nearby too)."""
+        return rpc.matching.candidates_for_vacancy(self.vacancy["id"], limit, {"region": self.name})
+
     def candidate(self, rpc, skills=(CLEAN,), hours: int = 32, groups=("bijstand",)) -> dict:
         return rpc.candidates.register({
             "given_name": "Sanne", "family_name": "de Vries", "region": self.name, "postcode": "7512 AB",
@@ -54,7 +58,7 @@ def test_propose_introduce_place_shares_the_credit_and_an_ended_placement_return
         eventually(lambda: "soweco" in jobhunters.vacancies.get(twente.vacancy["id"])["steward_organisations"],
                    what="the second steward")
 
-        ranking = jobhunters.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        ranking = twente.ranked(jobhunters)
         (result,) = [r for r in ranking["results"] if r["candidate_id"] == candidate["id"]]
         assert {c["component"] for c in result["breakdown"]} >= {"must_have", "occupation_fit", "distance"}
         assert result["explanation"]
@@ -76,7 +80,7 @@ def test_propose_introduce_place_shares_the_credit_and_an_ended_placement_return
         assert placement["credited_organisations"] == ["gemeente-enschede", "jobhunters-twente", "soweco"]
         assert jobhunters.matching.get_match(match["id"])["status"] == "placed"
         assert jobhunters.matching.indexed([candidate["id"]]) == {candidate["id"]: {"in_pool": False}}
-        assert candidate["id"] not in ids(jobhunters.matching.candidates_for_vacancy(twente.vacancy["id"], 10))
+        assert candidate["id"] not in ids(twente.ranked(jobhunters))
         eventually(lambda: enschede.candidates.get(candidate["id"])["status"] == "placed", what="placed")
 
         with pytest.raises(ValidationError) as refused:
@@ -154,12 +158,12 @@ def test_a_new_profile_moves_the_ranking_after_one_event(system):
     with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
         candidate = twente.candidate(enschede, skills=(PLUMBING,))
         eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
-        ranking = enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        ranking = twente.ranked(enschede)
         assert candidate["id"] not in ids(ranking)
 
         enschede.candidates.update(candidate["id"], {"skills": [CLEAN, SAFETY]})
         ranked = eventually(lambda: candidate["id"] in ids(
-            r := enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)) and r, what="the new profile")
+            r := twente.ranked(enschede)) and r, what="the new profile")
         (result,) = [r for r in ranked["results"] if r["candidate_id"] == candidate["id"]]
         assert result["skill_gaps"] == []
 
@@ -171,7 +175,7 @@ def test_fairness_counts_every_ranking_served(system):
         eventually(lambda: matching_has(enschede, twente.vacancy["id"], [p["id"] for p in people]), what="indexing")
         before = enschede.matching.fairness()
         rankings = before["rankings"]
-        ranking = enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10)
+        ranking = twente.ranked(enschede)
         assert ranking["fairness"]["eligible"] >= 4
         after = enschede.matching.fairness()
         assert after["rankings"] == rankings + 1
@@ -195,7 +199,7 @@ def test_the_index_is_rebuilt_from_matchings_database_when_it_starts(system):
     with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
         assert enschede.matching.indexed([placed["id"], waiting["id"]]) == {
             placed["id"]: {"in_pool": False}, waiting["id"]: {"in_pool": True}}
-        assert waiting["id"] in ids(enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10))
+        assert waiting["id"] in ids(twente.ranked(enschede))
 
 
 def test_partners_match_over_http(system):
@@ -206,14 +210,16 @@ def test_partners_match_over_http(system):
     auth = {"Authorization": "Bearer dev-jobhunters-twente", "X-Werkbrug-Professional": "jh-3"}
     vacancy_id = twente.vacancy["id"]
 
-    ranked = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?limit=5&target_group=bijstand", headers=auth)
+    ranked = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?limit=5&target_group=bijstand"
+                                f"&region={twente.name}", headers=auth)
     assert ranked.status_code == 200 and candidate["id"] in [r["candidate_id"] for r in ranked.json()["results"]]
     refused = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?limit=lots", headers=auth)
     assert refused.status_code == 400 and "limit" in refused.json()["errors"]
     unknown = system.http("GET", f"/v1/vacancies/{vacancy_id}/candidates?colour=red&limit=5", headers=auth)
     assert unknown.status_code == 200, "unknown query parameters are no filters"
     assert system.http("GET", "/v1/vacancies/nope/candidates", headers=auth).status_code == 404
-    offered = system.http("GET", f"/v1/candidates/{candidate['id']}/vacancies", headers=auth).json()
+    offered = system.http("GET", f"/v1/candidates/{candidate['id']}/vacancies?region={twente.name}",
+                          headers=auth).json()
     assert vacancy_id in [r["vacancy_id"] for r in offered["results"]]
     assert system.http("GET", f"/v1/candidates/{candidate['id']}/occupations?limit=3", headers=auth).status_code == 200
 
