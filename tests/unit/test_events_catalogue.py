@@ -86,7 +86,14 @@ SAMPLES: dict[str, dict] = {
     "nl.werkbrug.aftercare_task.completed.v1": {"task_id": "t-1", "placement_id": "pl-1", "outcome": "going_well"},
     "nl.werkbrug.aftercare_task.overdue.v1": {
         "task_id": "t-1", "placement_id": "pl-1", "jobcoach_id": "jc-1", "due": "2026-02-07",
+        "organisation": "Jobcoach Twente",
     },
+    "nl.werkbrug.matching.fairness_counted.v1": {
+        "instance": "matching-1", "period_start": "2026-02-07T10:00:00+00:00",
+        "period_end": "2026-02-07T10:01:00+00:00", "rankings": 3, "top_total": 30, "eligible_total": 900,
+        "groups": [{"target_group": "bijstand", "top": 12, "eligible": 400}],
+    },
+    "nl.werkbrug.aftercare_task.cancelled.v1": {"task_id": "t-1", "placement_id": "pl-1", "organisation": None},
     "nl.werkbrug.placement.at_risk.v1": {"placement_id": "pl-1", "candidate_id": "cand-1", "task_id": "t-1"},
     "nl.werkbrug.placement.sustained.v1": {"placement_id": "pl-1", "candidate_id": "cand-1", "months": 6},
 }

@@ -178,6 +178,25 @@ class MatchProposed(EventData):
     proposed_by = fields.String(load_default=None, allow_none=True)
 
 
+class FairnessCount(EventData):
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    top = fields.Integer(required=True, validate=validate.Range(min=0))  # places held in top-10s served
+    eligible = fields.Integer(required=True, validate=validate.Range(min=0))  # places in the eligible pools
+
+
+class MatchingFairnessCounted(EventData):
+    """What one matching instance served since its last count (sent each minute when it served any):
+    per target group its places in the top 10 against its places in the eligible pools. Counts only."""
+
+    instance = fields.String(required=True)
+    period_start = fields.DateTime(required=True)
+    period_end = fields.DateTime(required=True)
+    rankings = fields.Integer(required=True, validate=validate.Range(min=1))
+    top_total = fields.Integer(required=True, validate=validate.Range(min=0))
+    eligible_total = fields.Integer(required=True, validate=validate.Range(min=0))
+    groups = fields.List(fields.Nested(FairnessCount), required=True)
+
+
 class MatchRejected(EventData):
     match_id = _id(required=True)
     candidate_id = _id(required=True)
@@ -232,24 +251,42 @@ class AftercarePlanCreated(EventData):
     plan_id = _id(required=True)
     placement_id = _id(required=True)
     candidate_id = _id(required=True)
-    jobcoach_id = _id(required=True, allow_none=True)
+    jobcoach_id = _id(required=True, allow_none=True)  # None: nobody had room, escalated
     region = fields.String(required=True)
     task_count = fields.Integer(required=True)
+    # added with the jobcoach protocol; absent in older events
+    organisation = fields.String(load_default=None, allow_none=True)  # the jobcoach's
+    budget_hours = fields.Float(load_default=None, allow_none=True)  # the UWV norm over the plan's years
+    planned_hours = fields.Float(load_default=None, allow_none=True)
 
 
 class AftercareTaskAssigned(EventData):
+    """Also sent again for the same task when it is reassigned (the last one holds)."""
+
     task_id = _id(required=True)
     plan_id = _id(required=True)
     placement_id = _id(required=True)
     jobcoach_id = _id(required=True, allow_none=True)
     kind = fields.String(required=True)
     due = fields.Date(required=True)
+    organisation = fields.String(load_default=None, allow_none=True)
+    hours = fields.Float(load_default=None, allow_none=True)
 
 
 class AftercareTaskCompleted(EventData):
     task_id = _id(required=True)
     placement_id = _id(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(TASK_OUTCOMES))
+    organisation = fields.String(load_default=None, allow_none=True)
+    kind = fields.String(load_default=None, allow_none=True)
+
+
+class AftercareTaskCancelled(EventData):
+    """Open tasks of a plan whose placement ended."""
+
+    task_id = _id(required=True)
+    placement_id = _id(required=True)
+    organisation = fields.String(load_default=None, allow_none=True)
 
 
 class AftercareTaskOverdue(EventData):
@@ -257,6 +294,7 @@ class AftercareTaskOverdue(EventData):
     placement_id = _id(required=True)
     jobcoach_id = _id(required=True, allow_none=True)
     due = fields.Date(required=True)
+    organisation = fields.String(load_default=None, allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -291,12 +329,14 @@ CATALOGUE: dict[str, EventType] = {
         _t("match.proposed", "matching", MatchProposed),
         _t("match.introduced", "matching", MatchIntroduced),
         _t("match.rejected", "matching", MatchRejected),
+        _t("matching.fairness_counted", "matching", MatchingFairnessCounted),
         _t("placement.recorded", "matching", PlacementRecorded),
         _t("placement.ended", "matching", PlacementEnded),
         _t("aftercare_plan.created", "aftercare", AftercarePlanCreated),
         _t("aftercare_task.assigned", "aftercare", AftercareTaskAssigned),
         _t("aftercare_task.completed", "aftercare", AftercareTaskCompleted),
         _t("aftercare_task.overdue", "aftercare", AftercareTaskOverdue),
+        _t("aftercare_task.cancelled", "aftercare", AftercareTaskCancelled),
         _t("placement.at_risk", "aftercare", PlacementAtRisk),
         _t("placement.sustained", "aftercare", PlacementSustained),
     )
