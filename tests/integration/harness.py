@@ -64,9 +64,43 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+class MailServer:
+    """A real SMTP server (aiosmtpd) as a subprocess, keeping what it receives in a Maildir."""
+
+    def __init__(self, directory: Path):
+        self.directory, self.port, self.proc = directory, free_port(), None
+
+    def start(self):
+        # the parent only: the Mailbox handler makes the Maildir (new, cur, tmp) when it is missing
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+             "-c", "aiosmtpd.handlers.Mailbox", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def listening():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+            return False
+
+        eventually(listening, timeout=20, what="the SMTP server to listen")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def messages(self) -> list:
+        import mailbox
+
+        return list(mailbox.Maildir(self.directory, create=False)) if (self.directory / "new").exists() else []
+
+
 class System:
-    def __init__(self, tag: str | None = None):
+    def __init__(self, tag: str | None = None, extra_env: dict | None = None):
         self.tag = tag or uuid.uuid4().hex[:8]
+        self.extra_env = dict(extra_env or {})
         self.vhost = f"werkbrug_test_{self.tag}"
         self.amqp_uri = f"{AMQP_BASE}/{self.vhost}"
         self.databases = {s: f"werkbrug_test_{self.tag}_{s}" for s in config.DATABASE_SERVICES}
@@ -74,6 +108,7 @@ class System:
         self.http_port = free_port()
         self.procs: dict[str, subprocess.Popen] = {}
         self.logdir = ARTIFACTS / f"logs-{self.tag}"
+        self.mail = MailServer(self.logdir / "mail")
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -92,12 +127,16 @@ class System:
             PYTHONWARNINGS="ignore",
             # a fixed test key: BSNs are encrypted at rest with it
             CANDIDATES_BSN_KEY="dGVzdC1rZXktZm9yLXdlcmticnVnLWJzbi0zMmJ5dGU=",
+            WERKBRUG_SMTP_HOST="127.0.0.1",
+            WERKBRUG_SMTP_PORT=str(self.mail.port),
+            WERKBRUG_MATCHING_FAIRNESS_REPORT_SECONDS="1",
         )
         for service in config.DATABASE_SERVICES:
             url = self.database_url(service)
             env[f"{service.upper()}_DATABASE_URL"] = url + (AFTERCARE_OPTIONS if service == "aftercare" else "")
         for service, port in self.metrics_ports.items():
             env[f"{service.upper()}_METRICS_PORT"] = str(port)
+        env.update(self.extra_env)
         return env
 
     def create(self):
@@ -107,6 +146,7 @@ class System:
             for name in self.databases.values():
                 conn.execute(f'CREATE DATABASE "{name}"')
         self.logdir.mkdir(parents=True, exist_ok=True)
+        self.mail.start()
         # the same command an operator runs: migrate every database, declare every queue
         subprocess.run(
             [sys.executable, "-m", "werkbrug_shared.cli", "migrate"],
@@ -116,18 +156,29 @@ class System:
     def destroy(self):
         for service in list(self.procs):
             self.stop(service)
+        self.mail.stop()
         with contextlib.suppress(Exception):
             rabbitmqctl("delete_vhost", self.vhost)
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             for name in self.databases.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def spawn(self, service: str):
-        log = open(self.logdir / f"{service}.log", "ab")  # noqa: SIM115 (lives as long as the process)
-        self.procs[service] = subprocess.Popen(
+    def spawn(self, service: str, instance: str | None = None):
+        """Start ``service``; as a further ``instance`` (a name) beside the first, with its own metrics port."""
+        name = instance or service
+        env = self.env()
+        if instance:
+            self.metrics_ports[instance] = free_port()
+            env[f"{service.upper()}_METRICS_PORT"] = str(self.metrics_ports[instance])
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
+        self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config.yml"), f"{service}.service"],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
+
+    def start_instance(self, service: str, instance: str):
+        self.spawn(service, instance)
+        self.wait_ready(instance)
 
     def start(self, service: str):
         self.spawn(service)
@@ -239,3 +290,16 @@ def matching_has(rpc, vacancy_id: str, candidate_ids) -> bool:
     except NotFound:
         return False
     return set(candidate_ids) <= set(rpc.matching.indexed(list(candidate_ids)))
+
+
+def register_jobcoaches(system, region: str, n: int = 2, capacity_hours: float = 36, expertise=(),
+                        credential: str = "dev-soweco", regions=None) -> list[dict]:
+    """Jobcoaches of the credential's organisation (registered too, with a coordinator) in ``region``."""
+    organisation = credential.removeprefix("dev-")
+    with system.rpc(credential) as partner:
+        partner.aftercare.register_organisation({"name": f"Jobcoaching {organisation}",
+                                                 "coordinator_email": f"coordinator@{organisation}.example"})
+        return [partner.aftercare.register_jobcoach({
+            "name": f"Coach {i}", "email": f"coach{i}.{uuid.uuid4().hex[:6]}@{organisation}.example",
+            "regions": list(regions or [region]), "capacity_hours": capacity_hours, "expertise": list(expertise),
+        }) for i in range(n)]

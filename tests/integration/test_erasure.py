@@ -7,7 +7,7 @@ import uuid
 
 from psycopg import sql
 
-from tests.integration.harness import eventually, matching_has
+from tests.integration.harness import eventually, matching_has, register_jobcoaches
 from tests.integration.test_spine import SKILL, plans_for
 from werkbrug_shared import config
 
@@ -40,7 +40,7 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
         vacancy = rpc.vacancies.open({"employer_id": employer["id"], "title": "woonbegeleider", "region": region,
                                       "postcode": "7511 JD", "skills_required": [SKILL(1)], "hours_per_week": 24,
                                       "openings": 1})
-        rpc.aftercare.register_jobcoach({"name": "Coach", "region": region, "capacity": 10})
+        register_jobcoaches(system, region, 1)
         candidate = rpc.candidates.register({
             **{k: v for k, v in secrets.items()}, "region": region, "target_groups": ["bijstand"],
             "skills": [SKILL(1)], "hours_per_week": 24, "conditions": ["no_night_shifts"], "cohort": cohort,

@@ -10,7 +10,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import aftercare_placement_queue, dumps, eventually
+from tests.integration.harness import aftercare_placement_queue, dumps, eventually, register_jobcoaches
 from werkbrug_shared import config, deadletters, refdata
 from werkbrug_shared.errors import ValidationError
 
@@ -39,10 +39,7 @@ class Region:
             "postcode": "7511 JD", "skills_required": [SKILL(1), SKILL(2), SKILL(3)], "hours_per_week": 32,
             "openings": openings,
         })
-        self.jobcoaches = [
-            rpc.aftercare.register_jobcoach({"name": f"Coach {i}", "region": self.name, "capacity": 50})
-            for i in range(jobcoaches)
-        ]
+        self.jobcoaches = register_jobcoaches(system, self.name, jobcoaches)
 
     def candidate(self, i: int = 0, target_groups=("statushouder",)) -> dict:
         return self.rpc.candidates.register({
@@ -80,17 +77,20 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
     placements = [region.place(c) for c in candidates[:14]]
 
     for placement in placements:
-        tasks = eventually(lambda p=placement: len(rpc.aftercare.tasks(placement_id=p["id"])) == 5
+        tasks = eventually(lambda p=placement: len(rpc.aftercare.tasks(placement_id=p["id"])) == 8
                            and rpc.aftercare.tasks(placement_id=p["id"]), what="the aftercare plan")
-        assert [t["status"] for t in tasks] == ["open"] * 5
+        assert [t["status"] for t in tasks] == ["open"] * 8
         assert len({t["jobcoach_id"] for t in tasks}) == 1
         assert tasks[0]["jobcoach_id"] in {j["id"] for j in region.jobcoaches}
-        assert [t["due"] for t in tasks] == ["2026-12-01", "2026-12-08", "2026-12-29", "2027-03-01", "2027-06-01"]
+        assert [(t["kind"], t["due"]) for t in tasks] == [
+            ("first_working_day", "2026-12-01"), ("week_1", "2026-12-08"), ("week_4", "2026-12-29"),
+            ("end_of_probation", "2027-02-01"), ("month_3", "2027-03-01"), ("month_6", "2027-06-01"),
+            ("month_12", "2027-12-01"), ("month_18", "2028-06-01")]
         assert plans_for(system, placement["id"]) == 1
 
-    # the two coaches share the work: fewest open tasks first
+    # the two coaches share the work: most room left first
     per_coach = [len(rpc.aftercare.tasks(jobcoach_id=j["id"])) for j in region.jobcoaches]
-    assert sorted(per_coach) == [35, 35]
+    assert sorted(per_coach) == [56, 56]
 
     outflow = eventually(lambda: (o := rpc.reporting.outflow(cohort=region.cohort))["placed"] == 14 and o,
                          what="reporting to count 14 placements")
@@ -130,7 +130,7 @@ def test_the_same_event_delivered_twice_creates_one_plan(system, rpc):
     eventually(lambda: system.metric("aftercare", "werkbrug_events_handled_total", event_type=PLACEMENT_RECORDED,
                                      outcome="duplicate") == duplicates + 2, what="both copies to be skipped")
     assert plans_for(system, placement["id"]) == 1
-    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 5
+    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
     eventually(lambda: rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1, what="reporting")
     time.sleep(0.5)
     assert rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1
@@ -155,7 +155,7 @@ def test_a_handler_failing_twice_then_succeeding_creates_one_plan(system, rpc):
 
     eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan after the retries")
     assert system.metric("aftercare", "werkbrug_events_retried_total", event_type=PLACEMENT_RECORDED) == retried + 2
-    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 5
+    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
     assert system.queue_depth(aftercare_placement_queue() + ".dlq") == dead
 
 
@@ -388,7 +388,9 @@ def test_a_jobcoach_completes_tasks_and_an_at_risk_outcome_travels(system, rpc):
 
     rpc.aftercare.complete_task(second["id"], "at_risk", "Spanning met leidinggevende.")
     open_tasks = rpc.aftercare.tasks(placement_id=placement["id"], status="open")
-    assert [t["kind"] for t in open_tasks] == ["week_4", "month_3", "month_6"]
+    # at risk: a check-in within a week joins the protocol's remaining tasks
+    assert sorted(t["kind"] for t in open_tasks) == sorted(
+        ["check_in", "week_4", "end_of_probation", "month_3", "month_6", "month_12", "month_18"])
     coach_done = rpc.aftercare.tasks(jobcoach_id=region.jobcoaches[0]["id"], status="done")
     assert [t["id"] for t in coach_done] == [first["id"], second["id"]]
     stored = eventually(lambda: system.sql(

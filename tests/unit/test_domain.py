@@ -1,118 +1,14 @@
-"""The services' pure domain rules, plus reporting's projections over an in-memory database."""
+"""The services' pure domain rules (aftercare's: test_aftercare_domain.py; reporting's: tests/unit/reporting/)."""
 
 from __future__ import annotations
 
-from datetime import date
+import copy
 
 import pytest
-from sqlalchemy import func, select
 
-from aftercare.domain import PROTOCOL, CoachLoad, add_months, choose_jobcoach, schedule
 from candidates.domain import STATUSES, TRANSITIONS, IllegalTransition, next_status, normalise_postcode
 from matching import domain as matching
-from reporting import projections
-from reporting.domain import outflow_rate
-from reporting.models import CandidateOutflow, CandidateTargetGroup, PlacementFact, PlacementTargetGroup, metadata
-from tests.unit.conftest import sqlite_session
 from vacancies.domain import KVK, fill_opening
-
-# --- aftercare: protocol schedule -----------------------------------------------------
-
-
-def test_schedule_clamps_month_ends():
-    assert schedule(date(2026, 1, 31)) == [
-        ("first_working_day", date(2026, 1, 31)),
-        ("week_1", date(2026, 2, 7)),
-        ("week_4", date(2026, 2, 28)),
-        ("month_3", date(2026, 4, 30)),
-        ("month_6", date(2026, 7, 31)),
-    ]
-
-
-def test_schedule_ordinary_start():
-    assert schedule(date(2026, 3, 2)) == [
-        ("first_working_day", date(2026, 3, 2)),
-        ("week_1", date(2026, 3, 9)),
-        ("week_4", date(2026, 3, 30)),
-        ("month_3", date(2026, 6, 2)),
-        ("month_6", date(2026, 9, 2)),
-    ]
-
-
-def test_schedule_crosses_the_year():
-    assert dict(schedule(date(2025, 11, 30))) == {
-        "first_working_day": date(2025, 11, 30),
-        "week_1": date(2025, 12, 7),
-        "week_4": date(2025, 12, 28),
-        "month_3": date(2026, 2, 28),
-        "month_6": date(2026, 5, 30),
-    }
-
-
-def test_schedule_follows_the_protocol_in_order():
-    plan = schedule(date(2026, 5, 15))
-    assert [kind for kind, _ in plan] == [kind for kind, _, _ in PROTOCOL]
-    dues = [due for _, due in plan]
-    assert dues == sorted(dues)
-
-
-@pytest.mark.parametrize(
-    ("start", "months", "expected"),
-    [
-        (date(2026, 1, 15), 0, date(2026, 1, 15)),
-        (date(2026, 1, 15), 1, date(2026, 2, 15)),
-        (date(2026, 1, 31), 1, date(2026, 2, 28)),
-        (date(2024, 1, 31), 1, date(2024, 2, 29)),  # leap year
-        (date(2026, 3, 31), 1, date(2026, 4, 30)),
-        (date(2026, 12, 31), 2, date(2027, 2, 28)),
-        (date(2026, 10, 31), 12, date(2027, 10, 31)),
-        (date(2026, 8, 31), 18, date(2028, 2, 29)),
-        (date(2026, 1, 1), 11, date(2026, 12, 1)),
-        (date(2026, 1, 1), 12, date(2027, 1, 1)),
-    ],
-)
-def test_add_months(start, months, expected):
-    assert add_months(start, months) == expected
-
-
-# --- aftercare: jobcoach choice ---------------------------------------------------------
-
-
-def test_choose_jobcoach_picks_fewest_open_tasks_among_those_with_room():
-    coaches = [
-        CoachLoad("jc-a", capacity=10, active_plans=3, open_tasks=9),
-        CoachLoad("jc-b", capacity=10, active_plans=3, open_tasks=2),
-        CoachLoad("jc-c", capacity=2, active_plans=2, open_tasks=0),  # full: no room
-        CoachLoad("jc-d", capacity=10, active_plans=3, open_tasks=5),
-    ]
-    assert choose_jobcoach(coaches) == "jc-b"
-
-
-def test_choose_jobcoach_ties_go_to_the_lower_id():
-    coaches = [
-        CoachLoad("jc-z", capacity=5, active_plans=1, open_tasks=4),
-        CoachLoad("jc-m", capacity=5, active_plans=1, open_tasks=4),
-        CoachLoad("jc-q", capacity=5, active_plans=1, open_tasks=4),
-    ]
-    assert choose_jobcoach(coaches) == "jc-m"
-    assert choose_jobcoach(list(reversed(coaches))) == "jc-m"
-
-
-def test_choose_jobcoach_over_capacity_has_no_room():
-    assert choose_jobcoach([CoachLoad("jc-a", capacity=3, active_plans=4, open_tasks=0)]) is None
-
-
-def test_choose_jobcoach_none_when_nobody_has_room():
-    assert choose_jobcoach([]) is None
-    assert choose_jobcoach([
-        CoachLoad("jc-a", capacity=1, active_plans=1, open_tasks=0),
-        CoachLoad("jc-b", capacity=3, active_plans=3, open_tasks=0),
-    ]) is None
-
-
-def test_choose_jobcoach_one_slot_left_is_room():
-    assert choose_jobcoach([CoachLoad("jc-a", capacity=3, active_plans=2, open_tasks=40)]) == "jc-a"
-
 
 # --- matching -----------------------------------------------------------------------------
 
@@ -153,6 +49,17 @@ def test_fairness_compares_top_share_with_pool_share():
     assert report["rankings"] == 1
     assert report["groups"]["50plus"] == {"in_top": 2, "in_pool": 40, "top_share": 0.2, "pool_share": 0.4,
                                           "ratio": 0.5}
+
+
+def test_reported_fairness_counts_are_taken_off_what_came_in_meanwhile():
+    ranking = {"eligible": 10, "eligible_by_group": {"ww": 10}, "top": 5, "top_by_group": {"ww": 5}}
+    pending = matching.FairnessTally()
+    pending.add(ranking)
+    reported = copy.deepcopy(pending)
+    pending.add({**ranking, "eligible_by_group": {"sw": 10}, "top_by_group": {"sw": 5}})
+    pending.subtract(reported)
+    assert (pending.rankings, pending.top_total, pending.pool_total) == (1, 5, 10)
+    assert dict(pending.in_top) == {"sw": 5} and dict(pending.in_pool) == {"sw": 10}
 
 
 # --- candidates -------------------------------------------------------------------------
@@ -250,73 +157,3 @@ def test_kvk_pattern():
     assert KVK.match("12345678")
     for bad in ("1234567", "123456789", "1234567a", ""):
         assert not KVK.match(bad)
-
-
-# --- reporting ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("enrolled", "placed", "rate"),
-    [(0, 0, 0.0), (18, 14, 0.7778), (3, 1, 0.3333), (4, 4, 1.0), (10, 0, 0.0)],
-)
-def test_outflow_rate(enrolled, placed, rate):
-    assert outflow_rate(enrolled, placed) == rate
-
-
-def test_outflow_rate_nobody_in_scope_is_a_float():
-    assert isinstance(outflow_rate(0, 0), float)
-
-
-@pytest.fixture
-def session():
-    with sqlite_session(metadata) as s:
-        yield s
-
-
-def _placement(placement_id="pl-1", candidate_id="cand-1", start=date(2026, 3, 1), groups=("bijstand",), cohort=None):
-    return {
-        "placement_id": placement_id, "candidate_id": candidate_id, "vacancy_id": "vac-1", "employer_id": "emp-1",
-        "start_date": start, "hours_per_week": 24, "region": "Rijnmond", "target_groups": list(groups),
-        "cohort": cohort,
-    }
-
-
-def test_projection_registered_then_enrolled(session):
-    projections.apply(session, "nl.werkbrug.candidate.registered.v1", {
-        "candidate_id": "cand-1", "region": "Rijnmond", "pc4": "3011", "target_groups": ["bijstand"],
-        "skills": [], "hours_per_week": 24, "conditions": [], "cohort": None,
-    })
-    projections.apply(session, "nl.werkbrug.candidate.enrolled.v1", {
-        "candidate_id": "cand-1", "cohort": "2026-Q1", "trajectory": None, "region": "Haaglanden",
-        "target_groups": ["bijstand", "50plus"],
-    })
-    session.flush()
-    row = session.get(CandidateOutflow, "cand-1")
-    assert (row.region, row.cohort, row.placements, row.first_placed_on) == ("Haaglanden", "2026-Q1", 0, None)
-    groups = set(session.scalars(select(CandidateTargetGroup.target_group)))
-    assert groups == {"bijstand", "50plus"}
-
-
-def test_projection_placement_is_idempotent_and_keeps_first_date(session):
-    projections.apply(session, "nl.werkbrug.placement.recorded.v1", _placement("pl-1", start=date(2026, 3, 1)))
-    projections.apply(session, "nl.werkbrug.placement.recorded.v1", _placement("pl-1", start=date(2026, 3, 1)))
-    session.flush()
-    projections.apply(session, "nl.werkbrug.placement.recorded.v1", _placement("pl-1", start=date(2026, 3, 1)))
-    projections.apply(session, "nl.werkbrug.placement.recorded.v1",
-                      _placement("pl-2", start=date(2026, 1, 5), groups=("bijstand", "ww", "ww")))
-    session.commit()
-    assert session.scalar(select(func.count()).select_from(PlacementFact)) == 2
-    row = session.get(CandidateOutflow, "cand-1")
-    assert row.placements == 2
-    assert row.first_placed_on == date(2026, 1, 5)
-    assert row.region == "Rijnmond"
-    pl2_groups = set(session.scalars(
-        select(PlacementTargetGroup.target_group).where(PlacementTargetGroup.placement_id == "pl-2")
-    ))
-    assert pl2_groups == {"bijstand", "ww"}
-
-
-def test_projection_ignores_other_types(session):
-    projections.apply(session, "nl.werkbrug.vacancy.opened.v1", {"vacancy_id": "vac-1"})
-    session.flush()
-    assert session.scalar(select(func.count()).select_from(CandidateOutflow)) == 0

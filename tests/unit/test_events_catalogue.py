@@ -83,7 +83,10 @@ SAMPLES: dict[str, dict] = {
         "task_id": "t-1", "plan_id": "plan-1", "placement_id": "pl-1", "jobcoach_id": None,
         "kind": "week_1", "due": "2026-02-07",
     },
-    "nl.werkbrug.aftercare_task.completed.v1": {"task_id": "t-1", "placement_id": "pl-1", "outcome": "going_well"},
+    "nl.werkbrug.aftercare_task.completed.v1": {
+        "task_id": "t-1", "placement_id": "pl-1", "outcome": "ended", "end_date": "2026-03-01",
+        "end_reason": "health", "organisation": "soweco", "kind": "month_3",
+    },
     "nl.werkbrug.aftercare_task.overdue.v1": {
         "task_id": "t-1", "placement_id": "pl-1", "jobcoach_id": "jc-1", "due": "2026-02-07",
         "organisation": "Jobcoach Twente",

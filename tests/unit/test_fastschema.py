@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from marshmallow import EXCLUDE, RAISE, fields, validate
@@ -53,6 +53,9 @@ def _valid(field, r: random.Random, overrides=None):
     if kind is fields.Date:
         day = date(2026, 1, 1) + timedelta(days=r.randint(0, 900))
         return day if r.random() < 0.5 else day.isoformat()
+    if kind is fields.DateTime:
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 9 * 10**7))
+        return moment if r.random() < 0.5 else moment.isoformat()
     if kind is fields.List:
         return [_value(field.inner, r) for _ in range(r.randint(0, 4))]
     if kind is fields.Nested:

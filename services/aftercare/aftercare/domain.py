@@ -1,20 +1,88 @@
-"""The aftercare protocol and jobcoach choice, free of frameworks."""
+"""The aftercare (nazorg) protocol, the UWV coaching budget and the jobcoach choice.
+
+Plain functions and values, no framework: the service feeds them rows and
+writes back what they decide.
+"""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-# (task kind, days after start, months after start)
-PROTOCOL = (
-    ("first_working_day", 0, 0),
-    ("week_1", 7, 0),
-    ("week_4", 28, 0),
-    ("month_3", 0, 3),
-    ("month_6", 0, 6),
-)
 TASK_STATUSES = ("open", "done", "cancelled")
+PLAN_STATUSES = ("active", "ended")
+
+# Expertise a jobcoach may have; a candidate's conditions and target groups ask for some.
+EXPERTISE = ("autism", "language_support", "statushouders", "physical", "psychiatric", "fifty_plus")
+EXPERTISE_FOR_CONDITION = {
+    "low_stimulus_workplace": "autism",
+    "workplace_adaptation": "physical",
+    "no_heavy_lifting": "physical",
+}
+EXPERTISE_FOR_TARGET_GROUP = {"statushouder": "statushouders", "50plus": "fifty_plus"}
+LANGUAGE_SUPPORT_BELOW = ("A1", "A2")  # Dutch below B1: the coach explains the work too
+
+# UWV's jobcoach norm: coaching hours at most this share of the contract hours,
+# year by year, for at most three years.
+BUDGET_SHARES = (0.15, 0.075, 0.06)
+WEEKS_PER_YEAR = 52
+# A coach's load is what is due in the coming four weeks (overdue included),
+# per week: the horizon in which a capacity in hours per week means something.
+LOAD_HORIZON_DAYS = 28
+CHECK_IN_DAYS = 7  # an at-risk outcome: the next check-in within a week
+CHECK_IN_HOURS = 1.0
+HOURS_STEP = 0.25  # hours are planned in quarters
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of the protocol: due ``months`` and ``days`` after the start."""
+
+    kind: str
+    days: int = 0
+    months: int = 0
+    hours: float = 1.0
+    # a checkpoint completed with going_well means the placement is sustained this long
+    sustained_months: int | None = None
+
+
+DEFAULT_PROTOCOL = (
+    Step("first_working_day", hours=0.5),
+    Step("week_1", days=7, hours=2.0),
+    Step("week_4", days=28, hours=2.0),
+    Step("end_of_probation", months=2, hours=1.5),  # the statutory maximum proeftijd
+    Step("month_3", months=3, hours=2.0),
+    Step("month_6", months=6, hours=2.0, sustained_months=6),
+    Step("month_12", months=12, hours=2.0, sustained_months=12),
+    Step("month_18", months=18, hours=2.0, sustained_months=18),
+)
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def protocol_from_config(raw: Sequence[dict] | None) -> tuple[Step, ...]:
+    """The protocol as configured (``AFTERCARE_PROTOCOL``), or the default one."""
+    if not raw:
+        return DEFAULT_PROTOCOL
+    steps = []
+    for i, item in enumerate(raw):
+        unknown = set(item) - {"kind", "days", "months", "hours", "sustained_months"}
+        if unknown or not item.get("kind"):
+            raise ProtocolError(f"AFTERCARE_PROTOCOL[{i}]: needs kind, may have days, months, hours, "
+                                f"sustained_months (unknown: {sorted(unknown)})")
+        step = Step(str(item["kind"]), int(item.get("days", 0)), int(item.get("months", 0)),
+                    float(item.get("hours", 1.0)), item.get("sustained_months"))
+        if step.days < 0 or step.months < 0 or step.hours <= 0 or step.sustained_months not in (None, 6, 12, 18):
+            raise ProtocolError(f"AFTERCARE_PROTOCOL[{i}]: days and months >= 0, hours > 0, "
+                                f"sustained_months 6, 12 or 18")
+        steps.append(step)
+    if len({s.kind for s in steps}) != len(steps):
+        raise ProtocolError("AFTERCARE_PROTOCOL: task kinds must be unique")
+    return tuple(steps)
 
 
 def add_months(day: date, months: int) -> date:
@@ -23,26 +91,135 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def schedule(start: date) -> list[tuple[str, date]]:
-    """Due dates of the protocol's tasks for a placement starting on ``start``."""
-    return [(kind, add_months(start, months) + timedelta(days=days)) for kind, days, months in PROTOCOL]
+def coaching_budget(hours_per_week: float) -> tuple[float, ...]:
+    """Most coaching hours per year of the placement under the UWV norm."""
+    return tuple(round(share * hours_per_week * WEEKS_PER_YEAR, 2) for share in BUDGET_SHARES)
+
+
+def plan_year(start: date, day: date) -> int:
+    """0 for the placement's first year, 1 for the second, ..."""
+    year = 0
+    while day >= add_months(start, 12 * (year + 1)):
+        year += 1
+    return year
 
 
 @dataclass(frozen=True)
-class CoachLoad:
+class PlannedTask:
+    kind: str
+    due: date
+    hours: float
+    sustained_months: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    start: date
+    tasks: tuple[PlannedTask, ...]
+    budget: tuple[float, ...]  # hours per year of the placement
+
+    @property
+    def planned(self) -> tuple[float, ...]:
+        return hours_per_year(self.budget, self.start, [(t.due, t.hours) for t in self.tasks])
+
+
+def _quarters(hours: float) -> float:
+    return max(HOURS_STEP, int(hours / HOURS_STEP) * HOURS_STEP)
+
+
+def make_plan(start: date, hours_per_week: int, protocol: Sequence[Step] = DEFAULT_PROTOCOL) -> Plan:
+    """The plan for a placement: the protocol's tasks with due dates and hours,
+    inside the budget. A task after the norm's last year is dropped; a year whose
+    tasks ask more hours than its budget has them scaled down to fit."""
+    budget = coaching_budget(hours_per_week)
+    dated = sorted(((add_months(start, s.months) + timedelta(days=s.days), s) for s in protocol),
+                   key=lambda ds: ds[0])
+    dated = [(due, s) for due, s in dated if plan_year(start, due) < len(budget)]
+    asked = [0.0] * len(budget)
+    for due, s in dated:
+        asked[plan_year(start, due)] += s.hours
+    tasks = []
+    for due, s in dated:
+        year = plan_year(start, due)
+        hours = s.hours if asked[year] <= budget[year] else _quarters(s.hours * budget[year] / asked[year])
+        tasks.append(PlannedTask(s.kind, due, hours, s.sustained_months))
+    # quarters of at least one step each may still overshoot a tiny budget: trim from the end
+    for year in range(len(budget)):
+        in_year = [i for i, t in enumerate(tasks) if plan_year(start, t.due) == year]
+        while in_year and sum(tasks[i].hours for i in in_year) > budget[year] + 1e-9:
+            tasks.pop(in_year.pop())
+            in_year = [i for i, t in enumerate(tasks) if plan_year(start, t.due) == year]
+    return Plan(start, tuple(tasks), budget)
+
+
+def hours_per_year(budget: Sequence[float], start: date, hours: Iterable[tuple[date, float]]) -> tuple[float, ...]:
+    per_year = [0.0] * len(budget)
+    for day, h in hours:
+        year = plan_year(start, day)
+        if year < len(per_year):
+            per_year[year] += h
+    return tuple(round(h, 2) for h in per_year)
+
+
+# --- choosing the jobcoach --------------------------------------------------------
+
+
+def wanted_expertise(conditions: Iterable[str], target_groups: Iterable[str],
+                     dutch_level: str | None = None) -> frozenset[str]:
+    wanted = {EXPERTISE_FOR_CONDITION[c] for c in conditions if c in EXPERTISE_FOR_CONDITION}
+    wanted |= {EXPERTISE_FOR_TARGET_GROUP[g] for g in target_groups if g in EXPERTISE_FOR_TARGET_GROUP}
+    if dutch_level in LANGUAGE_SUPPORT_BELOW:
+        wanted.add("language_support")
+    return frozenset(wanted)
+
+
+def weekly_load(open_tasks: Iterable[tuple[date, float]], today: date) -> float:
+    """Hours per week a coach has planned: open tasks due in the coming four weeks
+    (the overdue ones too, they still have to be done), spread over those weeks."""
+    horizon = today + timedelta(days=LOAD_HORIZON_DAYS)
+    return round(sum(h for due, h in open_tasks if due < horizon) * 7 / LOAD_HORIZON_DAYS, 4)
+
+
+def plan_demand(plan: Plan, today: date) -> float:
+    """The weekly load a new plan adds to its coach now."""
+    return weekly_load(((t.due, t.hours) for t in plan.tasks), today)
+
+
+@dataclass(frozen=True)
+class CoachOption:
     jobcoach_id: str
-    capacity: int
-    active_plans: int
-    open_tasks: int
+    regions: frozenset[str]
+    expertise: frozenset[str]
+    capacity_hours: float  # per week
+    load_hours: float  # per week, see weekly_load
+
+    @property
+    def remaining(self) -> float:
+        return self.capacity_hours - self.load_hours
 
 
-def choose_jobcoach(coaches: list[CoachLoad]) -> str | None:
-    """The coach with room (active plans below capacity) and the fewest open tasks.
+def choose_jobcoach(options: Iterable[CoachOption], region: str, wanted: frozenset[str],
+                    demand: float) -> str | None:
+    """By region, then expertise the candidate needs, then remaining capacity.
 
-    Ties go to the coach carrying fewer plans, then to the lower id, so the
-    choice is repeatable. None when nobody has room.
+    Only a coach with room for the plan's demand is considered, so a coach over
+    capacity gets no new plans. Ties go to the lower id: the choice is repeatable.
+    None when nobody in the region has room.
     """
-    with_room = [c for c in coaches if c.active_plans < c.capacity]
+    with_room = [o for o in options if region in o.regions and o.remaining >= demand - 1e-9]
     if not with_room:
         return None
-    return min(with_room, key=lambda c: (c.open_tasks, c.active_plans, c.jobcoach_id)).jobcoach_id
+    best = min(with_room, key=lambda o: (-len(wanted & o.expertise), -o.remaining, o.jobcoach_id))
+    return best.jobcoach_id
+
+
+# --- outcomes ------------------------------------------------------------------------
+
+
+def check_in_due(completed_on: date) -> date:
+    return completed_on + timedelta(days=CHECK_IN_DAYS)
+
+
+def overdue(due: date, today: date) -> bool:
+    """A task is overdue the day after its due date."""
+    return due < today

@@ -1,10 +1,10 @@
-"""Jobcoaches, aftercare plans (one per placement) and their tasks."""
+"""Jobcoaches and their organisations, aftercare plans (one per placement), tasks, escalations."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from werkbrug_shared.db import service_metadata
@@ -16,13 +16,27 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+class CoachingOrganisation(Base):
+    """A partner that employs jobcoaches; its coordinator receives the escalations."""
+
+    __tablename__ = "coaching_organisations"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # the partner id, e.g. soweco
+    name: Mapped[str] = mapped_column(String(200))
+    # contact details stay in this database: never in an event, log line or metric
+    coordinator_email: Mapped[str] = mapped_column(String(254))
+
+
 class Jobcoach(Base):
     __tablename__ = "jobcoaches"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str] = mapped_column(String(80), index=True)
-    capacity: Mapped[int]
+    email: Mapped[str | None] = mapped_column(String(254))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("coaching_organisations.id"), index=True)
+    regions: Mapped[list] = mapped_column(JSON, default=list)
+    expertise: Mapped[list] = mapped_column(JSON, default=list)
+    capacity_hours: Mapped[float] = mapped_column(Float)  # coaching hours per week
     active: Mapped[bool] = mapped_column(default=True)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -40,6 +54,11 @@ class AftercarePlan(Base):
     start_date: Mapped[date] = mapped_column(Date)
     hours_per_week: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    budget_hours: Mapped[list] = mapped_column(JSON, default=list)  # per year, UWV norm
+    expertise_wanted: Mapped[list] = mapped_column(JSON, default=list)
+    target_groups: Mapped[list] = mapped_column(JSON, default=list)
+    ended_on: Mapped[date | None] = mapped_column(Date)
 
 
 class AftercareTask(Base):
@@ -55,3 +74,22 @@ class AftercareTask(Base):
     outcome: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hours: Mapped[float] = mapped_column(Float, default=1.0)  # estimated
+    hours_spent: Mapped[float | None] = mapped_column(Float)
+    sustained_months: Mapped[int | None]
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set once, by the sweep
+
+
+class Escalation(Base):
+    """Something a coordinator must act on: a plan nobody could take, a task overdue."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # unassigned_plan | overdue_task
+    plan_id: Mapped[str] = mapped_column(ForeignKey("aftercare_plans.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    organisation_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    region: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

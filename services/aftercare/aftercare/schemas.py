@@ -1,24 +1,61 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from aftercare.domain import TASK_STATUSES
-from werkbrug_shared.events.catalogue import TASK_OUTCOMES
+from aftercare.domain import EXPERTISE, TASK_STATUSES
+from werkbrug_shared.events.catalogue import PLACEMENT_END_REASONS, TASK_OUTCOMES
+
+_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class RegisterOrganisation(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    coordinator_email = fields.Email(required=True)
 
 
 class RegisterJobcoach(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    region = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
+    email = fields.Email(load_default=None, allow_none=True)
+    regions = fields.List(fields.String(validate=validate.Length(min=1, max=80)), required=True,
+                          validate=validate.Length(min=1, max=20))
+    capacity_hours = fields.Float(required=True, validate=validate.Range(min=0.5, max=60))
+    expertise = fields.List(fields.String(validate=validate.OneOf(EXPERTISE)), load_default=list)
+
+
+class UpdateJobcoach(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(allow_none=True)
+    regions = fields.List(fields.String(validate=validate.Length(min=1, max=80)),
+                          validate=validate.Length(min=1, max=20))
+    capacity_hours = fields.Float(validate=validate.Range(min=0.5, max=60))
+    expertise = fields.List(fields.String(validate=validate.OneOf(EXPERTISE)))
 
 
 class TaskQuery(Schema):
     placement_id = fields.String(load_default=None, allow_none=True)
     jobcoach_id = fields.String(load_default=None, allow_none=True)
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(TASK_STATUSES))
+    due_before = fields.Date(load_default=None, allow_none=True)
 
 
 class CompleteTask(Schema):
-    task_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    task_id = _id
     outcome = fields.String(required=True, validate=validate.OneOf(TASK_OUTCOMES))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    hours_spent = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100))
+    end_date = fields.Date(load_default=None, allow_none=True)
+    end_reason = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PLACEMENT_END_REASONS))
+
+    @validates_schema
+    def _ended_says_why(self, data, **kwargs):
+        if data.get("outcome") == "ended" and data.get("end_reason") is None:
+            raise ValidationError("an ended placement needs a reason", "end_reason")
+
+
+class Reassign(Schema):
+    plan_id = _id
+    jobcoach_id = _id
+
+
+class Sweep(Schema):
+    today = fields.Date(load_default=None, allow_none=True)

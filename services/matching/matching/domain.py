@@ -79,6 +79,14 @@ class FairnessTally:
         self.in_top.update(fairness["top_by_group"])
         self.in_pool.update(fairness["eligible_by_group"])
 
+    def subtract(self, other: FairnessTally) -> None:
+        self.rankings -= other.rankings
+        self.top_total -= other.top_total
+        self.pool_total -= other.pool_total
+        self.in_top.subtract(other.in_top)
+        self.in_pool.subtract(other.in_pool)
+        self.in_top, self.in_pool = +self.in_top, +self.in_pool  # drop the zeros
+
     def report(self) -> dict:
         top_total, pool_total = self.top_total, self.pool_total
         groups = {}

@@ -8,6 +8,11 @@ instance since it started.
 
 from __future__ import annotations
 
+import copy
+import os
+import socket
+from datetime import datetime
+
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
@@ -36,6 +41,10 @@ class FairnessMetrics(DependencyProvider):
     def setup(self):
         self.tally = FairnessTally()
         self.service = self.container.service_name
+        # what was served since the last matching.fairness_counted event (reporting's figures)
+        self.unreported = FairnessTally()
+        self.unreported_since: datetime | None = None
+        self.instance = f"{socket.gethostname()}-{os.getpid()}"
 
     def get_dependency(self, worker_ctx):
         return self
@@ -44,6 +53,9 @@ class FairnessMetrics(DependencyProvider):
         if not fairness:
             return
         self.tally.add(fairness)
+        if self.unreported.rankings == 0:
+            self.unreported_since = datetime.now().astimezone()
+        self.unreported.add(fairness)
         RANKINGS.labels(self.service).inc()
         SERVED_TOTAL.labels(self.service).inc(fairness["top"])
         ELIGIBLE_TOTAL.labels(self.service).inc(fairness["eligible"])
@@ -54,3 +66,12 @@ class FairnessMetrics(DependencyProvider):
 
     def report(self) -> dict:
         return self.tally.report()
+
+    def unreported_counts(self) -> tuple[FairnessTally, datetime | None]:
+        """A copy of what is not yet reported; ``reported`` takes it off once its event is committed."""
+        return copy.deepcopy(self.unreported), self.unreported_since
+
+    def reported(self, counted: FairnessTally) -> None:
+        self.unreported.subtract(counted)
+        if self.unreported.rankings == 0:
+            self.unreported_since = None

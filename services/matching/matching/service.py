@@ -19,6 +19,7 @@ from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, require_id
 
 CANDIDATE_FIELDS = ("region", "pc4", "target_groups", "skills", "hours_per_week", "conditions", "cohort")
@@ -102,6 +103,22 @@ class MatchingService:
         """Per target group: share of the top 10 served against share of the eligible pool,
         over the rankings this instance served since it started (metrics hold the same)."""
         return self.fairness_metrics.report()
+
+    @configured_timer("MATCHING_FAIRNESS_REPORT_SECONDS", 60)
+    def report_fairness(self):
+        """Hand what was served since the last report to reporting, as counts only."""
+        counted, since = self.fairness_metrics.unreported_counts()
+        if counted.rankings <= 0:
+            return
+        self.db.emit("nl.werkbrug.matching.fairness_counted.v1", self.fairness_metrics.instance, {
+            "instance": self.fairness_metrics.instance, "period_start": since.isoformat(),
+            "period_end": utcnow().isoformat(), "rankings": counted.rankings, "top_total": counted.top_total,
+            "eligible_total": counted.pool_total,
+            "groups": [{"target_group": g, "top": counted.in_top[g], "eligible": counted.in_pool[g]}
+                       for g in sorted(set(counted.in_top) | set(counted.in_pool))],
+        })
+        metrics = self.fairness_metrics
+        self.db.on_commit(lambda: metrics.reported(counted))
 
     @rpc
     def indexed(self, candidate_ids):
@@ -236,6 +253,8 @@ class MatchingService:
             "hours_per_week": row.hours_per_week, "region": candidate.region,
             "target_groups": candidate.target_groups, "cohort": candidate.cohort,
             "match_id": row.match_id, "credited_organisations": row.credited_organisations,
+            "conditions": (candidate.profile or {}).get("conditions", []),
+            "dutch_level": (candidate.profile or {}).get("dutch_level"),
         })
         index, candidate_id = self.index, candidate.candidate_id
         self.db.on_commit(lambda: index.set_in_pool(candidate_id, False))
@@ -249,9 +268,24 @@ class MatchingService:
         row = self.db.get(Placement, data["placement_id"], "placement", for_update=True)
         if row.status != domain.ACTIVE:
             raise Conflict(f"placement {row.id} has already ended")
-        if data["end_date"] < row.start_date:
+        self._end(row, data["end_date"], data["reason"])
+        return placement_dict(row)
+
+    @event_handler("nl.werkbrug.aftercare_task.completed.v1")
+    def on_aftercare_task_completed(self, event):
+        """The jobcoach found the placement ended: end it here, where placements live."""
+        if event.data["outcome"] != "ended":
+            return
+        row = self.db.session.get(Placement, event.data["placement_id"], with_for_update=True)
+        if row is None or row.status != domain.ACTIVE:
+            return  # ended already (by the employer, or an earlier outcome)
+        self._end(row, max(event.data["end_date"], row.start_date), event.data["end_reason"])
+
+    def _end(self, row: Placement, end_date, reason: str) -> None:
+        """End a placement: the candidate is back in the pool (unless still placed elsewhere)."""
+        if end_date < row.start_date:
             raise ValidationError.from_fields("placement end", {"end_date": ["is before the start date"]})
-        row.status, row.end_date, row.end_reason = domain.ENDED, data["end_date"], data["reason"]
+        row.status, row.end_date, row.end_reason = domain.ENDED, end_date, reason
         session = self.db.session
         session.flush()
         still_placed = session.scalar(select(func.count()).select_from(Placement).where(
@@ -265,7 +299,6 @@ class MatchingService:
             "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
             "end_date": row.end_date.isoformat(), "reason": row.end_reason,
         })
-        return placement_dict(row)
 
     @rpc
     def placements_of(self, candidate_id):

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from werkbrug_shared.errors import ValidationError, describe_fields
@@ -21,6 +21,7 @@ from werkbrug_shared.events.envelope import Event, load_envelope
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
+TASK_ASSIGNMENTS = ("plan", "reassigned", "check_in")
 ESCO_SKILL = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}\Z"
 ESCO_OCCUPATION = r"^http://data\.europa\.eu/esco/occupation/[0-9a-f-]{36}\Z"
 # VUM-aligned vocabularies shared by producers and consumers
@@ -225,6 +226,9 @@ class PlacementRecorded(EventData):
     # (every steward organisation of the vacancy and the proposer's)
     match_id = _id(load_default=None, allow_none=True)
     credited_organisations = fields.List(fields.String(), load_default=list)
+    # added with the jobcoach protocol, from the anonymous profile: what the coach needs to know
+    conditions = fields.List(fields.String(), load_default=list)
+    dutch_level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGE_LEVELS))
 
 
 class PlacementEnded(EventData):
@@ -271,6 +275,8 @@ class AftercareTaskAssigned(EventData):
     due = fields.Date(required=True)
     organisation = fields.String(load_default=None, allow_none=True)
     hours = fields.Float(load_default=None, allow_none=True)
+    # why: with a new plan, a coordinator's reassignment, or a check-in after an at-risk outcome
+    assignment = fields.String(load_default="plan", validate=validate.OneOf(TASK_ASSIGNMENTS))
 
 
 class AftercareTaskCompleted(EventData):
@@ -279,6 +285,14 @@ class AftercareTaskCompleted(EventData):
     outcome = fields.String(required=True, validate=validate.OneOf(TASK_OUTCOMES))
     organisation = fields.String(load_default=None, allow_none=True)
     kind = fields.String(load_default=None, allow_none=True)
+    # outcome "ended": how and when; matching ends the placement on it
+    end_date = fields.Date(load_default=None, allow_none=True)
+    end_reason = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PLACEMENT_END_REASONS))
+
+    @validates_schema
+    def _ended_says_how(self, data, **kwargs):
+        if data.get("outcome") == "ended" and (data.get("end_date") is None or data.get("end_reason") is None):
+            raise SchemaError("an ended outcome needs end_date and end_reason", "end_reason")
 
 
 class AftercareTaskCancelled(EventData):

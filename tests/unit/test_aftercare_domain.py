@@ -1,0 +1,112 @@
+"""The aftercare protocol, the UWV budget and the jobcoach choice, without a framework."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from aftercare import domain
+from aftercare.domain import CoachOption, Step
+
+START = date(2026, 12, 1)
+
+
+def test_the_default_plan_follows_the_protocol():
+    plan = domain.make_plan(START, 24)
+    assert [(t.kind, t.due) for t in plan.tasks] == [
+        ("first_working_day", date(2026, 12, 1)), ("week_1", date(2026, 12, 8)), ("week_4", date(2026, 12, 29)),
+        ("end_of_probation", date(2027, 2, 1)), ("month_3", date(2027, 3, 1)), ("month_6", date(2027, 6, 1)),
+        ("month_12", date(2027, 12, 1)), ("month_18", date(2028, 6, 1)),
+    ]
+    assert [t.sustained_months for t in plan.tasks if t.sustained_months] == [6, 12, 18]
+
+
+def test_a_24_hour_contract_stays_within_the_uwv_norm():
+    plan = domain.make_plan(START, 24)
+    # 15%, 7.5% and 6% of 24 hours a week over a year of 52 weeks
+    assert plan.budget == (187.2, 93.6, 74.88)
+    assert all(planned <= budget for planned, budget in zip(plan.planned, plan.budget, strict=True))
+    assert plan.planned == (10.0, 4.0, 0.0)  # month 12 falls in the second year
+
+
+def test_a_small_contract_has_its_hours_scaled_into_the_budget():
+    plan = domain.make_plan(START, 1)  # 7.8 hours in year 1 against 10 asked
+    assert plan.budget[0] == 7.8
+    assert plan.planned[0] <= 7.8
+    assert len(plan.tasks) == 8  # scaled, not dropped
+    assert all(t.hours > 0 and (t.hours / domain.HOURS_STEP).is_integer() for t in plan.tasks)
+
+
+def test_tasks_after_three_years_are_not_planned():
+    protocol = (*domain.DEFAULT_PROTOCOL, Step("month_40", months=40))
+    assert "month_40" not in {t.kind for t in domain.make_plan(START, 24, protocol).tasks}
+
+
+def test_months_end_on_the_last_day_of_a_short_month():
+    assert domain.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert domain.plan_year(date(2027, 1, 31), date(2028, 1, 30)) == 0
+    assert domain.plan_year(date(2027, 1, 31), date(2028, 1, 31)) == 1
+
+
+def test_the_protocol_comes_from_config_and_is_checked():
+    steps = domain.protocol_from_config([{"kind": "intake", "hours": 1}, {"kind": "month_6", "months": 6,
+                                                                           "sustained_months": 6}])
+    assert steps == (Step("intake", hours=1.0), Step("month_6", months=6, sustained_months=6))
+    assert domain.protocol_from_config(None) == domain.DEFAULT_PROTOCOL
+    for bad in ([{"kind": "x", "weeks": 2}], [{"hours": 1}], [{"kind": "x", "hours": 0}],
+                [{"kind": "x", "sustained_months": 9}], [{"kind": "x"}, {"kind": "x"}]):
+        with pytest.raises(domain.ProtocolError):
+            domain.protocol_from_config(bad)
+
+
+def test_expertise_follows_conditions_target_groups_and_dutch_level():
+    assert domain.wanted_expertise(["low_stimulus_workplace"], ["bijstand"]) == {"autism"}
+    assert domain.wanted_expertise([], ["statushouder"], "A2") == {"statushouders", "language_support"}
+    assert domain.wanted_expertise(["no_night_shifts"], ["ww"], "B2") == frozenset()
+
+
+def test_weekly_load_counts_the_coming_four_weeks_and_what_is_overdue():
+    today = date(2027, 1, 10)
+    tasks = [(date(2027, 1, 1), 2.0), (date(2027, 1, 20), 2.0), (date(2027, 2, 6), 4.0), (date(2027, 3, 1), 8.0)]
+    assert domain.weekly_load(tasks, today) == 2.0  # 2 + 2 + 4 hours over four weeks
+
+
+def coach(cid, regions=("Twente",), expertise=(), capacity=8.0, load=0.0):
+    return CoachOption(cid, frozenset(regions), frozenset(expertise), capacity, load)
+
+
+def test_the_jobcoach_is_chosen_by_region_then_expertise_then_room():
+    options = [
+        coach("a", regions=("Achterhoek",), expertise=("autism",), capacity=40),
+        coach("b", load=1.0, capacity=8),
+        coach("c", expertise=("autism",), load=6.0, capacity=8),
+        coach("d", load=0.0, capacity=8),
+    ]
+    # a low-stimulus need prefers the autism expert in the region, though others have more room
+    assert domain.choose_jobcoach(options, "Twente", frozenset({"autism"}), demand=1.0) == "c"
+    # without a need: the most room left
+    assert domain.choose_jobcoach(options, "Twente", frozenset(), demand=1.0) == "d"
+    # the expert lacks room for a big plan: the next best by room
+    assert domain.choose_jobcoach(options, "Twente", frozenset({"autism"}), demand=3.0) == "d"
+
+
+def test_a_coach_over_capacity_gets_no_new_plan():
+    options = [coach("full", capacity=4, load=4.5), coach("other-region", regions=("Utrecht",))]
+    assert domain.choose_jobcoach(options, "Twente", frozenset(), demand=0.5) is None
+
+
+def test_equal_coaches_take_turns():
+    loads = {"a": 0.0, "b": 0.0}
+    chosen = []
+    for _ in range(6):
+        pick = domain.choose_jobcoach([coach(k, load=v) for k, v in loads.items()], "Twente", frozenset(), 1.0)
+        loads[pick] += 1.0
+        chosen.append(pick)
+    assert chosen == ["a", "b", "a", "b", "a", "b"]
+
+
+def test_overdue_is_the_day_after_the_due_date():
+    assert not domain.overdue(date(2027, 1, 10), date(2027, 1, 10))
+    assert domain.overdue(date(2027, 1, 10), date(2027, 1, 11))
+    assert domain.check_in_due(date(2027, 1, 10)) == date(2027, 1, 17)
