@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := candidates vacancies matching aftercare reporting gateway
 PACKAGES := -e libs/shared $(foreach s,$(SERVICES),-e services/$(s))
 
-.PHONY: run test install lint unit integration clean
+.PHONY: run test install lint unit integration clean board-vendor
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "werkbrug needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -35,6 +35,18 @@ integration: install
 
 lint: install
 	$(BIN)/ruff check .
+
+## The board page's chart library is committed under static/board/vendor/ (so run, test and the image
+## need no node); this refreshes it from the version pinned in package-lock.json (needs node and npm).
+BOARD_UI := services/gateway/board-ui
+BOARD_VENDOR := services/gateway/gateway/static/board/vendor
+board-vendor:
+	cd $(BOARD_UI) && npm ci --no-audit --no-fund
+	cp $(BOARD_UI)/node_modules/chart.js/dist/chart.umd.min.js $(BOARD_VENDOR)/
+	{ cat $(BOARD_UI)/node_modules/chart.js/LICENSE.md; \
+	  printf '\n\nchart.umd.min.js bundles @kurkle/color %s:\n\n' \
+	    "$$(node -p 'require("./$(BOARD_UI)/node_modules/@kurkle/color/package.json").version')"; \
+	  cat $(BOARD_UI)/node_modules/@kurkle/color/LICENSE.md; } > $(BOARD_VENDOR)/chart.js.LICENSE.md
 
 clean:
 	rm -rf $(VENV) var test-artifacts

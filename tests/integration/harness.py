@@ -198,7 +198,7 @@ class System:
                 raise RuntimeError(f"{service} exited with {proc.returncode}:\n{self.log_tail(service)}")
             try:
                 return requests.get(self.metrics_url(service), timeout=1).ok
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up, or its hub still busy starting
                 return False
 
         eventually(ready, timeout=60, what=f"{service} to start")

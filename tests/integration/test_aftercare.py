@@ -303,3 +303,23 @@ def test_coordinators_manage_only_their_own_jobcoaches(system, rpc):
     assert {t["jobcoach_id"] for t in moved["tasks"] if t["status"] == "open"} == {staying["id"]}
     eventually(lambda: [m for m in mails_to(system, staying["email"]) if "toegewezen" in m.get_content()],
                what="the reassignment mail")
+
+
+def test_a_jobcoach_works_the_task_list_over_http(system, rpc):
+    region = Region(rpc, system, jobcoaches=1)
+    coach = region.jobcoaches[0]
+    plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
+    listed = system.http("GET", f"/v1/jobcoaches/{coach['id']}/tasks",
+                         params={"status": "open", "placement_id": plan["placement_id"]})
+    assert listed.status_code == 200
+    tasks = listed.json()
+    assert [t["due"] for t in tasks] == sorted(t["due"] for t in tasks) and len(tasks) == 8
+
+    bad = system.http("POST", f"/v1/aftercare/tasks/{tasks[0]['id']}/completion", json={"outcome": "fine"})
+    assert bad.status_code == 400 and "outcome" in bad.text
+    done = system.http("POST", f"/v1/aftercare/tasks/{tasks[0]['id']}/completion",
+                       json={"outcome": "going_well", "hours_spent": 0.75})
+    assert done.status_code == 200 and done.json()["status"] == "done"
+    assert system.http("GET", f"/v1/jobcoaches/{coach['id']}/workload").json()["open_tasks"] == 7
+    used = system.http("GET", f"/v1/placements/{plan['placement_id']}/aftercare").json()["budget"]["used_per_year"]
+    assert used[0] == 0.75

@@ -311,7 +311,7 @@ def test_a_cohort_runs_a_trajectory_and_vca_adds_the_skill(system):
     eventually(lambda: any(SAFETY in e["skills"] for e in stored_events(
         system, "nl.werkbrug.candidate.profile_updated.v1", first)), what="the certificate in the profile event")
     with system.rpc() as anonymous:
-        eventually(lambda: anonymous.reporting.outflow(cohort=cohort_name)["enrolled"] == 2,
+        eventually(lambda: anonymous.reporting.outflow(cohort=cohort_name, suppress=False)["enrolled"] == 2,
                    what="reporting to count the cohort")
 
 

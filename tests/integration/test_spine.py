@@ -94,8 +94,8 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
 
     outflow = eventually(lambda: (o := rpc.reporting.outflow(cohort=region.cohort))["placed"] == 14 and o,
                          what="reporting to count 14 placements")
-    assert outflow == {"cohort": region.cohort, "target_group": None, "enrolled": 18, "placed": 14,
-                       "outflow_rate": round(14 / 18, 4)}
+    assert {k: outflow[k] for k in ("cohort", "target_group", "enrolled", "placed", "outflow_rate")} == {
+        "cohort": region.cohort, "target_group": None, "enrolled": 18, "placed": 14, "outflow_rate": round(14 / 18, 4)}
     assert rpc.reporting.outflow(cohort=region.cohort, target_group="bijstand")["enrolled"] == 9
 
     # the other services followed the same events
@@ -131,9 +131,9 @@ def test_the_same_event_delivered_twice_creates_one_plan(system, rpc):
                                      outcome="duplicate") == duplicates + 2, what="both copies to be skipped")
     assert plans_for(system, placement["id"]) == 1
     assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
-    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1, what="reporting")
+    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort, suppress=False)["placed"] == 1, what="reporting")
     time.sleep(0.5)
-    assert rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1
+    assert rpc.reporting.outflow(cohort=region.cohort, suppress=False)["placed"] == 1
     assert rpc.vacancies.get(region.vacancy["id"])["openings_filled"] == 1
 
 
@@ -260,7 +260,8 @@ def test_the_gateway_speaks_http_json(system, rpc):
     refused = system.http("GET", f"/v1/candidates/{created.json()['id']}",
                           headers={"Authorization": "Bearer not-a-real-credential"})
     assert refused.status_code == 401 and refused.json()["error"] == "Unauthorized"
-    eventually(lambda: system.http("GET", "/v1/outflow", params={"cohort": "gw-1"}).json()["enrolled"] == 1,
+    # one person: partners over HTTP see the group suppressed
+    eventually(lambda: system.http("GET", "/v1/outflow", params={"cohort": "gw-1"}).json()["enrolled"] == "< 5",
                what="the outflow over HTTP")
     assert system.http("GET", "/v1/outflow", params={"target_group": "martians"}).status_code == 400
 
@@ -276,7 +277,7 @@ def test_every_service_serves_prometheus_metrics(system, rpc):
         if service in config.DATABASE_SERVICES:
             assert "werkbrug_outbox_backlog" in names, service
     reporting = requests.get(system.metrics_url("reporting"), timeout=5).text
-    assert 'werkbrug_placements_total{target_group="statushouder"}' in reporting
+    assert system.metric("reporting", "werkbrug_placements_total", target_group="statushouder") >= 1
     assert "werkbrug_outflow_ratio" in reporting
     assert system.metric("reporting", "werkbrug_requests_total", kind="rpc", entrypoint="outflow",
                          outcome="success") >= 1
@@ -411,7 +412,7 @@ def test_no_personal_data_in_events_logs_or_metrics(system, rpc):
     region.wait_indexed([candidate])
     placement = region.place(candidate)
     eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")
-    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort)["placed"] == 1, what="reporting")
+    eventually(lambda: rpc.reporting.outflow(cohort=region.cohort, suppress=False)["placed"] == 1, what="reporting")
     with pytest.raises(ValidationError):  # a refused call must not echo the name into a log either
         rpc.candidates.register({**person, "postcode": "niet"})
 

@@ -35,7 +35,7 @@ VACANCY = {
     "openings": 2,
 }
 PLACEMENT = {"candidate_id": "cand-1", "vacancy_id": "vac-1", "start_date": "2026-01-31", "hours_per_week": 24}
-JOBCOACH = {"name": "Jan Bakker", "region": "Rijnmond", "capacity": 20}
+JOBCOACH = {"name": "Jan Bakker", "regions": ["Rijnmond"], "capacity_hours": 20}
 COMPLETE = {"task_id": "t-1", "outcome": "going_well"}
 
 # (schema class, a valid payload, its required fields)
@@ -46,7 +46,7 @@ CASES = [
     (OpenVacancy, VACANCY,
      ["employer_id", "title", "region", "postcode", "skills_required", "hours_per_week", "openings"]),
     (RecordPlacement, PLACEMENT, ["candidate_id", "vacancy_id", "start_date", "hours_per_week"]),
-    (RegisterJobcoach, JOBCOACH, ["name", "region", "capacity"]),
+    (RegisterJobcoach, JOBCOACH, ["name", "regions", "capacity_hours"]),
     (CompleteTask, COMPLETE, ["task_id", "outcome"]),
 ]
 REQUIRED = [(schema, payload, field) for schema, payload, fields in CASES for field in fields]
@@ -84,7 +84,8 @@ def test_placement_start_date_is_a_date():
 
 
 def test_task_query_all_optional():
-    assert load(TaskQuery(), {}, "task query") == {"placement_id": None, "jobcoach_id": None, "status": None}
+    assert load(TaskQuery(), {}, "task query") == {"placement_id": None, "jobcoach_id": None, "status": None,
+                                                    "due_before": None}
 
 
 @pytest.mark.parametrize("postcode", ["3011AB", "3011 ab", "3011", " 3011 AB "])
@@ -201,9 +202,18 @@ def test_openings_out_of_range(openings):
     refused(OpenVacancy, {**VACANCY, "openings": openings}, "openings", "vacancy")
 
 
-@pytest.mark.parametrize("capacity", [0, 501])
+@pytest.mark.parametrize("capacity", [0, 61])
 def test_jobcoach_capacity_out_of_range(capacity):
-    refused(RegisterJobcoach, {**JOBCOACH, "capacity": capacity}, "capacity", "jobcoach")
+    refused(RegisterJobcoach, {**JOBCOACH, "capacity_hours": capacity}, "capacity_hours", "jobcoach")
+
+
+def test_jobcoach_regions_and_expertise_are_checked():
+    refused(RegisterJobcoach, {**JOBCOACH, "regions": []}, "regions", "jobcoach")
+    refused(RegisterJobcoach, {**JOBCOACH, "expertise": ["magic"]}, "expertise", "jobcoach")
+
+
+def test_an_ended_outcome_needs_a_reason():
+    refused(CompleteTask, {**COMPLETE, "outcome": "ended"}, "end_reason", "task")
 
 
 def test_bad_task_outcome_and_status():

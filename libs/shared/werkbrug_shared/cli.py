@@ -1,4 +1,4 @@
-"""The ``werkbrug`` command: run, migrate, and dead-letter tools."""
+"""The ``werkbrug`` command: run, migrate, import, reporting rebuild, and dead-letter tools."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def main(argv=None) -> int:
     imp.add_argument("--batch-size", type=int, default=1000)
     imp.add_argument("--errors", type=Path, default=None, help="error report (default FILE.errors.csv)")
 
+    rep_p = sub.add_parser("reporting", help="reporting's read models")
+    rsub = rep_p.add_subparsers(dest="action", required=True)
+    reb = rsub.add_parser("rebuild", help="replay the event store into fresh read models (REPORTING_DATABASE_URL)")
+    reb.add_argument("--batch-size", type=int, default=5000)
+
     dlq = sub.add_parser("dlq", help="dead-lettered events")
     dsub = dlq.add_subparsers(dest="action", required=True)
     dsub.add_parser("list", help="dead-letter queues and how many messages each holds")
@@ -55,6 +60,10 @@ def main(argv=None) -> int:
               f"refused {report.refused_total}, conflicts {report.conflicts}; "
               f"errors in {args.errors or args.file.with_name(args.file.name + '.errors.csv')}")
         return 0 if not report.refused_total and not report.conflicts else 1
+    if args.command == "reporting":
+        from reporting.rebuild import main as rebuild
+
+        return rebuild(batch_size=args.batch_size)
     if args.command == "migrate":
         from werkbrug_shared import deadletters, migrations
 

@@ -6,28 +6,16 @@ is a 400 naming the fields, NotFound a 404, Conflict a 409.
 
 from __future__ import annotations
 
-import json
-
 from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 
+from gateway import aftercare, board
+from gateway.replies import json_body, reply
 from werkbrug_shared import config as settings
 from werkbrug_shared.entrypoints import http
 from werkbrug_shared.errors import ValidationError
 from werkbrug_shared.metrics import EntrypointMetrics
-
-JSON = {"Content-Type": "application/json"}
-
-
-def json_body(request) -> dict:
-    try:
-        body = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
-        raise ValidationError.from_fields("request", {"body": ["not valid JSON"]}) from None
-    if not isinstance(body, dict):
-        raise ValidationError.from_fields("request", {"body": ["expected a JSON object"]})
-    return body
 
 
 def query_limit(request, default: int = 10) -> int:
@@ -55,11 +43,9 @@ def query_filters(request, names, flags=()) -> dict:
     return filters
 
 
-def reply(status: int, payload) -> tuple:
-    return status, JSON, json.dumps(payload)
+class GatewayService(board.BoardRoutes, aftercare.AftercareRoutes):
+    """Partner operations over HTTP; the regional board's page and aftercare's routes are mixed in."""
 
-
-class GatewayService:
     name = "gateway"
 
     config = Config()

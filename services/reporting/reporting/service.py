@@ -2,25 +2,63 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+import time
+from datetime import datetime
 
-from reporting import projections
+from nameko.extensions import DependencyProvider
+
+from reporting import domain, projections, queries
 from reporting.business_metrics import BusinessMetrics
-from reporting.domain import outflow_rate
-from reporting.models import CandidateOutflow, CandidateTargetGroup, StoredEvent, metadata
-from werkbrug_shared.db import Database, insert_rows
+from reporting.models import metadata
+from reporting.rebuild import KeepReadModelsCurrent
+from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.events import CATALOGUE, TARGET_GROUPS
+from werkbrug_shared.events import CATALOGUE
 from werkbrug_shared.events.catalogue import schema_for
-from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load
 
 
-class OutflowQuery(Schema):
-    cohort = fields.String(load_default=None, allow_none=True)
-    target_group = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(TARGET_GROUPS))
+class Targets(DependencyProvider):
+    """``REPORTING_TARGETS`` from the config, checked when the service starts (a bad entry stops it
+    with the entry and field named)."""
+
+    def setup(self):
+        self.targets = queries.load_targets(self.container.config.get("REPORTING_TARGETS"))
+
+    def get_dependency(self, worker_ctx):
+        return self.targets
+
+
+class BoardCache:
+    """The last board computed. A new one is computed when the read models changed (their
+    version moved) or the day did, but not sooner than ``min_interval`` seconds, nor than
+    ``share`` times as long as the last one took: while events stream in, the version moves
+    with every batch, and a page polling it must not keep the service computing boards
+    (at most 1/share of its time goes to them)."""
+
+    def __init__(self, min_interval: float = 0.1, share: float = 5.0):
+        self.min_interval, self.share = min_interval, share
+        self.version = self.day = self.board = None
+        self.computed_at = self.took = 0.0
+
+    def fresh(self, version: int, day) -> bool:
+        if self.board is None or self.day != day:
+            return False
+        wait = max(self.min_interval, self.share * self.took)
+        return self.version == version or time.monotonic() - self.computed_at < wait
+
+    def compute(self, make, day) -> dict:
+        started = time.monotonic()
+        board = make()
+        self.version, self.day, self.board = board["version"], day, board
+        self.computed_at = time.monotonic()
+        self.took = self.computed_at - started
+        return board
+
+
+def today():
+    return datetime.now(domain.AMSTERDAM).date()
 
 
 class ReportingService:
@@ -29,43 +67,67 @@ class ReportingService:
     db = Database(metadata)
     metrics = EntrypointMetrics()
     business_metrics = BusinessMetrics()
+    upkeep = KeepReadModelsCurrent()
+    targets_config = Targets()
+    cache = BoardCache()
 
     @event_handler(*CATALOGUE, batch=True)
     def store(self, events):
-        """Every catalogued event lands here once; projections follow in the same commit."""
-        session = self.db.session
-        projector = projections.Projector(session, events)
-        stored, now = [], utcnow()
-        for event in events:
-            # as it arrived (validated already); re-serialising cost a third of the handler
-            data = event.wire_data if event.wire_data is not None else schema_for(event.type).dump(event.data)
-            candidate_id = data.get("candidate_id")
-            if projector.is_erased(candidate_id):
-                data = projections.anonymised(data)
-            stored.append({
-                "event_id": event.id, "type": event.type, "source": event.source, "subject": event.subject,
-                "time": event.time, "data": data, "received_at": now, "candidate_id": candidate_id,
-            })
-        # stored first: an erasure in this batch must find (and strip) the events before it
-        insert_rows(session, StoredEvent.__table__, stored)
-        for event in events:
-            projector.apply(event.type, event.data)
-        projector.write()
+        """Every catalogued event lands here once; the read models follow in the same commit."""
+        wire = [event.wire_data if event.wire_data is not None else schema_for(event.type).dump(event.data)
+                for event in events]
+        projections.store(self.db.session, events, wire)
+
+    # --- figures --------------------------------------------------------------------------
 
     @rpc
-    def outflow(self, cohort=None, target_group=None):
-        """People in scope (in the cohort, when one is named), how many placed, and the rate."""
-        query = load(OutflowQuery(), {"cohort": cohort, "target_group": target_group}, "outflow query")
-        people = select(CandidateOutflow.candidate_id, CandidateOutflow.first_placed_on)
-        if query["cohort"] is not None:
-            people = people.where(CandidateOutflow.cohort == query["cohort"])
-        if query["target_group"] is not None:
-            people = people.join(
-                CandidateTargetGroup, CandidateTargetGroup.candidate_id == CandidateOutflow.candidate_id
-            ).where(CandidateTargetGroup.target_group == query["target_group"])
-        people = people.subquery()
-        enrolled, placed = self.db.session.execute(
-            select(func.count(), func.count(people.c.first_placed_on)).select_from(people)
-        ).one()
-        return {"cohort": query["cohort"], "target_group": query["target_group"],
-                "enrolled": enrolled, "placed": placed, "outflow_rate": outflow_rate(enrolled, placed)}
+    def outflow(self, cohort=None, trajectory=None, target_group=None, region=None, period=None, suppress=True,
+                group_by=None):
+        """People in scope (enrolled), placed, the outflow rate, median days to placement and placements
+        ended early, for the selection; ``rows`` per ``group_by`` (cohort, trajectory, region,
+        target_group) and/or ``period`` (month, quarter, year). Counts of 1-4 read "< 5" and rates
+        from them None unless ``suppress=False``."""
+        query = load(queries.FigureQuery(), {
+            "cohort": cohort, "trajectory": trajectory, "target_group": target_group, "region": region,
+            "period": period, "suppress": suppress, "group_by": group_by}, "outflow query")
+        return queries.outflow(self.db.session, query)
+
+    @rpc
+    def durability(self, cohort=None, trajectory=None, target_group=None, region=None, period=None, suppress=True,
+                   group_by=None):
+        """Placements still working 6 and 12 months after their start, as CBS counts them: of the
+        placements whose mark is decided (sustained, or ended), the share that reached it."""
+        query = load(queries.FigureQuery(), {
+            "cohort": cohort, "trajectory": trajectory, "target_group": target_group, "region": region,
+            "period": period, "suppress": suppress, "group_by": group_by}, "durability query")
+        return queries.durability(self.db.session, query)
+
+    @rpc
+    def targets(self):
+        """Each configured target (``REPORTING_TARGETS``): realised against the target, per month."""
+        return queries.targets(self.db.session, self.targets_config, today())
+
+    @rpc
+    def board_version(self):
+        """The read models' version: it grows with every change; fetch ``board()`` when it did."""
+        return {"version": queries.version(self.db.session)}
+
+    @rpc
+    def board(self):
+        """The regional board, suppressed (counts of 1-4 read "< 5", rates from them None). A contract::
+
+            {"version": int, "as_of": ISO time of the latest event applied | None,
+             "totals": {enrolled, placed, outflow_rate, median_days_to_placement, ended_early,
+                        sustained_6m_rate, sustained_12m_rate},
+             "by_target_group": [{"target_group", ...the totals' keys}],   # all six, fixed order
+             "by_cohort": [{"cohort", ...the totals' keys}],               # by name
+             "trend": [{"period": "2026-01", "enrolled", "placed"}],       # months, oldest first, gaps filled
+             "targets": [{"id", "label", "target", "realised", "share", "start", "end",
+                          "trend": [{"period": "2026-01", "realised"}]}],  # realised cumulative per month
+             "aftercare": [{"organisation", "open", "overdue"}],           # organisations with open tasks
+             "fairness": [{"target_group", "top_share", "pool_share"}]}
+        """
+        session, day = self.db.session, today()
+        if self.cache.fresh(queries.version(session), day):
+            return self.cache.board
+        return self.cache.compute(lambda: queries.board(session, self.targets_config, day), day)
