@@ -35,9 +35,9 @@ class BoardCache:
     version moved) or the day did, but not sooner than ``min_interval`` seconds, nor than
     ``share`` times as long as the last one took: while events stream in, the version moves
     with every batch, and a page polling it must not keep the service computing boards
-    (at most 1/share of its time goes to them)."""
+    (at most 1/(1 + share) of its time goes to them)."""
 
-    def __init__(self, min_interval: float = 0.1, share: float = 5.0):
+    def __init__(self, min_interval: float = 0.05, share: float = 2.0):
         self.min_interval, self.share = min_interval, share
         self.version = self.day = self.board = None
         self.computed_at = self.took = 0.0
