@@ -211,10 +211,15 @@ _MARK_PROCESSED_PG = text(
 
 
 class UnitOfWork:
-    """What a worker gets: a session, and ``emit`` to add an event to it."""
+    """What a worker gets: a session, and ``emit`` to add an event to it.
 
-    def __init__(self, session: Session, service_name: str, outbox: Table, processed: Table):
-        self.session = session
+    Given a sessionmaker, the session is opened on first use: a call that never
+    touches the database (matching's rankings read its in-memory index) costs
+    no session at all."""
+
+    def __init__(self, session: Session | sessionmaker, service_name: str, outbox: Table, processed: Table):
+        self._session: Session | None = None
+        self._make_session = None if isinstance(session, Session) else session
         self.service_name = service_name
         self._outbox = outbox
         self._processed = processed
@@ -223,8 +228,27 @@ class UnitOfWork:
         # once the transaction committed, so memory is never ahead of the rows
         self.after_commit: list = []
         self.flushed = False
-        self._on_postgres = session.get_bind().dialect.name == "postgresql"
+        if self._make_session is None:
+            self._open(session)
+
+    def _open(self, session: Session) -> None:
+        self._session = session
         event.listen(session, "after_flush", self._after_flush)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._open(self._make_session())
+        return self._session
+
+    @property
+    def _on_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    @property
+    def touched(self) -> bool:
+        """Whether the database was used at all (if not, nothing can have been written)."""
+        return self._session is not None
 
     def _after_flush(self, *_):
         self.flushed = True
@@ -232,8 +256,8 @@ class UnitOfWork:
     @property
     def wrote(self) -> bool:
         """Whether this unit of work changes anything (read-only calls skip bookkeeping)."""
-        s = self.session
-        return bool(self.flushed or s.new or s.dirty or s.deleted or self.emitted)
+        s = self._session
+        return bool(self.emitted or (s is not None and (self.flushed or s.new or s.dirty or s.deleted)))
 
     def get(self, model, key, what: str, for_update: bool = False):
         """The row with primary key ``key``, or NotFound naming ``what``."""
@@ -361,7 +385,7 @@ class Database(DependencyProvider):
         self._listeners.append(callback)
 
     def get_dependency(self, worker_ctx):
-        uow = UnitOfWork(self.sessionmaker(), self.container.service_name, self.outbox, self.processed)
+        uow = UnitOfWork(self.sessionmaker, self.container.service_name, self.outbox, self.processed)
         self._units[worker_ctx] = uow
         return uow
 
@@ -382,7 +406,8 @@ class Database(DependencyProvider):
         uow = self._units.get(worker_ctx)
         if uow is None:
             return
-        uow.session.commit()
+        if uow.touched:
+            uow.session.commit()
         if uow.emitted:
             emitted, uow.emitted = uow.emitted, []
             for callback in self._listeners:
@@ -394,7 +419,8 @@ class Database(DependencyProvider):
     def rollback(self, worker_ctx) -> None:
         uow = self._units.get(worker_ctx)
         if uow is not None:
-            uow.session.rollback()
+            if uow.touched:
+                uow.session.rollback()
             uow.emitted = []
             uow.after_commit = []
 
@@ -406,7 +432,7 @@ class Database(DependencyProvider):
 
     def worker_teardown(self, worker_ctx):
         uow = self._units.pop(worker_ctx, None)
-        if uow is not None:
+        if uow is not None and uow.touched:
             uow.session.close()
 
 

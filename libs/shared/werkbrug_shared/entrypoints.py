@@ -2,7 +2,8 @@
 
 - ``rpc`` and ``http``: the worker's unit of work commits before the reply
   goes out; a failed commit is the caller's error. Validation, not-found and
-  conflict errors are expected (logged as warnings, not tracebacks).
+  conflict errors are expected (logged as warnings, not tracebacks). An RPC
+  that never opened its database is answered without a publisher confirm.
 - ``event_handler(type)``: the reliable consumer. It validates the CloudEvent
   against the catalogue (an invalid one is dead-lettered at once), skips an
   event id this handler already processed, commits the handler's work
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import sys
@@ -22,11 +24,29 @@ from datetime import UTC, datetime
 from functools import partial
 
 import eventlet
+import kombu.serialization
 from amqp.exceptions import AMQPError
+from eventlet.semaphore import Semaphore
+from kombu import Connection, Producer
 from nameko.amqp.publish import get_producer
-from nameko.exceptions import ConfigurationError, ContainerBeingKilled
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_RETRY_POLICY,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+    PERSISTENT,
+)
+from nameko.exceptions import (
+    ConfigurationError,
+    ContainerBeingKilled,
+    IncorrectSignature,
+    UnserializableValueError,
+    serialize,
+)
 from nameko.messaging import Consumer, QueueConsumer
 from nameko.rpc import Rpc as NamekoRpc
+from nameko.rpc import RpcConsumer, get_rpc_exchange
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.wrappers import Response
@@ -64,7 +84,77 @@ class _CommitFirst:
         if exc_info is not None:
             result = None
         with broker_may_be_gone("reply"):
-            return super().handle_result(message, worker_ctx, result, exc_info)
+            return self.answer(message, worker_ctx, result, exc_info)
+        return result, exc_info
+
+    def answer(self, message, worker_ctx, result, exc_info):
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+class RpcReplies(RpcConsumer):
+    """nameko's RPC consumer with a leaner reply. nameko serialises a result twice
+    (once to check it can) and publishes every reply through a new publisher,
+    waiting for the broker's confirm. Here the reply is serialised once, and a
+    call that cannot have written anything is answered without a confirm over a
+    connection kept for that: were such a reply lost, the caller's retry after
+    its timeout only reads again. Calls that may have written keep nameko's
+    confirmed publish, so their reply (and record, see ``Rpc``) holds."""
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.amqp_uri = config[AMQP_URI_CONFIG_KEY]
+        self.exchange = get_rpc_exchange(config)
+        self.ssl, self.login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
+        self._unconfirmed = None  # (connection, producer), opened on the first reply
+        self._publishing = Semaphore()  # one reply at a time on that channel: frames must not interleave
+
+    def stop(self):
+        super().stop()
+        self._close()
+
+    def kill(self):
+        super().kill()
+        self._close()
+
+    def _close(self):
+        if self._unconfirmed is not None:
+            connection, self._unconfirmed = self._unconfirmed[0], None
+            with broker_may_be_gone("close the reply connection"):
+                connection.release()
+
+    def handle_result(self, message, result, exc_info, confirm=True):
+        # encoded the way the request was, as nameko does
+        serializer = kombu.serialization.registry.type_to_name[message.properties["content_type"]]
+        error = None if exc_info is None else serialize(exc_info[1])
+        try:
+            encoded = kombu.serialization.dumps({"result": result, "error": error}, serializer)
+        except Exception:
+            # as nameko: an unserialisable result is the caller's error, not the container's death
+            exc_info = sys.exc_info()
+            encoded = kombu.serialization.dumps(
+                {"result": None, "error": serialize(UnserializableValueError(result))}, serializer)
+            result = None
+        content_type, content_encoding, body = encoded
+        reply = dict(content_type=content_type, content_encoding=content_encoding, exchange=self.exchange,
+                     routing_key=message.properties["reply_to"],
+                     correlation_id=message.properties.get("correlation_id"), delivery_mode=PERSISTENT,
+                     retry=True, retry_policy=DEFAULT_RETRY_POLICY)
+        if confirm:
+            with get_producer(self.amqp_uri, True, self.ssl, self.login_method) as producer:
+                producer.publish(body, **reply)
+        else:
+            with self._publishing:
+                if self._unconfirmed is None:
+                    connection = Connection(self.amqp_uri, ssl=self.ssl, login_method=self.login_method,
+                                            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False})
+                    self._unconfirmed = (connection, Producer(connection))
+                try:
+                    self._unconfirmed[1].publish(body, **reply)
+                except BaseException:
+                    self._close()  # the next reply starts on a fresh connection
+                    raise
+        self.queue_consumer.ack_message(message)
         return result, exc_info
 
 
@@ -77,12 +167,25 @@ class Rpc(_CommitFirst, NamekoRpc):
     that finds that record gets the recorded reply and is not run twice.
     """
 
+    rpc_consumer = RpcReplies()
+
     def __init__(self, expected_exceptions=(), **kwargs):
         super().__init__(expected_exceptions=tuple(expected_exceptions) + EXPECTED, **kwargs)
 
     @property
     def consumer_name(self) -> str:
         return f"rpc:{self.container.service_name}.{self.method_name}"
+
+    def setup(self):
+        super().setup()
+        self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        # nameko inspects the method anew on every call (inspect.getcallargs); its signature is known
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
 
     def handle_message(self, body, message):
         try:
@@ -112,6 +215,12 @@ class Rpc(_CommitFirst, NamekoRpc):
                 if uow is not None and uow.wrote:
                     uow.mark_processed(self.consumer_name, correlation_id, json.dumps(result, default=str))
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def answer(self, message, worker_ctx, result, exc_info):
+        # a call that never opened its database wrote nothing: its reply needs no confirm
+        units = [db.unit_of_work(worker_ctx) for db in databases_of(self.container)]
+        untouched = bool(units) and all(uow is not None and not uow.touched for uow in units)
+        return self.rpc_consumer.handle_result(message, result, exc_info, confirm=not untouched)
 
 
 rpc = Rpc.decorator

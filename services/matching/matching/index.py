@@ -18,6 +18,7 @@ is held; nothing is persisted: ``load`` rebuilds from matching's own tables.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from array import array
 from collections.abc import Iterable
@@ -76,6 +77,7 @@ LEVEL_UNKNOWN = 127  # passes any required level
 REACH_BANDS = np.array([*np.round(np.geomspace(1.0, 300.0, 35), 2), np.inf])
 REACH_BAND_LIST = REACH_BANDS.tolist()
 NO_LIMIT = -1
+EARTH_KM = 6371.0
 LAZY_FIT_ROWS = 3000  # above this many rows left, fit lazily (see _Scores): below, the bound costs more
 
 
@@ -91,6 +93,10 @@ class _Areas:
         self.lon = np.radians([areas[p].lon for p in self.pc4])
         self.cos_lat = np.cos(self.lat)
         self._cache: dict[int, np.ndarray] = {}
+        # the same by latitude: the areas within a distance lie in one strip of these
+        self.by_lat = np.argsort(self.lat, kind="stable")
+        self.lat_sorted, self.lon_sorted, self.cos_sorted = (a[self.by_lat] for a in (self.lat, self.lon, self.cos_lat))
+        self.min_cos = float(self.cos_lat.min()) if len(self.pc4) else 1.0
 
     def distances_from(self, area: int) -> np.ndarray:
         """km from this area's centroid to every area's, NaN for the unknown one."""
@@ -98,15 +104,39 @@ class _Areas:
         if found is None:
             found = np.full(self.unknown + 1, np.nan)
             if area != self.unknown:
-                # as scoring.haversine_km, over all areas at once
-                h = np.sin((self.lat - self.lat[area]) / 2) ** 2
-                h += self.cos_lat[area] * self.cos_lat * np.sin((self.lon - self.lon[area]) / 2) ** 2
-                found[:-1] = 2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(1.0, h)))
+                found[:-1] = self._haversine(area, self.lat, self.lon, self.cos_lat)
             if len(self._cache) > 256:
                 self._cache.clear()
             found.setflags(write=False)
             self._cache[area] = found
         return found
+
+    def within(self, area: int, km: float) -> tuple[np.ndarray, np.ndarray]:
+        """The areas that may lie within ``km`` of this one (a superset) and the km to each,
+        as ``distances_from`` has them. Only those in the box of latitudes and longitudes that
+        close are measured: a great circle is at least R * dlat, and at least
+        2R * asin(sqrt(cos lat0 * cos lat) * sin(dlon / 2)) with cos lat no less than the
+        northernmost area's (the areas are one country: within half a turn of longitude)."""
+        if area == self.unknown:
+            return np.zeros(0, np.int64), np.zeros(0)
+        if not km < EARTH_KM:  # any reach: every area
+            return np.arange(self.unknown), self.distances_from(area)[:-1]
+        margin = 1 + 1e-9  # rounding error to spare
+        span = km / EARTH_KM * margin + 1e-12
+        lo, hi = np.searchsorted(self.lat_sorted, (self.lat[area] - span, self.lat[area] + span)).tolist()
+        q = math.sin(km / (2 * EARTH_KM)) / math.sqrt(self.cos_lat[area] * self.min_cos) * margin
+        if q >= 1:
+            at = slice(lo, hi)
+        else:
+            at = lo + np.flatnonzero(np.abs(self.lon_sorted[lo:hi] - self.lon[area]) <= 2 * math.asin(q) + 1e-12)
+        return self.by_lat[at], self._haversine(area, self.lat_sorted[at], self.lon_sorted[at], self.cos_sorted[at])
+
+    def _haversine(self, area: int, lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray) -> np.ndarray:
+        """km from this area's centroid to these, as scoring.haversine_km (value by value alike,
+        however many are measured at once)."""
+        h = np.sin((lat - self.lat[area]) / 2) ** 2
+        h += self.cos_lat[area] * cos_lat * np.sin((lon - self.lon[area]) / 2) ** 2
+        return 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(1.0, h)))
 
 
 class _Ragged:
@@ -163,17 +193,13 @@ class _Ragged:
         self.lens[first_row:first_row + len(lens)] = lens
         self.size += total
 
-    def row(self, row: int) -> list[np.ndarray]:
-        s, n = int(self.starts[row]), int(self.lens[row])
-        return [d[s:s + n] for d in self.data]
-
     def gather(self, rows: np.ndarray):
         """Flat positions of ``rows``' values, in row order, and each row's segment."""
-        lens = self.lens[rows]
-        ends = np.cumsum(lens, dtype=np.int64)
+        lens = self.lens.take(rows)
+        ends = lens.cumsum(dtype=np.int64)
         firsts = ends - lens
         positions = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-        positions += np.repeat(self.starts[rows] - firsts, lens)
+        positions += (self.starts.take(rows) - firsts).repeat(lens)
         return positions, firsts, lens
 
     def maybe_compact(self, rows_in_use: int) -> None:
@@ -199,6 +225,8 @@ def _resized(a: np.ndarray, capacity: int) -> np.ndarray:
 
 def _segment_sum(values: np.ndarray, firsts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Per segment sums (of rows, for 2-D values), in order, as Python's sum adds."""
+    if len(lens) and lens.min() > 0:
+        return np.add.reduceat(values, firsts, axis=0)
     out = np.zeros((len(lens), *values.shape[1:]))
     nonempty = lens > 0
     if len(values):
@@ -233,6 +261,9 @@ class _Codes:
         return [self.index[w] for w in items if w in self.index]
 
 
+# the scalar columns a candidate's facts are read back from (see _facts_of)
+FACT_COLUMNS = ("area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
+                "km", "modes", "needs", "to_check", "level", "available_from")
 CANDIDATE_COLUMNS = {
     "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
@@ -258,11 +289,13 @@ class _CellIndex:
     NONE = np.iinfo(np.uint32).max
     REBUILD_MIN = 4096  # moved rows tolerated before a rebuild is considered
 
-    def __init__(self, n_cells: int):
-        self.start = np.zeros(n_cells + 1, np.int64)
+    def __init__(self, n_areas: int, bands: int):
+        self.bands = bands
+        self.start = np.zeros(n_areas * bands + 1, np.int64)
         self.rows = np.zeros(0, np.int64)
         self.indexed = np.zeros(0, np.uint32)  # per row: the cell it is filed under, or NONE
         self.moved: list[int] = []
+        self.max_band = 0  # no row has a higher band (removed rows may count): how far a query must look
 
     def grow_rows(self, capacity: int) -> None:
         grown = np.full(capacity, self.NONE, np.uint32)
@@ -270,6 +303,7 @@ class _CellIndex:
         self.indexed = grown
 
     def changed(self, row: int, cell: int) -> None:
+        self.max_band = max(self.max_band, cell % self.bands)
         if self.indexed[row] != cell:
             self.moved.append(row)
 
@@ -278,27 +312,38 @@ class _CellIndex:
         self.start = np.searchsorted(cells[self.rows], np.arange(len(self.start)), side="left")
         self.indexed[:len(cells)] = cells
         self.moved = []
+        self.max_band = int((cells % self.bands).max()) if len(cells) else 0
 
-    def select(self, first_band: np.ndarray, bands: int, cells: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Active rows whose cell's band is at least their area's ``first_band`` (per area;
-        ``bands`` or more: none). Cells are numbered area by area, so per area the rows
-        wanted are one run of the sorted rows."""
+    def select(self, areas: np.ndarray, first_band: np.ndarray, km: np.ndarray, cells: np.ndarray,
+               active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Active rows whose cell's band is at least their area's ``first_band`` (``bands`` or
+        more: none; areas not named: none), and each row's area's ``km``. Cells are numbered
+        area by area, so per area the rows wanted are one run of the sorted rows."""
+        bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells)
-        areas = np.flatnonzero(first_band < bands)
-        firsts = self.start[areas * bands + first_band[areas]]
+        some = first_band < bands
+        areas, km_of_area = areas[some], km[some]
+        firsts = self.start[areas * bands + first_band[some]]
         lens = self.start[(areas + 1) * bands] - firsts
         positions = np.arange(int(lens.sum()), dtype=np.int64)
-        positions += np.repeat(firsts - (np.cumsum(lens) - lens), lens)
-        rows = self.rows[positions]
-        rows = rows[active[rows] & (cells[rows] == self.indexed[rows])]  # still filed under their cell
+        positions += (firsts - (lens.cumsum() - lens)).repeat(lens)
+        rows = self.rows.take(positions)
+        keep = active.take(rows)
         if self.moved:
+            keep &= cells[rows] == self.indexed[rows]  # still filed under their cell
+        rows, row_km = rows[keep], km_of_area.repeat(lens)[keep]
+        if self.moved:
+            band_from = np.full(len(self.start) // bands, bands)
+            band_from[areas] = first_band[some]
+            km_from = np.zeros(len(band_from))
+            km_from[areas] = km_of_area
             moved = np.unique(np.array(self.moved, np.int64))
             cell = cells[moved]
-            wanted = (cell % bands) >= first_band[cell // bands]
+            wanted = (cell % bands) >= band_from[cell // bands]
             moved = moved[active[moved] & wanted & (cell != self.indexed[moved])]
-            rows = np.concatenate((rows, moved))
-        return rows
+            rows, row_km = np.concatenate((rows, moved)), np.concatenate((row_km, km_from[cells[moved] // bands]))
+        return rows, row_km
 
     def nbytes(self) -> int:
         return self.start.nbytes + self.rows.nbytes + self.indexed.nbytes + 8 * len(self.moved)
@@ -405,16 +450,17 @@ class _Scores:
         hours = np.minimum(vf.hours[1], hours_max) / hours_max
         occupation = index._occupation_wish(rows, vf)
         self.wishes = WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
+        every = slice(None)
         if fit_bound is None:
             self.fit = index._fit(rows, vf, prep)
-            self.total = self._total(np.arange(len(rows)), self.fit)
+            self.total = self._total(every, self.fit)
             self.bound = None
         else:
             self.fit = np.full(len(rows), np.nan)
             self.total = np.full(len(rows), np.nan)
-            self.bound = self._total(np.arange(len(rows)), fit_bound) + 1e-9
+            self.bound = self._total(every, fit_bound) + 1e-9
 
-    def _total(self, at: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    def _total(self, at: np.ndarray | slice, fit: np.ndarray) -> np.ndarray:
         c = self.cheap  # in the order scoring.total adds them
         return (WEIGHTS["must_have"] * c["must_have"][at] + WEIGHTS["nice_to_have"] * c["nice_to_have"][at]
                 + WEIGHTS["occupation_fit"] * fit + WEIGHTS["wishes"] * self.wishes[at]
@@ -441,14 +487,11 @@ class _Scores:
             among = order[:done]
         return _top(self.total, among, k, self.index._c.ids, self.rows)
 
-    def score(self, i: int) -> float:
-        return float(self.total[i])
-
-    def values(self, i: int) -> dict[str, float]:
+    def values(self, at: list[int]) -> np.ndarray:
+        """Component values of these positions, a row each (``scoring.COMPONENTS`` order)."""
         c = self.cheap
-        return {"must_have": float(c["must_have"][i]), "nice_to_have": float(c["nice_to_have"][i]),
-                "occupation_fit": float(self.fit[i]), "wishes": float(self.wishes[i]),
-                "distance": float(c["distance"][i])}
+        return np.stack((c["must_have"][at], c["nice_to_have"][at], self.fit[at], self.wishes[at],
+                         c["distance"][at]), axis=1)
 
 
 class MatchingIndex:
@@ -483,7 +526,7 @@ class MatchingIndex:
         self._prep: dict[str, _Prepared] = {}
         self._skill_concept_cache: sparse.csr_matrix | None = None  # ESCO skills only: others reach nothing
         self._band_reach = REACH_BANDS * NEAR_TRAVEL_FACTOR
-        self._c.cells = _CellIndex((self._areas.unknown + 1) * len(REACH_BANDS))
+        self._c.cells = _CellIndex(self._areas.unknown + 1, len(REACH_BANDS))
 
     # --- sizes ---------------------------------------------------------------------
 
@@ -702,48 +745,53 @@ class MatchingIndex:
                                  shape=(len(codes), len(self.knowledge.concepts)))
 
     def _candidate_facts(self, row: int) -> CandidateFacts:
-        return self._facts_of([row])[0]
+        return self._facts_of(np.array([row]))[0]
 
-    def _facts_of(self, rows: list[int]) -> list[CandidateFacts]:
+    def _facts_of(self, rows: np.ndarray) -> list[CandidateFacts]:
         """Stored rows back into the facts scoring explains (only for results served)."""
-        if not rows:
-            return []
         c = self._c.columns
-        at = np.array(rows)
-        col = {name: c[name][at].tolist() for name in (
-            "area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
-            "km", "modes", "needs", "to_check", "level", "available_from")}
-        held, concepts, wanted = (self._c.raggeds[name] for name in ("held", "concepts", "wanted"))
+        columns = [c[name][rows].tolist() for name in FACT_COLUMNS]
+        (held_ids, held_codes), held_at = self._row_values("held", rows)
+        (concepts,), concepts_at = self._row_values("concepts", rows)
+        (wanted,), wanted_at = self._row_values("wanted", rows)
         skills, occupations, regions, cohorts = (self._skills.values, self._occupations.values, self._regions.values,
                                                  self._cohorts.values)
+        ids, pc4s, odd_rows = self._c.ids, self._areas.pc4, self._odd_candidates
         out = []
-        for i, row in enumerate(rows):
-            held_ids, held_codes = held.row(row)
-            pc4, odd = self._odd_candidates.get(row, (None, ()))
-            minutes, km, level, available = col["minutes"][i], col["km"][i], col["level"][i], col["available_from"][i]
-            cohort = col["cohort"][i]
-            to_check = CHECKS_OF[col["to_check"][i]]
+        for (row, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, modes, needs,
+             checks, level, available, held_at_row, concepts_at_row, wanted_at_row) in zip(
+                rows.tolist(), *columns, held_at, concepts_at, wanted_at, strict=True):
+            pc4, odd = odd_rows.get(row, (None, ()))
+            to_check = CHECKS_OF[checks]
             out.append(CandidateFacts(
-                id=self._c.ids[row],
-                pc4=pc4 if pc4 is not None else self._areas.pc4[col["area"][i]],
-                region=regions[col["region"][i]],
-                target_groups=GROUPS_OF[col["groups"][i]],
+                id=ids[row],
+                pc4=pc4 if pc4 is not None else pc4s[area],
+                region=regions[region],
+                target_groups=GROUPS_OF[groups],
                 cohort=None if cohort < 0 else cohorts[cohort],
-                banenafspraak=col["banenafspraak"][i],
-                hours=(col["hours_min"][i], col["hours_max"][i]),
-                reach_km=col["reach"][i],
+                banenafspraak=banenafspraak,
+                hours=(hours_min, hours_max),
+                reach_km=reach,
                 travel_minutes=None if minutes == NO_LIMIT else float(minutes),
                 distance_km_limit=None if km == NO_LIMIT else float(km),
-                modes=MODES_OF[col["modes"][i]],
-                needs=NEEDS_OF[col["needs"][i]],
+                modes=MODES_OF[modes],
+                needs=NEEDS_OF[needs],
                 to_check=tuple(sorted((*to_check, *odd))) if odd else to_check,
                 level=None if level == LEVEL_UNKNOWN else level,
                 available_from=date.fromordinal(available) if available else None,
-                held=dict(zip(map(skills.__getitem__, held_ids.tolist()), held_codes.tolist(), strict=True)),
-                concepts=frozenset(concepts.row(row)[0].tolist()),
-                wanted=tuple(map(occupations.__getitem__, wanted.row(row)[0].tolist())),
+                held=dict(zip(map(skills.__getitem__, held_ids[held_at_row]), held_codes[held_at_row], strict=True)),
+                concepts=tuple(concepts[concepts_at_row]),
+                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at_row])),
             ))
         return out
+
+    def _row_values(self, name: str, rows: np.ndarray) -> tuple[list[list], list[slice]]:
+        """A candidate ragged's values for these rows as lists (one gather each), and each row's slice."""
+        ragged = self._c.raggeds[name]
+        positions, firsts, lens = ragged.gather(rows)
+        firsts = firsts.tolist()
+        return ([d.take(positions).tolist() for d in ragged.data],
+                [slice(f, f + n) for f, n in zip(firsts, lens.tolist(), strict=True)])
 
     # --- vacancies -----------------------------------------------------------------
 
@@ -815,14 +863,15 @@ class MatchingIndex:
         prep = self._prepared(vf)
         if prep.modules_version != self.modules.version:
             prep = self._prepared(vf, refresh=True)
-        from_vacancy = self._areas.distances_from(self._areas.index.get(vf.pc4, self._areas.unknown))
-        # per area, the first reach band from which the vacancy is within near-miss reach
-        first_band = np.searchsorted(self._band_reach, from_vacancy)  # NaN (unknown area): none
-        rows = t.cells.select(first_band, len(REACH_BANDS), c["cell"][:t.n], c["active"][:t.n])
-        rows = self._filter_candidates(rows, filters)
+        # the areas as far as the farthest reaching band could come from, and per area the
+        # first reach band from which the vacancy is within near-miss reach
+        areas, from_vacancy = self._areas.within(self._areas.index.get(vf.pc4, self._areas.unknown),
+                                                 self._band_reach[t.cells.max_band])
+        first_band = self._band_reach.searchsorted(from_vacancy)
+        rows, dist = t.cells.select(areas, first_band, from_vacancy, c["cell"][:t.n], c["active"][:t.n])
+        rows, dist = self._filter_candidates(rows, dist, filters)
 
         # the hard constraints, counted; a row failing one, only just, stays as a near-miss
-        dist = from_vacancy[c["area"][rows]]
         reach = c["reach"][rows]
         fails = (dist > reach).view(np.uint8)
         far = dist > reach * NEAR_TRAVEL_FACTOR
@@ -830,7 +879,7 @@ class MatchingIndex:
         gap = np.maximum(vf.hours[0] - hours_max.astype(np.int16), c["hours_min"][rows] - np.int16(vf.hours[1]))
         fails = fails + (gap > 0)
         far |= gap > NEAR_HOURS
-        fails += POPCOUNT[c["needs"][rows] & np.uint8(~self._offers(vf) & 0xFF)]
+        fails += POPCOUNT.take(c["needs"][rows] & np.uint8(~self._offers(vf) & 0xFF))
         if vf.level_required is not None:
             short = vf.level_required - c["level"][rows].astype(np.int16)
             fails += short > 0
@@ -871,19 +920,20 @@ class MatchingIndex:
         if len(self._skills.values) > len(self._skill_flag):  # skills outside ESCO came in
             self._skill_lut = np.zeros((2 * len(self._skills.values), 3))
             self._skill_flag = np.zeros(2 * len(self._skills.values), np.bool_)
+        # take(), not [], where the index is not intp: numpy's fancy indexing casts it the slow way
         held = self._c.raggeds["held"]
         positions, firsts, lens = held.gather(rows)
-        skill_ids = held.data[0][positions]
+        skill_ids = held.data[0].take(positions)
         flag = self._skill_flag
         flag[prep.codes] = True
-        hit = np.flatnonzero(flag[skill_ids])
+        hit = flag.take(skill_ids).nonzero()[0]
         flag[prep.codes] = False
-        segment = np.searchsorted(firsts + lens, hit, side="right")  # the row each hit belongs to
-        hit_ids = skill_ids[hit]
-        strength = STRENGTH_LUT[held.data[1][positions[hit]]]
+        segment = (firsts + lens).searchsorted(hit, side="right")  # the row each hit belongs to
+        hit_ids = skill_ids.take(hit)
+        strength = STRENGTH_LUT.take(held.data[1].take(positions.take(hit)))
         lut = self._skill_lut
         lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
-        parts = lut[hit_ids]
+        parts = lut.take(hit_ids, axis=0)
         lut[prep.codes] = 0.0
         bound = None
         if fit_bound:
@@ -891,7 +941,7 @@ class MatchingIndex:
             covers = self._skill_concepts() @ self._target_lut(prep)
             per_skill[:len(covers)] = covers / prep.vf.target_norm
             self._concept_lut[prep.concepts] = 0.0
-            bound = np.minimum(1.0, _segment_sum(np.take(per_skill, skill_ids), firsts, lens))
+            bound = np.minimum(1.0, _segment_sum(per_skill.take(skill_ids), firsts, lens))
         return (np.bincount(segment, parts[:, 0] * strength, len(rows)),
                 np.bincount(segment, parts[:, 1] * strength, len(rows)),
                 np.bincount(segment, parts[:, 2], len(rows)), bound)
@@ -903,8 +953,8 @@ class MatchingIndex:
 
     def _skill_concepts(self) -> sparse.csr_matrix:
         """The skill -> concepts matrix for the skills known so far (cached)."""
-        if self._skill_concept_cache is None:
-            self._skill_concept_cache = self._skill_concept_matrix()
+        if self._skill_concept_cache is None:  # float64 as the target it meets: no cast per query
+            self._skill_concept_cache = self._skill_concept_matrix().astype(np.float64)
         return self._skill_concept_cache
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
@@ -916,20 +966,24 @@ class MatchingIndex:
                 self._prep[vf.id] = found
         return found
 
-    def _filter_candidates(self, rows: np.ndarray, filters: dict) -> np.ndarray:
+    def _filter_candidates(self, rows: np.ndarray, dist: np.ndarray, filters: dict):
+        """The rows (and their distances) the filters let through."""
+        if not filters:
+            return rows, dist
         c = self._c.columns
+        keep = np.ones(len(rows), np.bool_)
         if "region" in filters:
-            rows = rows[np.isin(c["region"][rows], self._regions.codes(filters["region"]))]
+            keep &= np.isin(c["region"][rows], self._regions.codes(filters["region"]))
         if "cohort" in filters:
-            rows = rows[np.isin(c["cohort"][rows], self._cohorts.codes(filters["cohort"]))]
+            keep &= np.isin(c["cohort"][rows], self._cohorts.codes(filters["cohort"]))
         if "target_group" in filters:
             wanted = filters["target_group"]
             wanted = wanted if isinstance(wanted, (list, tuple, set, frozenset)) else (wanted,)
             bits = sum(GROUP_BITS.get(g, 0) for g in set(wanted))
-            rows = rows[(c["groups"][rows] & bits) != 0]
+            keep &= (c["groups"][rows] & bits) != 0
         if "banenafspraak" in filters:
-            rows = rows[c["banenafspraak"][rows] == bool(filters["banenafspraak"])]
-        return rows
+            keep &= c["banenafspraak"][rows] == bool(filters["banenafspraak"])
+        return rows[keep], dist[keep]
 
     def _fit(self, rows: np.ndarray, vf: VacancyFacts, prep: _Prepared) -> np.ndarray:
         if not vf.target_norm:
@@ -937,7 +991,7 @@ class MatchingIndex:
         lut = self._target_lut(prep)
         ragged = self._c.raggeds["concepts"]
         positions, firsts, lens = ragged.gather(rows)
-        covered = _segment_sum(np.take(lut, ragged.data[0][positions]), firsts, lens)  # take: no index copy
+        covered = _segment_sum(lut.take(ragged.data[0].take(positions)), firsts, lens)
         lut[prep.concepts] = 0.0
         return covered / vf.target_norm
 
@@ -946,14 +1000,14 @@ class MatchingIndex:
             return np.full(len(rows), NEUTRAL)
         ragged = self._c.raggeds["wanted"]
         positions, firsts, lens = ragged.gather(rows)
-        return _segment_max(self._similarities(vf.occupation, ragged.data[0][positions]), firsts, lens, NEUTRAL)
+        return _segment_max(self._similarities(vf.occupation, ragged.data[0].take(positions)), firsts, lens, NEUTRAL)
 
     def _similarities(self, occupation: str, wanted: np.ndarray) -> np.ndarray:
         """knowledge.occupation_similarity(w, occupation) for each wanted occupation code w."""
         code = self._occupations.code(occupation)
         if occupation in self.knowledge.occupation_index:
             row = self.knowledge.similarities_to(occupation)
-            sims = row[np.minimum(wanted, len(row) - 1)]
+            sims = row.take(np.minimum(wanted, len(row) - 1))
             sims[wanted >= len(row)] = 0.0
         else:
             sims = np.zeros(len(wanted))
@@ -970,25 +1024,17 @@ class MatchingIndex:
             "top": int(len(top_groups)),
             "top_by_group": _group_counts(top_groups),
         }
+        served = top[:limit] + near_top
+        chosen = len(served) - len(near_top)
+        facts = self._facts_of(rows[served])
+        totals, distances = scores.total[served].tolist(), dist[served].tolist()
+        failures = [scoring.failures(cf, vf, d, self.modules) if k >= chosen else ()
+                    for k, (cf, d) in enumerate(zip(facts, distances, strict=True))]
+        # an explainer per query, not kept: what queries leave behind would keep the garbage collector busy
         explainer = scoring.Explainer(vf, self.knowledge, self.modules)
-        chosen_rows = [int(rows[i]) for i in top[:limit]]
-        near_rows = [int(rows[i]) for i in near_top]
-        facts = self._facts_of(chosen_rows + near_rows)
-        results = []
-        for i, cf in zip(top[:limit], facts, strict=False):
-            results.append(explainer.result(cf.id, scores.score(i), scores.values(i), held=cf.held,
-                                            concepts=cf.concepts, distance=float(dist[i]), modes=cf.modes,
-                                            wanted=cf.wanted, to_check=cf.to_check))
-        near = []
-        for i, cf in zip(near_top, facts[len(chosen_rows):], strict=True):
-            distance = float(dist[i])
-            near.append(explainer.result(
-                cf.id, scores.score(i), scores.values(i), held=cf.held, concepts=cf.concepts, distance=distance,
-                modes=cf.modes, wanted=cf.wanted, to_check=cf.to_check,
-                failures=scoring.failures(cf, vf, distance, self.modules)))
-        return Ranking(results=results, near_misses=near, fairness=fair,
-                       scores=[scores.score(i) for i in top[:limit]],
-                       near_miss_scores=[scores.score(i) for i in near_top])
+        out = explainer.results([cf.id for cf in facts], facts, totals, scores.values(served), distances, failures)
+        return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,
+                       scores=totals[:chosen], near_miss_scores=totals[chosen:])
 
     # --- vacancies for a candidate ---------------------------------------------------
 
@@ -1096,9 +1142,8 @@ class MatchingIndex:
             vf = facts[ids[rows[i]]]
             distance = float(dist[i])
             return scoring.Explainer(vf, self.knowledge, self.modules).result(
-                vf.id, float(score[i]), dict(zip(scoring.COMPONENTS, (float(v[i]) for v in columns), strict=True)),
-                held=cf.held, concepts=cf.concepts, distance=distance, modes=cf.modes, wanted=cf.wanted,
-                to_check=cf.to_check, failures=failures and scoring.failures(cf, vf, distance, self.modules))
+                vf.id, cf, float(score[i]), dict(zip(scoring.COMPONENTS, (float(v[i]) for v in columns), strict=True)),
+                distance, failures and scoring.failures(cf, vf, distance, self.modules))
 
         return Ranking(
             results=[result(i) for i in top],
@@ -1140,15 +1185,22 @@ class MatchingIndex:
         return scoring.suggest_occupations(cf, limit, self.knowledge, self.modules)
 
 
-GROUP_BIT_ARRAY = np.array(list(GROUP_BITS.values()), np.uint8)
+# per groups bit pattern, which target groups it holds: a histogram of patterns times this counts them
+# (in floats, for BLAS: the counts stay exact integers)
+GROUP_MEMBERS = np.array([[bool(bits & bit) for bit in GROUP_BITS.values()] for bits in range(256)], np.float64)
 
 
 def _group_counts(groups: np.ndarray) -> dict[str, int]:
-    counts = np.count_nonzero(groups[:, None] & GROUP_BIT_ARRAY, axis=0).tolist()
+    counts = (np.bincount(groups, minlength=256) @ GROUP_MEMBERS).astype(np.int64).tolist()
     return dict(zip(GROUP_BITS, counts, strict=True))
 
 
 def _distance_values(dist: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = 1.0 - dist / reach
+    np.maximum(value, 0.0, out=value)
+    if len(reach) and reach.min() > 0 and not np.isnan(value.sum()):
+        return value  # the usual case: a known distance within a positive reach
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(reach > 0, np.maximum(0.0, 1.0 - dist / reach), (dist == 0).astype(np.float64))
     value = np.where(np.isinf(reach), 1.0, value)
@@ -1159,11 +1211,10 @@ def _top(score: np.ndarray, among: np.ndarray, k: int, ids: list, rows: np.ndarr
     """Positions (into ``score``) of the best k of ``among``, ties by id as scoring.rank_key."""
     if k <= 0 or not len(among):
         return []
-    key = np.round(score[among], 9)
     if len(among) > k:
-        kth = np.partition(key, len(key) - k)[len(key) - k]
-        chosen = np.flatnonzero(key >= kth)
-    else:
-        chosen = np.arange(len(among))
-    ranked = sorted(chosen.tolist(), key=lambda i: (-key[i], ids[rows[among[i]]]))[:k]
-    return [int(among[i]) for i in ranked]
+        raw = score[among]
+        kth = np.partition(raw, len(raw) - k)[len(raw) - k]
+        among = among[raw >= kth - 1e-8]  # all that could round to the k-th best key or above
+    keys = np.round(score[among], 9).tolist()
+    ranked = sorted(zip(keys, among.tolist(), rows[among].tolist(), strict=True), key=lambda e: (-e[0], ids[e[2]]))
+    return [position for _, position, _ in ranked[:k]]

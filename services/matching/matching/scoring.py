@@ -23,7 +23,7 @@ adaptation) would make it a match. Then a weighted score over ``WEIGHTS``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -134,7 +134,7 @@ class CandidateFacts:
     level: int | None
     available_from: date | None
     held: dict[str, int]  # skill URI -> level code (1-5)
-    concepts: frozenset[int] = frozenset()
+    concepts: Collection[int] = frozenset()  # distinct; the index hands a sorted tuple (a set costs more to build)
     wanted: tuple[str, ...] = ()
 
 
@@ -332,7 +332,9 @@ def check_hours(cf, vf) -> list[Failure]:
 
 
 def fastest_mode(modes, distance: float) -> tuple[str, float]:
-    return min(((m, travel_minutes(distance, m)) for m in modes), key=lambda mt: (mt[1], mt[0]))
+    # travel_minutes of each, inline (this runs for every result served); ties by mode name
+    minutes, mode = min([(OVERHEAD_MINUTES[m] + distance * DETOUR / SPEED_KMH[m] * 60.0, m) for m in modes])
+    return mode, minutes
 
 
 def check_travel(cf, vf, distance: float | None) -> list[Failure]:
@@ -450,8 +452,39 @@ def total(values: dict[str, float]) -> float:
 
 
 def breakdown(values: dict[str, float]) -> list[dict]:
-    return [{"component": k, "value": round(values[k], 4), "weight": w, "contribution": round(w * values[k], 4)}
-            for k, w in WEIGHTS.items()]
+    row = [values[k] for k in COMPONENTS]
+    return _breakdown(rounded(np.array([row, [w * v for w, v in zip(WEIGHT_ROW, row, strict=True)]]), 4).tolist())
+
+
+WEIGHT_ROW = tuple(WEIGHTS[k] for k in COMPONENTS)
+
+
+def _breakdown(numbers: list[list[float]]) -> list[dict]:
+    """The breakdown from its rounded component values and contributions."""
+    values, contributions = numbers
+    return [{"component": k, "value": v, "weight": w, "contribution": c}
+            for k, w, v, c in zip(COMPONENTS, WEIGHT_ROW, values, contributions, strict=True)]
+
+
+def rounded(x: np.ndarray, digits) -> np.ndarray:
+    """``round(v, d)`` of each value, exactly as Python rounds (the nearest decimal, ties to even)
+    but at once (round() costs about a microsecond a number); ``digits`` an int or one per column.
+    Scaling, rint and scaling back give the same double unless the scaled value lies within its
+    rounding error of a tie (which a margin far above that error catches): those go to round()."""
+    digits = np.asarray(digits)
+    if not np.abs(x).max(initial=0.0) < 1e5:  # large (the margin would not hold) or NaN: all by round()
+        every = np.broadcast_to(digits, x.shape)
+        return np.array([round(float(v), int(d)) for v, d in zip(x.flat, every.flat, strict=True)]).reshape(x.shape)
+    scale = 10.0 ** digits
+    scaled = x * scale
+    nearest = np.rint(scaled)
+    out = nearest / scale
+    unsure = np.abs(scaled - nearest) >= 0.5 - 1e-6
+    if unsure.any():
+        every = np.broadcast_to(digits, x.shape)
+        for i in zip(*np.nonzero(unsure), strict=True):
+            out[i] = round(float(x[i]), int(every[i]))
+    return out
 
 
 # --- gaps and explanation -----------------------------------------------------------
@@ -475,6 +508,13 @@ class Transfer:
         return self.transfer_fit >= TRANSFER_CARRIES and 2 * self.exact_held < self.target_skills
 
 
+def _unchecked_first(condition: str) -> tuple[bool, str]:
+    return condition not in UNCHECKED_CONDITIONS, condition
+
+
+RESULT_DIGITS = (4,) * (2 * len(COMPONENTS) + 1) + (1,)
+
+
 class Explainer:
     """Writes results for one vacancy: what all its results share (labels, gap
     entries, names) is prepared once; per candidate only held skills, concepts,
@@ -494,6 +534,7 @@ class Explainer:
         self.must_closable = frozenset(s for s in self.must if modules.closable(s))
         self.nice = frozenset(s for s, _ in vf.nice)
         self.target_keys = frozenset(vf.target)
+        self._reaches: dict[str, frozenset[int]] = {}
         self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
         self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
 
@@ -504,11 +545,11 @@ class Explainer:
     def transfer(self, held, concepts) -> Transfer:
         vf = self.vf
         exact = vf.target_skills.intersection(held)
-        covered = self.target_keys & concepts
-        others = covered - self.knowledge.concepts_of(exact)
+        covered = self.target_keys.intersection(concepts)
+        others = covered.difference(*[self._reach(s) for s in exact])
         target = vf.target
         return Transfer(
-            transfer_fit=sum(target[c] for c in sorted(others)) / (vf.target_norm or 1.0),
+            transfer_fit=sum(map(target.__getitem__, sorted(others))) / (vf.target_norm or 1.0),
             others=others,
             target_groups=len(target),
             covered_groups=len(covered),
@@ -516,13 +557,30 @@ class Explainer:
             target_skills=len(vf.target_skills),
         )
 
+    def _reach(self, skill: str) -> frozenset[int]:
+        """What of the target this skill reaches (kept: the results of one vacancy share skills)."""
+        found = self._reaches.get(skill)
+        if found is None:
+            found = self._reaches[skill] = self.target_keys.intersection(self.knowledge.skill_concepts(skill))
+        return found
+
+    def _carrying_transfer(self, held, concepts, fit: float) -> Transfer | None:
+        """The transfer when it carries the match, the cheap tests first: the part through
+        other skills is at most the whole fit, and half the target skills held exactly never carries."""
+        if fit < TRANSFER_CARRIES - 1e-9:
+            return None
+        if 2 * len(self.vf.target_skills.intersection(held)) >= len(self.vf.target_skills):
+            return None
+        t = self.transfer(held, concepts)
+        return t if t.carries else None
+
     def shared_labels(self, others, n: int = 3) -> str:
         """The heaviest concepts reached only through other skills, by name."""
-        target = self.vf.target
-        heaviest = sorted(others, key=lambda c: (-target[c], c))[:n]
-        return ", ".join(self.knowledge.concept_label(c) for c in heaviest)
+        # heaviest first, ties by concept: a stable sort by weight of the concepts in order
+        heaviest = sorted(sorted(others), key=self.vf.target.__getitem__, reverse=True)[:n]
+        return ", ".join(map(self.knowledge.concept_label, heaviest))
 
-    def explanation(self, held, concepts, values, distance, modes, wanted=()) -> str:
+    def explanation(self, held, concepts, fit: float, distance, modes, wanted=()) -> str:
         """One line in plain English; names transferable skills when they carry the match."""
         parts = []
         if self.must:
@@ -533,15 +591,14 @@ class Explainer:
         if self.nice:
             parts.append(f"{len(self.nice.intersection(held))} of {len(self.nice)} nice-to-have skills")
         if self.vf.target_norm:
-            # the part through other skills is at most the whole fit: below the bar, skip it
-            t = self.transfer(held, concepts) if values["occupation_fit"] >= TRANSFER_CARRIES - 1e-9 else None
-            if t is not None and t.carries:
+            t = self._carrying_transfer(held, concepts, fit)
+            if t is not None:
                 labels = self.shared_labels(t.others)
                 parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
                              f"of {self.what} {t.target_groups} skill groups ({labels}) though only {t.exact_held} of "
                              f"its {t.target_skills} essential or asked skills are held exactly")
             else:
-                parts.append(f"covers {values['occupation_fit']:.0%} of {self.what} skill profile")
+                parts.append(f"covers {fit:.0%} of {self.what} skill profile")
         if self.vf.occupation and self.vf.occupation in wanted:
             parts.append(self.wanted_text)
         if distance is not None:
@@ -550,20 +607,40 @@ class Explainer:
         line = "; ".join(parts) or "no skills asked"
         return line[0].upper() + line[1:]
 
-    def result(self, result_id: str, score: float, values: dict[str, float], *, held, concepts, distance, modes,
-               wanted=(), to_check=(), failures=()) -> dict:
+    def result(self, result_id: str, cf: CandidateFacts, score: float, values: dict[str, float],
+               distance: float | None, failures=()) -> dict:
         """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
-        out = {
-            "id": result_id,
-            "score": round(score, 4),
-            "breakdown": breakdown(values),
-            "explanation": self.explanation(held, concepts, values, distance, modes, wanted),
-            "skill_gaps": self.skill_gaps(held),
-            "distance_km": None if distance is None else round(distance, 1),
-            "conditions_to_check": sorted(to_check, key=lambda c: (c not in UNCHECKED_CONDITIONS, c)),
-        }
-        if failures:
-            out["why_not"] = [f.as_dict() for f in failures]
+        return self.results([result_id], [cf], [score], [[values[k] for k in COMPONENTS]], [distance], [failures])[0]
+
+    def results(self, ids: list[str], facts: list[CandidateFacts], scores: list[float], values, distances: list,
+                failures: list | None = None) -> list[dict]:
+        """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each.
+        The numbers of all are rounded at once."""
+        n = len(COMPONENTS)
+        values = np.asarray(values, np.float64).reshape(len(ids), n)
+        fits = values[:, COMPONENTS.index("occupation_fit")].tolist()
+        # per result: values and contributions (4 digits), score (4) and km (1), rounded at once
+        numbers = np.empty((len(ids), 2 * n + 2))
+        numbers[:, :n] = values
+        np.multiply(values, WEIGHT_ROW, out=numbers[:, n:2 * n])
+        numbers[:, -2] = scores
+        numbers[:, -1] = [0.0 if d is None else d for d in distances]
+        numbers = rounded(numbers, RESULT_DIGITS).tolist()
+        out = []
+        for i, cf in enumerate(facts):
+            distance, row = distances[i], numbers[i]
+            result = {
+                "id": ids[i],
+                "score": row[-2],
+                "breakdown": _breakdown((row[:n], row[n:2 * n])),
+                "explanation": self.explanation(cf.held, cf.concepts, fits[i], distance, cf.modes, cf.wanted),
+                "skill_gaps": self.skill_gaps(cf.held),
+                "distance_km": None if distance is None else row[-1],
+                "conditions_to_check": sorted(cf.to_check, key=_unchecked_first) if cf.to_check else [],
+            }
+            if failures and failures[i]:
+                result["why_not"] = [f.as_dict() for f in failures[i]]
+            out.append(result)
         return out
 
 
@@ -600,10 +677,7 @@ class PairScore:
     def result(self, result_id: str, knowledge=None, modules=None, explainer: Explainer | None = None) -> dict:
         """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
         explainer = explainer or Explainer(self.vf, knowledge, modules)
-        cf = self.cf
-        return explainer.result(result_id, self.score, self.values, held=cf.held, concepts=cf.concepts,
-                                distance=self.distance_km, modes=cf.modes, wanted=cf.wanted, to_check=cf.to_check,
-                                failures=self.failures)
+        return explainer.result(result_id, self.cf, self.score, self.values, self.distance_km, self.failures)
 
 
 def evaluate(cf: CandidateFacts, vf: VacancyFacts, *, distance: float | None = math.nan, knowledge=None,
@@ -797,7 +871,7 @@ def suggest_occupations(cf: CandidateFacts, limit: int = 10, knowledge=None, mod
         essential = knowledge.essential_skills(occupation)
         held = [s for s in essential if s in cf.held]
         profile = knowledge.occupation_concepts(occupation)
-        shared = sorted(cf.concepts & profile, key=lambda c: (-knowledge.idf[c], knowledge.concepts[c]))
+        shared = sorted(profile.intersection(cf.concepts), key=lambda c: (-knowledge.idf[c], knowledge.concepts[c]))
         labels = [knowledge.concept_label(c) for c in shared[:5]]
         name = knowledge.occupation_label(occupation)
         out.append({
