@@ -31,8 +31,8 @@ def system():
     """
     _require_infrastructure()
     system = System()
-    system.create()
     try:
+        system.create()  # inside: a failed migrate still drops what was made (vhost, databases, SMTP server)
         system.start_all()
         yield system
     finally:
