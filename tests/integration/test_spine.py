@@ -264,6 +264,14 @@ def test_the_gateway_speaks_http_json(system, rpc):
     eventually(lambda: system.http("GET", "/v1/outflow", params={"cohort": "gw-1"}).json()["enrolled"] == "< 5",
                what="the outflow over HTTP")
     assert system.http("GET", "/v1/outflow", params={"target_group": "martians"}).status_code == 400
+    by_month = system.http("GET", "/v1/outflow", params={"cohort": "gw-1", "period": "month"}).json()
+    assert [row["enrolled"] for row in by_month["rows"]] == ["< 5"]
+    durability = system.http("GET", "/v1/durability", params={"cohort": "gw-1"})
+    assert durability.status_code == 200 and durability.json()["cohort"] == "gw-1"
+    bad_grouping = system.http("GET", "/v1/durability", params={"group_by": "postcode"})
+    assert bad_grouping.status_code == 400 and "group_by" in bad_grouping.text
+    targets = system.http("GET", "/v1/targets")
+    assert targets.status_code == 200 and isinstance(targets.json(), list)
 
 
 def test_every_service_serves_prometheus_metrics(system, rpc):
@@ -272,8 +280,20 @@ def test_every_service_serves_prometheus_metrics(system, rpc):
         response = requests.get(system.metrics_url(service), timeout=5)
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/plain")
-        names = {f.name for f in text_string_to_metric_families(response.text)}
+        families = list(text_string_to_metric_families(response.text))
+        names = {f.name for f in families}
         assert "werkbrug_requests" in names, service
+        for family in families:  # one naming scheme: prefix, base units, _total counters, _seconds histograms
+            if family.name.startswith(("python_", "process_")):
+                continue
+            assert family.name.startswith("werkbrug_"), family.name
+            assert not family.name.endswith(("_ms", "_milliseconds", "_minutes", "_hours", "_days")), family.name
+            if family.type == "counter":
+                assert all(s.name.endswith(("_total", "_created")) for s in family.samples), family.name
+            if family.type == "histogram":
+                assert family.name.endswith("_seconds"), family.name
+            if family.type == "gauge":
+                assert not family.name.endswith("_total"), family.name
         if service in config.DATABASE_SERVICES:
             assert "werkbrug_outbox_backlog" in names, service
     reporting = requests.get(system.metrics_url("reporting"), timeout=5).text

@@ -10,7 +10,7 @@ from kombu import Connection
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 
-from gateway import aftercare, board
+from gateway import aftercare, board, figures
 from gateway.replies import json_body, reply
 from werkbrug_shared import config as settings
 from werkbrug_shared.entrypoints import http
@@ -43,8 +43,9 @@ def query_filters(request, names, flags=()) -> dict:
     return filters
 
 
-class GatewayService(board.BoardRoutes, aftercare.AftercareRoutes):
-    """Partner operations over HTTP; the regional board's page and aftercare's routes are mixed in."""
+class GatewayService(board.BoardRoutes, figures.FigureRoutes, aftercare.AftercareRoutes):
+    """Partner operations over HTTP; the regional board's page, reporting's figures and aftercare's
+    routes are mixed in."""
 
     name = "gateway"
 
@@ -73,11 +74,6 @@ class GatewayService(board.BoardRoutes, aftercare.AftercareRoutes):
     @http("GET", "/v1/candidates/<string:candidate_id>")
     def get_candidate(self, request, candidate_id):
         return reply(200, self.candidates.get(candidate_id))
-
-    @http("GET", "/v1/outflow")
-    def outflow(self, request):
-        args = request.args
-        return reply(200, self.reporting.outflow(cohort=args.get("cohort"), target_group=args.get("target_group")))
 
     # --- matching ----------------------------------------------------------------------------
 
