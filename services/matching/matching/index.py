@@ -216,6 +216,10 @@ class _Ragged:
         return sum(d.nbytes for d in self.data) + self.starts.nbytes + self.lens.nbytes
 
 
+def _skill_bits(codes: np.ndarray) -> np.ndarray:
+    return np.left_shift(np.uint64(1), (np.asarray(codes) % 64).astype(np.uint64))
+
+
 def _resized(a: np.ndarray, capacity: int) -> np.ndarray:
     out = np.zeros(capacity, a.dtype)
     n = min(len(a), capacity)
@@ -269,6 +273,7 @@ CANDIDATE_COLUMNS = {
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
     "hours_min": np.uint8, "hours_max": np.uint8, "needs": np.uint8, "to_check": np.uint8, "level": np.int8,
     "available_from": np.int32, "region": np.int32, "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_,
+    "skill_bits": np.uint64,  # a bit per held skill code modulo 64: rows without a required skill's bit hold none
 }
 VACANCY_COLUMNS = {
     "alive": np.bool_, "open": np.bool_, "valid_through": np.int32, "area": np.int16, "hours_lo": np.uint8,
@@ -420,6 +425,7 @@ class _Prepared:
         self.vf = vf
         skills = index._skills
         self.codes = np.array([skills.code(s) for s, _ in vf.must] + [skills.code(s) for s, _ in vf.nice], np.int64)
+        self.skill_bits = np.uint64(np.bitwise_or.reduce(_skill_bits(self.codes), initial=0))
         self.modules_version = index.modules.version
         self.strict = np.array([not index.modules.closable(s) for s, _ in vf.must] + [False] * len(vf.nice))
         self.weights = np.zeros((len(self.codes), 3))
@@ -475,16 +481,16 @@ class _Scores:
     def top(self, among: np.ndarray, k: int) -> list[int]:
         """Positions of the best k of ``among``, ties by id as scoring.rank_key."""
         if self.bound is not None and k > 0 and len(among):
-            order = among[np.argsort(-self.bound[among], kind="stable")]
-            done, size, kth = 0, max(2 * k, 32), -np.inf
-            while done < len(order) and self.bound[order[done]] >= kth:
-                self._evaluate(order[done:done + size])
-                done = min(len(order), done + size)
-                size *= 2
-                if done >= k:
-                    seen = self.total[order[:done]]
-                    kth = np.partition(seen, done - k)[done - k] - 1e-8  # rounding to 1e-9 cannot tie below
-            among = order[:done]
+            # fit the best bounds first; their k-th score is at most the k-th of all, so
+            # only rows bounded above it can still make the top: fit those too
+            bound = self.bound[among]
+            first = min(len(among), max(2 * k, 32))
+            best = among[np.argpartition(-bound, first - 1)[:first]] if first < len(among) else among
+            self._evaluate(best)
+            if len(best) >= k:
+                kth = np.partition(self.total[best], len(best) - k)[len(best) - k] - 1e-8  # rounding cannot tie below
+                among = among[bound >= kth]
+                self._evaluate(among)
         return _top(self.total, among, k, self.index._c.ids, self.rows)
 
     def values(self, at: list[int]) -> np.ndarray:
@@ -605,6 +611,8 @@ class MatchingIndex:
                 self._odd_candidates[row] = odd
             else:
                 self._odd_candidates.pop(row, None)
+            t.columns["skill_bits"][row] = np.bitwise_or.reduce(_skill_bits(np.array([h[0] for h in held])),
+                                                                initial=0)
             t.raggeds["held"].set(row, np.array([h[0] for h in held], np.int32), np.array([h[1] for h in held],
                                                                                           np.uint8))
             t.raggeds["concepts"].set(row, np.array(sorted(cf.concepts), np.uint16))
@@ -714,6 +722,13 @@ class MatchingIndex:
             t.columns[name][:n] = column.astype(CANDIDATE_COLUMNS[name])[order]
         t.columns["alive"][:n] = True
         t.columns["active"][:n] = t.columns["in_pool"][:n]
+        held_lens = np.frombuffer(lens["held"], np.int32)
+        bits = np.zeros(n, np.uint64)
+        if len(held_ids):
+            some = held_lens > 0
+            bits[some] = np.bitwise_or.reduceat(_skill_bits(np.frombuffer(held_ids, np.int32)),
+                                                (held_lens.cumsum() - held_lens)[some])
+        t.columns["skill_bits"][:n] = bits[order]
         staged = {
             "held": (np.frombuffer(lens["held"], np.int32), np.frombuffer(held_ids, np.int32),
                      np.frombuffer(held_codes, np.uint8)),
@@ -922,13 +937,20 @@ class MatchingIndex:
             self._skill_flag = np.zeros(2 * len(self._skills.values), np.bool_)
         # take(), not [], where the index is not intp: numpy's fancy indexing casts it the slow way
         held = self._c.raggeds["held"]
-        positions, firsts, lens = held.gather(rows)
+        if fit_bound:
+            scan = None
+            positions, firsts, lens = held.gather(rows)
+        else:  # only the rows that may hold a required skill
+            scan = ((self._c.columns["skill_bits"].take(rows) & prep.skill_bits) != 0).nonzero()[0]
+            positions, firsts, lens = held.gather(rows.take(scan))
         skill_ids = held.data[0].take(positions)
         flag = self._skill_flag
         flag[prep.codes] = True
         hit = flag.take(skill_ids).nonzero()[0]
         flag[prep.codes] = False
-        segment = (firsts + lens).searchsorted(hit, side="right")  # the row each hit belongs to
+        segment = (firsts + lens).searchsorted(hit, side="right")  # the row (of those scanned) each hit belongs to
+        if scan is not None:
+            segment = scan.take(segment)
         hit_ids = skill_ids.take(hit)
         strength = STRENGTH_LUT.take(held.data[1].take(positions.take(hit)))
         lut = self._skill_lut

@@ -332,8 +332,7 @@ def check_hours(cf, vf) -> list[Failure]:
 
 
 def fastest_mode(modes, distance: float) -> tuple[str, float]:
-    # travel_minutes of each, inline (this runs for every result served); ties by mode name
-    minutes, mode = min([(OVERHEAD_MINUTES[m] + distance * DETOUR / SPEED_KMH[m] * 60.0, m) for m in modes])
+    minutes, mode = min([(travel_minutes(distance, m), m) for m in modes])  # ties by mode name
     return mode, minutes
 
 

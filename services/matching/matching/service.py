@@ -44,6 +44,10 @@ def match_dict(m: Match) -> dict:
     }
 
 
+# the ranking queries' schemas, made once: a marshmallow schema costs more to make than to load with
+CANDIDATE_QUERY, VACANCY_QUERY = CandidateQuery(), VacancyQuery()
+
+
 def _ranking(ranking, id_key: str) -> dict:
     """The RPC's answer: results keep the spine's ``candidate_id`` / ``vacancy_id`` beside ``id``."""
     out = ranking.to_dict()
@@ -67,7 +71,7 @@ class MatchingService:
     def candidates_for_vacancy(self, vacancy_id, limit=10, filters=None):
         """The best candidates in the pool for a vacancy, each with a score breakdown,
         skill gaps and the modules that close them; near-misses say why not."""
-        query = load(CandidateQuery(), {"vacancy_id": vacancy_id, "limit": limit, "filters": filters or {}},
+        query = load(CANDIDATE_QUERY, {"vacancy_id": vacancy_id, "limit": limit, "filters": filters or {}},
                      "query")
         try:
             ranking = self.index.candidates_for_vacancy(query["vacancy_id"], query["limit"], query["filters"])
@@ -79,7 +83,7 @@ class MatchingService:
     @rpc
     def vacancies_for_candidate(self, candidate_id, limit=10, filters=None):
         """Open vacancies with a free opening, best first for this candidate, explained."""
-        query = load(VacancyQuery(), {"candidate_id": candidate_id, "limit": limit, "filters": filters or {}},
+        query = load(VACANCY_QUERY, {"candidate_id": candidate_id, "limit": limit, "filters": filters or {}},
                      "query")
         try:
             ranking = self.index.vacancies_for_candidate(query["candidate_id"], query["limit"], query["filters"])
