@@ -27,7 +27,7 @@ from datetime import date
 import numpy as np
 from scipy import sparse
 
-from matching import esco, scoring
+from matching import esco, kernels, scoring
 from matching.modules import CATALOGUE, ModuleCatalogue
 from matching.profiles import (
     CONDITION_OFFERS,
@@ -70,6 +70,17 @@ NEED_CODE = {names: bits for bits, names in enumerate(NEEDS_OF[:1 << len(NEED_BI
 GROUP_CODE = {names: bits for bits, names in enumerate(GROUPS_OF[:1 << len(GROUP_BITS)])}
 MODE_CODE = {names: bits for bits, names in enumerate(MODES_OF[:1 << len(MODE_BITS)])}
 STRENGTH_LUT = np.array(STRENGTH, dtype=np.float64)
+NO_SIMILARITIES = np.zeros(0)
+NO_SIMILARITIES.setflags(write=False)  # as ESCO's rows are: one compiled signature for both
+assert scoring.COMPONENTS == ("must_have", "nice_to_have", "occupation_fit", "wishes", "distance")  # kernels' order
+# what the compiled pass weighs and allows (kernels.P_* positions)
+KERNEL_PARAMS = np.zeros(kernels.N_PARAMS)
+(KERNEL_PARAMS[kernels.P_NEAR_TRAVEL], KERNEL_PARAMS[kernels.P_NEAR_HOURS], KERNEL_PARAMS[kernels.P_NEAR_LEVEL],
+ KERNEL_PARAMS[kernels.P_NEAR_DAYS], KERNEL_PARAMS[kernels.P_NEAR_STRICT], KERNEL_PARAMS[kernels.P_NEUTRAL],
+ KERNEL_PARAMS[kernels.P_WISH_SHARE]) = (NEAR_TRAVEL_FACTOR, NEAR_HOURS, NEAR_LEVEL, NEAR_AVAILABILITY_DAYS,
+                                          NEAR_SKILLS_STRICT, NEUTRAL, WISH_OCCUPATION_SHARE)
+(KERNEL_PARAMS[kernels.P_W_MUST], KERNEL_PARAMS[kernels.P_W_NICE], KERNEL_PARAMS[kernels.P_W_FIT],
+ KERNEL_PARAMS[kernels.P_W_WISHES], KERNEL_PARAMS[kernels.P_W_DISTANCE]) = (WEIGHTS[k] for k in scoring.COMPONENTS)
 LEVEL_UNKNOWN = 127  # passes any required level
 # Reach bands (km, upper bounds) for the first cut: a candidate's cell is their PC4
 # area and band, and a query keeps the cells whose band could reach the vacancy.
@@ -78,7 +89,6 @@ REACH_BANDS = np.array([*np.round(np.geomspace(1.0, 300.0, 35), 2), np.inf])
 REACH_BAND_LIST = REACH_BANDS.tolist()
 NO_LIMIT = -1
 EARTH_KM = 6371.0
-LAZY_FIT_ROWS = 3000  # above this many rows left, fit lazily (see _Scores): below, the bound costs more
 
 
 class _Areas:
@@ -195,11 +205,12 @@ class _Ragged:
 
     def gather(self, rows: np.ndarray):
         """Flat positions of ``rows``' values, in row order, and each row's segment."""
-        lens = self.lens.take(rows)
+        # [], not take(): take() copies a strided view (a packed table's spans) whole first
+        lens = self.lens[rows]
         ends = lens.cumsum(dtype=np.int64)
         firsts = ends - lens
         positions = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-        positions += (self.starts.take(rows) - firsts).repeat(lens)
+        positions += (self.starts[rows] - firsts).repeat(lens)
         return positions, firsts, lens
 
     def maybe_compact(self, rows_in_use: int) -> None:
@@ -214,10 +225,6 @@ class _Ragged:
 
     def nbytes(self) -> int:
         return sum(d.nbytes for d in self.data) + self.starts.nbytes + self.lens.nbytes
-
-
-def _skill_bits(codes: np.ndarray) -> np.ndarray:
-    return np.left_shift(np.uint64(1), (np.asarray(codes) % 64).astype(np.uint64))
 
 
 def _resized(a: np.ndarray, capacity: int) -> np.ndarray:
@@ -272,8 +279,7 @@ CANDIDATE_COLUMNS = {
     "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
     "hours_min": np.uint8, "hours_max": np.uint8, "needs": np.uint8, "to_check": np.uint8, "level": np.int8,
-    "available_from": np.int32, "region": np.int32, "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_,
-    "skill_bits": np.uint64,  # a bit per held skill code modulo 64: rows without a required skill's bit hold none
+    "available_from": np.int32, "region": np.int32, "cohort": np.int32, "groups": np.uint8, "banenafspraak": np.bool_
 }
 VACANCY_COLUMNS = {
     "alive": np.bool_, "open": np.bool_, "valid_through": np.int32, "area": np.int16, "hours_lo": np.uint8,
@@ -282,6 +288,8 @@ VACANCY_COLUMNS = {
     "must_total": np.float64, "nice_total": np.float64, "target_norm": np.float64,
 }
 NO_DATE = np.iinfo(np.int32).max
+# the candidate columns a query reads row by row (kernels.select_rows, kernels.score_rows): packed
+QUERY_COLUMNS = ("active", "reach", "hours_min", "hours_max", "needs", "level", "available_from")
 
 
 class _CellIndex:
@@ -327,22 +335,13 @@ class _CellIndex:
         bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells)
-        some = first_band < bands
-        areas, km_of_area = areas[some], km[some]
-        firsts = self.start[areas * bands + first_band[some]]
-        lens = self.start[(areas + 1) * bands] - firsts
-        positions = np.arange(int(lens.sum()), dtype=np.int64)
-        positions += (firsts - (lens.cumsum() - lens)).repeat(lens)
-        rows = self.rows.take(positions)
-        keep = active.take(rows)
-        if self.moved:
-            keep &= cells[rows] == self.indexed[rows]  # still filed under their cell
-        rows, row_km = rows[keep], km_of_area.repeat(lens)[keep]
+        rows, row_km = kernels.select_rows(areas, first_band, km, bands, self.start, self.rows, active, cells,
+                                           self.indexed, bool(self.moved))
         if self.moved:
             band_from = np.full(len(self.start) // bands, bands)
-            band_from[areas] = first_band[some]
+            band_from[areas] = first_band
             km_from = np.zeros(len(band_from))
-            km_from[areas] = km_of_area
+            km_from[areas] = km
             moved = np.unique(np.array(self.moved, np.int64))
             cell = cells[moved]
             wanted = (cell % bands) >= band_from[cell // bands]
@@ -355,11 +354,24 @@ class _CellIndex:
 
 
 class _Table:
-    """Named columns with a row count and capacity doubling; removed rows are reused."""
+    """Named columns with a row count and capacity doubling; removed rows are reused.
 
-    def __init__(self, columns: dict, raggeds: dict):
-        self.columns = {name: np.zeros(0, dtype) for name, dtype in columns.items()}
+    ``packed`` columns, and every ragged row's span, are fields of one record per row
+    rather than arrays of their own: a query reads them row by row, scattered over the
+    table, and memory latency, not arithmetic, is what such a pass costs (one cache line
+    per row instead of one per column and row: the pass took about a third the time)."""
+
+    def __init__(self, columns: dict, raggeds: dict, packed: tuple[str, ...] = ()):
+        self.columns = {name: np.zeros(0, dtype) for name, dtype in columns.items() if name not in packed}
         self.raggeds = {name: _Ragged(dtypes) for name, dtypes in raggeds.items()}
+        self.records = None
+        if packed:
+            fields = [(name, columns[name]) for name in packed]
+            for name in raggeds:
+                fields += [(f"{name}.start", np.int64), (f"{name}.len", np.int32)]
+            fields.sort(key=lambda f: -np.dtype(f[1]).itemsize)  # widest first: aligned without holes
+            self.records = np.zeros(0, np.dtype(fields, align=True))
+            self._bind()
         self.n = 0
         self.free: list[int] = []
         self.ids: list[str | None] = []
@@ -372,14 +384,27 @@ class _Table:
         except KeyError:
             raise AttributeError(name) from None
 
+    def _bind(self) -> None:
+        """The packed columns and the raggeds' spans as views of the records."""
+        for name in self.records.dtype.names:
+            if "." not in name:
+                self.columns[name] = self.records[name]
+        for name, ragged in self.raggeds.items():
+            ragged.starts, ragged.lens = self.records[f"{name}.start"], self.records[f"{name}.len"]
+
     def reserve(self, rows: int) -> None:
         capacity = len(self.columns["alive"])
         if rows > capacity:
             capacity = max(rows, 2 * capacity, 1024)
             for name, column in self.columns.items():
-                self.columns[name] = _resized(column, capacity)
-            for ragged in self.raggeds.values():
-                ragged.grow_rows(capacity)
+                if self.records is None or name not in self.records.dtype.names:
+                    self.columns[name] = _resized(column, capacity)
+            if self.records is not None:
+                self.records = _resized(self.records, capacity)
+                self._bind()
+            else:
+                for ragged in self.raggeds.values():
+                    ragged.grow_rows(capacity)
             if self.cells is not None:
                 self.cells.grow_rows(capacity)
 
@@ -412,6 +437,10 @@ class _Table:
 
     def nbytes(self) -> int:
         arrays = sum(c.nbytes for c in self.columns.values()) + sum(r.nbytes() for r in self.raggeds.values())
+        if self.records is not None:  # views counted above as if they were arrays: count the records instead
+            views = sum(self.columns[n].nbytes for n in self.records.dtype.names if "." not in n)
+            arrays += self.records.nbytes - views
+            arrays -= sum(r.starts.nbytes + r.lens.nbytes for r in self.raggeds.values())
         arrays += self.cells.nbytes() if self.cells is not None else 0
         # ids: the list's pointers, the strings, and the dict's entries (about 100 bytes each)
         strings = sum(len(i) + 49 for i in self.ids if i is not None)
@@ -425,7 +454,6 @@ class _Prepared:
         self.vf = vf
         skills = index._skills
         self.codes = np.array([skills.code(s) for s, _ in vf.must] + [skills.code(s) for s, _ in vf.nice], np.int64)
-        self.skill_bits = np.uint64(np.bitwise_or.reduce(_skill_bits(self.codes), initial=0))
         self.modules_version = index.modules.version
         self.strict = np.array([not index.modules.closable(s) for s, _ in vf.must] + [False] * len(vf.nice))
         self.weights = np.zeros((len(self.codes), 3))
@@ -436,68 +464,32 @@ class _Prepared:
         self.weights[:, 2] = self.strict
         self.concepts = np.fromiter(vf.target, np.int64, len(vf.target))
         self.concept_weights = np.fromiter(vf.target.values(), np.float64, len(vf.target))
+        # the vacancy as the compiled pass reads it (kernels.V_* positions)
+        v = np.zeros(kernels.N_VACANCY, np.int64)
+        v[kernels.V_HOURS_LO], v[kernels.V_HOURS_HI] = vf.hours
+        v[kernels.V_NOT_OFFERED] = ~index._offers(vf) & 0xFF
+        if vf.level_required is not None:
+            v[kernels.V_HAS_LEVEL], v[kernels.V_LEVEL] = 1, vf.level_required
+        if vf.valid_through is not None:
+            v[kernels.V_HAS_DATE], v[kernels.V_DATE] = 1, vf.valid_through.toordinal()
+        v[kernels.V_N_STRICT] = int(self.strict.sum())
+        v[kernels.V_HAS_MUST], v[kernels.V_HAS_NICE] = bool(vf.must), bool(vf.nice)
+        if vf.occupation is not None:
+            v[kernels.V_HAS_OCCUPATION], v[kernels.V_OCCUPATION] = 1, index._occupations.code(vf.occupation)
+        self.kernel_vacancy = v
         if vf.occupation in index.knowledge.occupation_index:
             index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
 
 
-class _Scores:
-    """Component values and scores of the rows left after the constraints.
+class _Ranked:
+    """Totals and component values of the rows a query kept, for the results served."""
 
-    The occupation fit, the costliest component, can be computed lazily: given an
-    upper bound per row (the sum of what each held skill alone covers, at least the
-    union the fit measures), ``top`` takes rows best bound first and stops once the
-    next bound cannot reach the k-th score found. The bound is tight (the skills
-    of one person overlap little in a target), so few rows are ever fitted."""
-
-    def __init__(self, index: MatchingIndex, vf: VacancyFacts, prep: _Prepared, rows: np.ndarray,
-                 cheap: dict[str, np.ndarray], hours_max: np.ndarray, fit_bound: np.ndarray | None = None):
-        self.index, self.vf, self.prep, self.rows = index, vf, prep, rows
-        self.cheap = cheap
-        hours = np.minimum(vf.hours[1], hours_max) / hours_max
-        occupation = index._occupation_wish(rows, vf)
-        self.wishes = WISH_OCCUPATION_SHARE * occupation + (1 - WISH_OCCUPATION_SHARE) * hours
-        every = slice(None)
-        if fit_bound is None:
-            self.fit = index._fit(rows, vf, prep)
-            self.total = self._total(every, self.fit)
-            self.bound = None
-        else:
-            self.fit = np.full(len(rows), np.nan)
-            self.total = np.full(len(rows), np.nan)
-            self.bound = self._total(every, fit_bound) + 1e-9
-
-    def _total(self, at: np.ndarray | slice, fit: np.ndarray) -> np.ndarray:
-        c = self.cheap  # in the order scoring.total adds them
-        return (WEIGHTS["must_have"] * c["must_have"][at] + WEIGHTS["nice_to_have"] * c["nice_to_have"][at]
-                + WEIGHTS["occupation_fit"] * fit + WEIGHTS["wishes"] * self.wishes[at]
-                + WEIGHTS["distance"] * c["distance"][at])
-
-    def _evaluate(self, at: np.ndarray) -> None:
-        at = at[np.isnan(self.total[at])]
-        if len(at):
-            self.fit[at] = fit = self.index._fit(self.rows[at], self.vf, self.prep)
-            self.total[at] = self._total(at, fit)
-
-    def top(self, among: np.ndarray, k: int) -> list[int]:
-        """Positions of the best k of ``among``, ties by id as scoring.rank_key."""
-        if self.bound is not None and k > 0 and len(among):
-            # fit the best bounds first; their k-th score is at most the k-th of all, so
-            # only rows bounded above it can still make the top: fit those too
-            bound = self.bound[among]
-            first = min(len(among), max(2 * k, 32))
-            best = among[np.argpartition(-bound, first - 1)[:first]] if first < len(among) else among
-            self._evaluate(best)
-            if len(best) >= k:
-                kth = np.partition(self.total[best], len(best) - k)[len(best) - k] - 1e-8  # rounding cannot tie below
-                among = among[bound >= kth]
-                self._evaluate(among)
-        return _top(self.total, among, k, self.index._c.ids, self.rows)
+    def __init__(self, total: np.ndarray, values: np.ndarray):
+        self.total, self._values = total, values
 
     def values(self, at: list[int]) -> np.ndarray:
         """Component values of these positions, a row each (``scoring.COMPONENTS`` order)."""
-        c = self.cheap
-        return np.stack((c["must_have"][at], c["nice_to_have"][at], self.fit[at], self.wishes[at],
-                         c["distance"][at]), axis=1)
+        return self._values[at]
 
 
 class MatchingIndex:
@@ -518,7 +510,7 @@ class MatchingIndex:
         self._cohorts = _Codes()
         self._visibilities = _Codes()
         self._c = _Table(CANDIDATE_COLUMNS, {
-            "held": (np.int32, np.uint8), "concepts": (np.uint16,), "wanted": (np.int32,)})
+            "held": (np.int32, np.uint8), "concepts": (np.uint16,), "wanted": (np.int32,)}, packed=QUERY_COLUMNS)
         self._v = _Table(VACANCY_COLUMNS, {
             "must": (np.int32, np.float64), "nice": (np.int32, np.float64), "target": (np.uint16, np.float64)})
         self._vacancy_facts: dict[str, VacancyFacts] = {}
@@ -527,10 +519,9 @@ class MatchingIndex:
         # scratch lookup tables, zero between queries: must/nice weight and strictness per
         # skill, target weight per concept
         self._skill_lut = np.zeros((len(self._skills.values) + 1024, 3))
-        self._skill_flag = np.zeros(len(self._skills.values) + 1024, np.bool_)
+        self._required = np.zeros(len(self._skill_lut), np.bool_)
         self._concept_lut = np.zeros(len(self.knowledge.concepts))
         self._prep: dict[str, _Prepared] = {}
-        self._skill_concept_cache: sparse.csr_matrix | None = None  # ESCO skills only: others reach nothing
         self._band_reach = REACH_BANDS * NEAR_TRAVEL_FACTOR
         self._c.cells = _CellIndex(self._areas.unknown + 1, len(REACH_BANDS))
 
@@ -553,7 +544,7 @@ class MatchingIndex:
         """What the index holds: its arrays (capacity included), id bookkeeping, the
         vacancies' facts (roughly), scratch tables and the ESCO knowledge it reads."""
         with self._lock:
-            scratch = self._skill_lut.nbytes + self._skill_flag.nbytes + self._concept_lut.nbytes
+            scratch = self._skill_lut.nbytes + self._required.nbytes + self._concept_lut.nbytes
             scratch += sum(d.nbytes for d in list(self._areas._cache.values()))
             return (self._c.nbytes() + self._v.nbytes() + 3000 * len(self._vacancy_facts) + scratch
                     + self.knowledge.memory_bytes())
@@ -611,8 +602,6 @@ class MatchingIndex:
                 self._odd_candidates[row] = odd
             else:
                 self._odd_candidates.pop(row, None)
-            t.columns["skill_bits"][row] = np.bitwise_or.reduce(_skill_bits(np.array([h[0] for h in held])),
-                                                                initial=0)
             t.raggeds["held"].set(row, np.array([h[0] for h in held], np.int32), np.array([h[1] for h in held],
                                                                                           np.uint8))
             t.raggeds["concepts"].set(row, np.array(sorted(cf.concepts), np.uint16))
@@ -722,13 +711,6 @@ class MatchingIndex:
             t.columns[name][:n] = column.astype(CANDIDATE_COLUMNS[name])[order]
         t.columns["alive"][:n] = True
         t.columns["active"][:n] = t.columns["in_pool"][:n]
-        held_lens = np.frombuffer(lens["held"], np.int32)
-        bits = np.zeros(n, np.uint64)
-        if len(held_ids):
-            some = held_lens > 0
-            bits[some] = np.bitwise_or.reduceat(_skill_bits(np.frombuffer(held_ids, np.int32)),
-                                                (held_lens.cumsum() - held_lens)[some])
-        t.columns["skill_bits"][:n] = bits[order]
         staged = {
             "held": (np.frombuffer(lens["held"], np.int32), np.frombuffer(held_ids, np.int32),
                      np.frombuffer(held_codes, np.uint8)),
@@ -886,98 +868,32 @@ class MatchingIndex:
         rows, dist = t.cells.select(areas, first_band, from_vacancy, c["cell"][:t.n], c["active"][:t.n])
         rows, dist = self._filter_candidates(rows, dist, filters)
 
-        # the hard constraints, counted; a row failing one, only just, stays as a near-miss
-        reach = c["reach"][rows]
-        fails = (dist > reach).view(np.uint8)
-        far = dist > reach * NEAR_TRAVEL_FACTOR
-        hours_max = c["hours_max"][rows]
-        gap = np.maximum(vf.hours[0] - hours_max.astype(np.int16), c["hours_min"][rows] - np.int16(vf.hours[1]))
-        fails = fails + (gap > 0)
-        far |= gap > NEAR_HOURS
-        fails += POPCOUNT.take(c["needs"][rows] & np.uint8(~self._offers(vf) & 0xFF))
-        if vf.level_required is not None:
-            short = vf.level_required - c["level"][rows].astype(np.int16)
-            fails += short > 0
-            far |= short > NEAR_LEVEL
-        if vf.valid_through is not None:
-            late = c["available_from"][rows] - np.int32(vf.valid_through.toordinal())
-            fails += late > 0
-            far |= late > NEAR_AVAILABILITY_DAYS
-        keep = np.flatnonzero((fails < 2) & ~far)
-        rows, dist, reach, fails, hours_max = rows[keep], dist[keep], reach[keep], fails[keep], hours_max[keep]
-
-        # one pass over the held skills: must-have and nice-to-have coverage, strict misses,
-        # and (for many rows) a bound on the occupation fit
-        lazy = len(rows) > LAZY_FIT_ROWS and vf.target_norm > 0
-        must, nice, held_strict, fit_bound = self._skill_sums(rows, prep, lazy)
-        n_strict = int(prep.strict.sum())
-        if n_strict:
-            missing = (n_strict - held_strict).round().astype(np.uint8)
-            fails = fails + missing
-            if n_strict < NEAR_SKILLS_STRICT:
-                fails[missing > 0] = 2  # lacking the one key skill is no near-miss
-        scored = np.flatnonzero(fails < 2)
-        eligible = fails[scored] == 0
-        rows, dist, reach, hours_max = rows[scored], dist[scored], reach[scored], hours_max[scored]
-        scoring_ = _Scores(self, vf, prep, rows, {
-            "must_have": must[scored] if vf.must else np.ones(len(rows)),
-            "nice_to_have": nice[scored] if vf.nice else np.full(len(rows), NEUTRAL),
-            "distance": _distance_values(dist, reach),
-        }, hours_max, None if fit_bound is None else fit_bound[scored])
-        top = scoring_.top(np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS))
-        near_top = scoring_.top(np.flatnonzero(~eligible), near_misses)
-        return self._candidate_ranking(vf, rows, eligible, scoring_, top, near_top, dist, limit)
-
-    def _skill_sums(self, rows: np.ndarray, prep: _Prepared, fit_bound: bool = False):
-        """Per row: must-have and nice-to-have coverage, how many strict must-haves held,
-        and, asked for, an upper bound of the occupation fit: what each held skill
-        covers of the target on its own, summed (at least their union)."""
-        if len(self._skills.values) > len(self._skill_flag):  # skills outside ESCO came in
+        # constraints and components in one compiled pass: the eligible and the near-misses
+        if len(self._skills.values) > len(self._skill_lut):  # skills outside ESCO came in
             self._skill_lut = np.zeros((2 * len(self._skills.values), 3))
-            self._skill_flag = np.zeros(2 * len(self._skills.values), np.bool_)
-        # take(), not [], where the index is not intp: numpy's fancy indexing casts it the slow way
-        held = self._c.raggeds["held"]
-        if fit_bound:
-            scan = None
-            positions, firsts, lens = held.gather(rows)
-        else:  # only the rows that may hold a required skill
-            scan = ((self._c.columns["skill_bits"].take(rows) & prep.skill_bits) != 0).nonzero()[0]
-            positions, firsts, lens = held.gather(rows.take(scan))
-        skill_ids = held.data[0].take(positions)
-        flag = self._skill_flag
-        flag[prep.codes] = True
-        hit = flag.take(skill_ids).nonzero()[0]
-        flag[prep.codes] = False
-        segment = (firsts + lens).searchsorted(hit, side="right")  # the row (of those scanned) each hit belongs to
-        if scan is not None:
-            segment = scan.take(segment)
-        hit_ids = skill_ids.take(hit)
-        strength = STRENGTH_LUT.take(held.data[1].take(positions.take(hit)))
-        lut = self._skill_lut
-        lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
-        parts = lut.take(hit_ids, axis=0)
-        lut[prep.codes] = 0.0
-        bound = None
-        if fit_bound:
-            per_skill = np.zeros(len(self._skills.values))
-            covers = self._skill_concepts() @ self._target_lut(prep)
-            per_skill[:len(covers)] = covers / prep.vf.target_norm
-            self._concept_lut[prep.concepts] = 0.0
-            bound = np.minimum(1.0, _segment_sum(per_skill.take(skill_ids), firsts, lens))
-        return (np.bincount(segment, parts[:, 0] * strength, len(rows)),
-                np.bincount(segment, parts[:, 1] * strength, len(rows)),
-                np.bincount(segment, parts[:, 2], len(rows)), bound)
-
-    def _target_lut(self, prep: _Prepared) -> np.ndarray:
-        """The scratch concept table holding this target's weights (zero it after use)."""
-        self._concept_lut[prep.concepts] = prep.concept_weights
-        return self._concept_lut
-
-    def _skill_concepts(self) -> sparse.csr_matrix:
-        """The skill -> concepts matrix for the skills known so far (cached)."""
-        if self._skill_concept_cache is None:  # float64 as the target it meets: no cast per query
-            self._skill_concept_cache = self._skill_concept_matrix().astype(np.float64)
-        return self._skill_concept_cache
+            self._required = np.zeros(len(self._skill_lut), np.bool_)
+        skill_lut, concept_lut, required = self._skill_lut, self._concept_lut, self._required
+        held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
+        skill_lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
+        required[prep.codes] = True
+        concept_lut[prep.concepts] = prep.concept_weights
+        try:
+            kept, fails, values, total = kernels.score_rows(
+                rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
+                c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
+                held.starts, held.lens, held.data[0], held.data[1], required, skill_lut, STRENGTH_LUT,
+                concepts.starts, concepts.lens, concepts.data[0], concept_lut, float(vf.target_norm),
+                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation))
+        finally:
+            skill_lut[prep.codes] = 0.0
+            required[prep.codes] = False
+            concept_lut[prep.concepts] = 0.0
+        rows, dist = rows.take(kept), dist.take(kept)
+        eligible = fails == 0
+        ranked = _Ranked(total, values)
+        top = _top(total, np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
+        near_top = _top(total, np.flatnonzero(~eligible), near_misses, t.ids, rows)
+        return self._candidate_ranking(vf, rows, eligible, ranked, top, near_top, dist, limit)
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
         """A vacancy's lookup data, kept until it changes (or the modules do)."""
@@ -1007,36 +923,13 @@ class MatchingIndex:
             keep &= c["banenafspraak"][rows] == bool(filters["banenafspraak"])
         return rows[keep], dist[keep]
 
-    def _fit(self, rows: np.ndarray, vf: VacancyFacts, prep: _Prepared) -> np.ndarray:
-        if not vf.target_norm:
-            return np.full(len(rows), NEUTRAL)
-        lut = self._target_lut(prep)
-        ragged = self._c.raggeds["concepts"]
-        positions, firsts, lens = ragged.gather(rows)
-        covered = _segment_sum(lut.take(ragged.data[0].take(positions)), firsts, lens)
-        lut[prep.concepts] = 0.0
-        return covered / vf.target_norm
-
-    def _occupation_wish(self, rows: np.ndarray, vf: VacancyFacts) -> np.ndarray:
-        if vf.occupation is None:
-            return np.full(len(rows), NEUTRAL)
-        ragged = self._c.raggeds["wanted"]
-        positions, firsts, lens = ragged.gather(rows)
-        return _segment_max(self._similarities(vf.occupation, ragged.data[0].take(positions)), firsts, lens, NEUTRAL)
-
-    def _similarities(self, occupation: str, wanted: np.ndarray) -> np.ndarray:
-        """knowledge.occupation_similarity(w, occupation) for each wanted occupation code w."""
-        code = self._occupations.code(occupation)
+    def _similarities_to(self, occupation: str | None) -> np.ndarray:
+        """The occupation's similarity to each occupation code; empty when ESCO does not know it."""
         if occupation in self.knowledge.occupation_index:
-            row = self.knowledge.similarities_to(occupation)
-            sims = row.take(np.minimum(wanted, len(row) - 1))
-            sims[wanted >= len(row)] = 0.0
-        else:
-            sims = np.zeros(len(wanted))
-        sims[wanted == code] = 1.0
-        return sims
+            return self.knowledge.similarities_to(occupation)
+        return NO_SIMILARITIES
 
-    def _candidate_ranking(self, vf, rows, eligible, scores: _Scores, top, near_top, dist, limit) -> Ranking:
+    def _candidate_ranking(self, vf, rows, eligible, scores: _Ranked, top, near_top, dist, limit) -> Ranking:
         groups = self._c.columns["groups"]
         pool_groups = groups[rows[eligible]]
         top_groups = groups[rows[top[:TOP_FOR_FAIRNESS]]]
@@ -1205,6 +1098,25 @@ class MatchingIndex:
                 raise KeyError(candidate_id)
             cf = self._candidate_facts(row)
         return scoring.suggest_occupations(cf, limit, self.knowledge, self.modules)
+
+
+def compile_queries(knowledge: esco.SkillKnowledge | None = None) -> None:
+    """Compile the query pass (kernels) for the argument types real queries use, by querying
+    a throwaway index: with numba's cache on disk this takes a fraction of a second, without
+    it a few seconds, which a service spends at start-up rather than on its first caller."""
+    knowledge = knowledge or esco.knowledge()
+    occupation = knowledge.occupations[0]
+    skill = sorted(knowledge.essential_skills(occupation))[0]
+    index = MatchingIndex(knowledge)
+    index.upsert_candidate(CandidateProfile.from_event({
+        "candidate_id": "c", "region": "r", "pc4": "1011", "target_groups": ["bijstand"], "skills": [skill],
+        "hours_per_week": 32, "conditions": []}))
+    for vacancy_id, known in (("known", occupation), ("none", None)):
+        index.upsert_vacancy(VacancyProfile.from_event({
+            "vacancy_id": vacancy_id, "employer_id": "e", "region": "r", "pc4": "1012", "hours_per_week": 32,
+            "openings": 1, "occupation": known, "skills_required": [],
+            "must_have": [{"skill": skill, "weight": 1.0}]}))
+        index.candidates_for_vacancy(vacancy_id)
 
 
 # per groups bit pattern, which target groups it holds: a histogram of patterns times this counts them

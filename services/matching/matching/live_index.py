@@ -17,7 +17,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matching.index import MatchingIndex
+from matching.index import MatchingIndex, compile_queries
 from matching.models import IndexedCandidate, IndexedVacancy
 from matching.profiles import CandidateProfile, VacancyProfile
 from werkbrug_shared.db import databases_of
@@ -61,6 +61,7 @@ class LiveIndex(DependencyProvider):
     def start(self):
         (db,) = databases_of(self.container)
         started = time.monotonic()
+        compile_queries()
         index = MatchingIndex()
         # The build makes millions of objects at once, and the garbage collector would walk
         # them again at every threshold (a third of the start-up). What it leaves (the index,

@@ -144,26 +144,26 @@ def build(profiles, vacancy_profiles, placed, via_load, modules=None) -> Matchin
 
 @contextmanager
 def eager_housekeeping(on: bool):
-    """Compact, re-sort and fit lazily at every chance, to exercise all three."""
-    saved = index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS
+    """Compact and re-sort at every chance, to exercise both."""
+    saved = index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN
     if on:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS = 0, 0, 0
+        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = 0, 0
     try:
         yield
     finally:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN, index_module.LAZY_FIT_ROWS = saved
+        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = saved
 
 
 @PROPERTY
 @given(people=st.lists(candidates(), max_size=25, unique_by=lambda c: c["candidate_id"]), vacancy=vacancies(),
        placed=st.sets(st.sampled_from(CANDIDATE_IDS), max_size=5), filters=candidate_filters,
-       limit=st.integers(1, 12), near_misses=st.integers(0, 4), via_load=st.booleans(), lazy=st.booleans())
+       limit=st.integers(1, 12), near_misses=st.integers(0, 4), via_load=st.booleans(), eager=st.booleans())
 def test_candidates_for_vacancy_agrees_with_brute_force(people, vacancy, placed, filters, limit, near_misses,
-                                                         via_load, lazy):
+                                                         via_load, eager):
     profiles = [CandidateProfile.from_event(p) for p in people]
     v = VacancyProfile.from_event(vacancy)
     index = build(profiles, [v], placed, via_load)
-    with eager_housekeeping(lazy):
+    with eager_housekeeping(eager):
         got = index.candidates_for_vacancy(v.vacancy_id, limit=limit, filters=filters, near_misses=near_misses)
     want = rank_candidates(v, profiles, limit=limit, filters=filters, near_misses=near_misses, placed=placed)
     assert_same(got, want)
@@ -308,7 +308,6 @@ def test_a_module_learned_at_runtime_closes_a_must_have():
 def test_growth_and_rewrites_keep_answers_right(monkeypatch):
     monkeypatch.setattr(index_module._Ragged, "COMPACT_MIN", 100)
     monkeypatch.setattr(index_module._CellIndex, "REBUILD_MIN", 50)
-    monkeypatch.setattr(index_module, "LAZY_FIT_ROWS", 256)
     idx = MatchingIndex(knowledge())
     v = f.vacancy("v1", must_have=[{"skill": f.SORT_WASTE, "weight": 1.0}], occupation=f.HANDYPERSON)
     idx.upsert_vacancy(v)
@@ -324,12 +323,12 @@ def test_growth_and_rewrites_keep_answers_right(monkeypatch):
     assert len(idx) == len(state) == idx.counts()["candidates"]
     assert_same(idx.candidates_for_vacancy("v1", limit=50, near_misses=20),
                 rank_candidates(v, state.values(), limit=50, near_misses=20))
-    # no strict must-have: hundreds of rows left, the occupation fit is computed lazily
+    # no strict must-have: hundreds of rows left, all scored
     open_door = f.vacancy("v2", occupation=f.HANDYPERSON, hours_per_week=24,
                           nice_to_have=[{"skill": f.USE_POWER_TOOLS, "weight": 0.5}])
     idx.upsert_vacancy(open_door)
     ranking = idx.candidates_for_vacancy("v2", limit=20, near_misses=5)
-    assert ranking.fairness["eligible"] > index_module.LAZY_FIT_ROWS
+    assert ranking.fairness["eligible"] > 256
     assert_same(ranking, rank_candidates(open_door, state.values(), limit=20, near_misses=5))
 
 

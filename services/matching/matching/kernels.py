@@ -1,0 +1,169 @@
+"""Compiled loops for the hot part of ``candidates_for_vacancy``.
+
+A query touches a few thousand candidate rows, and in numpy each step (a
+constraint, a skill sum, the fit) is a call whose fixed cost outweighs its
+work: the profile showed about a hundred such calls per query. Here one pass
+per row does it all, in the order the numpy code did and ``scoring`` does, so
+the same doubles come out. Weights and thresholds are arguments, not globals:
+numba's on-disk cache keys on this file, not on ``scoring``'s constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# positions in the ``params`` array (floats) handed to ``score_rows``
+(P_NEAR_TRAVEL, P_NEAR_HOURS, P_NEAR_LEVEL, P_NEAR_DAYS, P_NEAR_STRICT, P_NEUTRAL, P_WISH_SHARE,
+ P_W_MUST, P_W_NICE, P_W_FIT, P_W_WISHES, P_W_DISTANCE) = range(12)
+N_PARAMS = 12
+# positions in the ``vacancy`` array (ints) handed to ``score_rows``
+(V_HOURS_LO, V_HOURS_HI, V_NOT_OFFERED, V_HAS_LEVEL, V_LEVEL, V_HAS_DATE, V_DATE, V_N_STRICT, V_HAS_MUST,
+ V_HAS_NICE, V_HAS_OCCUPATION, V_OCCUPATION) = range(12)
+N_VACANCY = 12
+
+
+@njit(cache=True, nogil=True)
+def select_rows(areas, first_band, km_of_area, bands, start, sorted_rows, active, cells, indexed, check_filed):
+    """The active rows of each area's cells from its first band on, with the area's km;
+    with ``check_filed``, only rows still filed under their cell (see _CellIndex)."""
+    total = 0
+    for i in range(len(areas)):
+        if first_band[i] < bands:
+            total += start[(areas[i] + 1) * bands] - start[areas[i] * bands + first_band[i]]
+    rows = np.empty(total, np.int64)
+    dist = np.empty(total, np.float64)
+    n = 0
+    for i in range(len(areas)):
+        if first_band[i] >= bands:
+            continue
+        km = km_of_area[i]
+        for p in range(start[areas[i] * bands + first_band[i]], start[(areas[i] + 1) * bands]):
+            row = sorted_rows[p]
+            if active[row] and (not check_filed or cells[row] == indexed[row]):
+                rows[n] = row
+                dist[n] = km
+                n += 1
+    return rows[:n], dist[:n]
+
+
+@njit(cache=True, nogil=True)
+def score_rows(rows, dist, params, vacancy,
+               reach, hours_min, hours_max, needs, level, available_from, popcount,
+               held_starts, held_lens, held_skills, held_levels, required, skill_lut, strength,
+               concept_starts, concept_lens, concepts, concept_lut, target_norm,
+               wanted_starts, wanted_lens, wanted, similarities):
+    """Constraints, then the five components and the total of each row that is eligible
+    or a near-miss (one failure, only just). Returns the positions kept (into ``rows``),
+    their failure counts, component values (``scoring.COMPONENTS`` order) and totals.
+
+    ``skill_lut[skill]`` holds (must share, nice share, strict) of the vacancy's required
+    skills (``required[skill]`` says which), ``concept_lut[concept]`` its occupation-fit
+    target weights, ``similarities`` its occupation's similarity to each occupation code
+    (empty when ESCO does not know it)."""
+    n = len(rows)
+    kept = np.empty(n, np.int64)
+    fails_out = np.empty(n, np.uint8)
+    values = np.empty((n, 5), np.float64)
+    totals = np.empty(n, np.float64)
+    near_travel, near_hours, near_level, near_days = (params[P_NEAR_TRAVEL], params[P_NEAR_HOURS],
+                                                      params[P_NEAR_LEVEL], params[P_NEAR_DAYS])
+    neutral, share = params[P_NEUTRAL], params[P_WISH_SHARE]
+    hours_lo, hours_hi, not_offered = vacancy[V_HOURS_LO], vacancy[V_HOURS_HI], vacancy[V_NOT_OFFERED]
+    n_strict = vacancy[V_N_STRICT]
+    occupation = vacancy[V_OCCUPATION]
+    m = 0
+    for i in range(n):
+        row = rows[i]
+        d = dist[i]
+        r = reach[row]
+        # each constraint as soon as it can be told (most rows are too far): what a row
+        # never has to read is what makes this pass fast (memory, not arithmetic)
+        fails = 0
+        if d > r:  # an unknown distance (NaN) neither fails nor is far, as in numpy
+            if d > r * near_travel:
+                continue
+            fails += 1
+        most = np.int64(hours_max[row])
+        gap = max(hours_lo - most, np.int64(hours_min[row]) - hours_hi)
+        if gap > 0:
+            if gap > near_hours or fails:
+                continue
+            fails += 1
+        fails += popcount[needs[row] & not_offered]
+        if fails >= 2:
+            continue
+        if vacancy[V_HAS_LEVEL]:
+            short = vacancy[V_LEVEL] - np.int64(level[row])
+            if short > 0:
+                if short > near_level or fails:
+                    continue
+                fails += 1
+        if vacancy[V_HAS_DATE]:
+            late = np.int64(available_from[row]) - vacancy[V_DATE]
+            if late > 0:
+                if late > near_days or fails:
+                    continue
+                fails += 1
+
+        must = 0.0
+        nice = 0.0
+        strict = 0.0
+        for p in range(held_starts[row], held_starts[row] + held_lens[row]):
+            skill = held_skills[p]
+            if required[skill]:  # a byte a skill, in L1: the table of shares is read only for these
+                s = strength[held_levels[p]]
+                must += skill_lut[skill, 0] * s
+                nice += skill_lut[skill, 1] * s
+                strict += skill_lut[skill, 2]
+        if n_strict:
+            missing = np.int64(np.round(n_strict - strict))
+            fails += missing
+            if n_strict < params[P_NEAR_STRICT] and missing > 0:
+                fails = 2  # lacking the one key skill is no near-miss
+            if fails >= 2:
+                continue
+
+        if target_norm:
+            covered = 0.0
+            for p in range(concept_starts[row], concept_starts[row] + concept_lens[row]):
+                covered += concept_lut[concepts[p]]
+            fit = covered / target_norm
+        else:
+            fit = neutral
+        if vacancy[V_HAS_OCCUPATION] and wanted_lens[row] > 0:
+            best = -np.inf
+            for p in range(wanted_starts[row], wanted_starts[row] + wanted_lens[row]):
+                w = wanted[p]
+                if w == occupation:
+                    sim = 1.0
+                elif w < len(similarities):
+                    sim = similarities[w]
+                else:
+                    sim = 0.0
+                best = max(best, sim)
+        else:
+            best = neutral
+        wishes = share * best + (1 - share) * (min(hours_hi, most) / most)
+        if np.isnan(d):
+            closeness = 0.0
+        elif np.isinf(r):
+            closeness = 1.0
+        elif r > 0:
+            closeness = max(0.0, 1.0 - d / r)
+        else:
+            closeness = 1.0 if d == 0 else 0.0
+        must_value = must if vacancy[V_HAS_MUST] else 1.0
+        nice_value = nice if vacancy[V_HAS_NICE] else neutral
+
+        kept[m] = i
+        fails_out[m] = fails
+        values[m, 0] = must_value
+        values[m, 1] = nice_value
+        values[m, 2] = fit
+        values[m, 3] = wishes
+        values[m, 4] = closeness
+        totals[m] = (params[P_W_MUST] * must_value + params[P_W_NICE] * nice_value + params[P_W_FIT] * fit
+                     + params[P_W_WISHES] * wishes + params[P_W_DISTANCE] * closeness)
+        m += 1
+    return kept[:m], fails_out[:m], values[:m], totals[:m]
