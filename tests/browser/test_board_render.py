@@ -49,7 +49,8 @@ BOARD = {
          "start": "2026-01-01", "end": "2026-12-31", "trend": []},
     ],
     "aftercare": [{"organisation": "soweco", "open": 1500, "overdue": 12},
-                  {"organisation": "gemeente-enschede", "open": 84, "overdue": 0}],
+                  {"organisation": "gemeente-enschede", "open": 84, "overdue": 0},
+                  {"organisation": "unassigned", "open": 16, "overdue": 0}],
     "fairness": [{"target_group": "bijstand", "top_share": 0.41, "pool_share": 0.5},
                  {"target_group": "50plus", "top_share": None, "pool_share": 0.12}],
 }
@@ -76,7 +77,9 @@ def test_the_page_renders_every_section_in_dutch_and_follows_a_new_version(brows
     assert targets == ["512 van 1.000 (51,2%)", "45 van 300 (15%)"]
     bar = "document.querySelector('#targets [role=progressbar]')"
     assert browser.call("eval", js=f"{bar}.getAttribute('aria-valuenow')") == "512"
-    assert browser.call("rows", selector="#aftercare-table tr")[0] == ["soweco", "1.500", "12"]
+    aftercare = browser.call("rows", selector="#aftercare-table tr")
+    assert aftercare[0] == ["soweco", "1.500", "12"]
+    assert aftercare[2] == ["Nog niet toegewezen", "16", "0"]
     assert browser.call("rows", selector="#fairness-table tr") == [["Bijstand", "41%", "50%", "-9 pp"],
                                                                    ["50-plussers", "–", "12%", "–"]]
     charts = browser.call("eval", js="Object.keys(Chart.instances).length")

@@ -48,7 +48,7 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SUPPRESSED = "< 5"
 SUPPRESS_BELOW = 5
 PERIODS = ("month", "quarter", "year")
-NO_ORGANISATION = "onbekend"
+NO_ORGANISATION = "unassigned"  # as aftercare labels tasks nobody holds; the board says so in Dutch
 
 REGISTERED = "nl.werkbrug.candidate.registered.v1"
 PROFILE_UPDATED = "nl.werkbrug.candidate.profile_updated.v1"

@@ -224,7 +224,7 @@ def targets(session: Session, definitions: list[dict], today: date) -> list[dict
 
 def aftercare(session: Session, only_open: bool = True) -> list[tuple[str, int, int]]:
     """(organisation, open, overdue) per organisation (with tasks open, unless ``only_open`` is
-    False), unsuppressed; tasks of no known organisation under "onbekend"."""
+    False), unsuppressed; tasks no organisation holds under "unassigned"."""
     stmt = (select(Task.organisation, func.sum(Task.is_open), func.sum(Task.is_overdue))
             .group_by(Task.organisation))
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -226,7 +226,7 @@ class Recount:
     def aftercare(self) -> list[tuple]:
         per = defaultdict(lambda: [0, 0])
         for t in self.tasks.values():
-            name = t["organisation"] or "onbekend"
+            name = t["organisation"] or "unassigned"
             per[name][0] += t["open"]
             per[name][1] += t["overdue"]
         return sorted((name, o, d) for name, (o, d) in per.items() if o)

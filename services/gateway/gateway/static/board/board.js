@@ -365,7 +365,7 @@
     fillBody(document.getElementById("aftercare-table"), (rows || []).map(function (r) {
       var late = typeof r.overdue === "number" && r.overdue > 0;
       return el("tr", {}, [
-        el("th", { scope: "row", text: String(r.organisation) }),
+        el("th", { scope: "row", text: r.organisation === "unassigned" ? "Nog niet toegewezen" : String(r.organisation) }),
         cell("td", r.open, count), cell("td", r.overdue, count, late ? "late" : ""),
       ]);
     }), 3, "Geen openstaande nazorgtaken.");
