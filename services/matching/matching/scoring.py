@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -332,7 +333,9 @@ def check_hours(cf, vf) -> list[Failure]:
 
 
 def fastest_mode(modes, distance: float) -> tuple[str, float]:
-    minutes, mode = min([(travel_minutes(distance, m), m) for m in modes])  # ties by mode name
+    # travel_minutes of each, inline (this runs for every result written); ties by mode name
+    road = distance * DETOUR  # then as travel_minutes computes, to the last bit
+    minutes, mode = min([(OVERHEAD_MINUTES[m] + road / SPEED_KMH[m] * 60.0, m) for m in modes])
     return mode, minutes
 
 
@@ -489,9 +492,9 @@ def rounded(x: np.ndarray, digits) -> np.ndarray:
 # --- gaps and explanation -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Transfer:
-    """How much of the occupation fit comes from skills other than the ones asked."""
+class Transfer(NamedTuple):
+    """How much of the occupation fit comes from skills other than the ones asked
+    (a tuple, not a frozen dataclass: one is made per result written, and that was slower)."""
 
     transfer_fit: float  # fit from concepts only reached through other skills
     others: frozenset[int]  # those concepts
