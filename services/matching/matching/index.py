@@ -92,20 +92,20 @@ EARTH_KM = 6371.0
 
 
 class _Areas:
-    """PC4 areas by index; the last index stands for an unknown area (distance NaN)."""
+    """PC4 areas by index; the last index stands for an unknown area (distance NaN).
+
+    Areas are numbered south to north: candidates' rows are laid out area by area, so
+    the areas a query reaches (a strip of latitudes) lie in one stretch of memory."""
 
     def __init__(self):
         areas = refdata.postcode_areas()
-        self.pc4 = sorted(areas)
+        self.pc4 = sorted(areas, key=lambda p: (areas[p].lat, p))
         self.index = {p: i for i, p in enumerate(self.pc4)}
         self.unknown = len(self.pc4)
         self.lat = np.radians([areas[p].lat for p in self.pc4])
         self.lon = np.radians([areas[p].lon for p in self.pc4])
         self.cos_lat = np.cos(self.lat)
         self._cache: dict[int, np.ndarray] = {}
-        # the same by latitude: the areas within a distance lie in one strip of these
-        self.by_lat = np.argsort(self.lat, kind="stable")
-        self.lat_sorted, self.lon_sorted, self.cos_sorted = (a[self.by_lat] for a in (self.lat, self.lon, self.cos_lat))
         self.min_cos = float(self.cos_lat.min()) if len(self.pc4) else 1.0
 
     def distances_from(self, area: int) -> np.ndarray:
@@ -114,39 +114,27 @@ class _Areas:
         if found is None:
             found = np.full(self.unknown + 1, np.nan)
             if area != self.unknown:
-                found[:-1] = self._haversine(area, self.lat, self.lon, self.cos_lat)
+                found[:-1] = kernels.distances_km(area, self.lat, self.lon, self.cos_lat)
             if len(self._cache) > 256:
                 self._cache.clear()
             found.setflags(write=False)
             self._cache[area] = found
         return found
 
-    def within(self, area: int, km: float) -> tuple[np.ndarray, np.ndarray]:
-        """The areas that may lie within ``km`` of this one (a superset) and the km to each,
-        as ``distances_from`` has them. Only those in the box of latitudes and longitudes that
-        close are measured: a great circle is at least R * dlat, and at least
-        2R * asin(sqrt(cos lat0 * cos lat) * sin(dlon / 2)) with cos lat no less than the
-        northernmost area's (the areas are one country: within half a turn of longitude)."""
+    def box(self, area: int, km: float) -> tuple[int, int, float]:
+        """The areas that may lie within ``km`` of this one (a superset): those numbered
+        ``lo``..``hi`` (a strip of latitudes) within a longitude span. A great circle is at
+        least R * dlat, and at least 2R * asin(sqrt(cos lat0 * cos lat) * sin(dlon / 2)) with
+        cos lat no less than the northernmost area's (one country: within half a turn of longitude)."""
         if area == self.unknown:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return 0, 0, 0.0
         if not km < EARTH_KM:  # any reach: every area
-            return np.arange(self.unknown), self.distances_from(area)[:-1]
+            return 0, self.unknown, math.inf
         margin = 1 + 1e-9  # rounding error to spare
         span = km / EARTH_KM * margin + 1e-12
-        lo, hi = np.searchsorted(self.lat_sorted, (self.lat[area] - span, self.lat[area] + span)).tolist()
+        lo, hi = np.searchsorted(self.lat, (self.lat[area] - span, self.lat[area] + span)).tolist()
         q = math.sin(km / (2 * EARTH_KM)) / math.sqrt(self.cos_lat[area] * self.min_cos) * margin
-        if q >= 1:
-            at = slice(lo, hi)
-        else:
-            at = lo + np.flatnonzero(np.abs(self.lon_sorted[lo:hi] - self.lon[area]) <= 2 * math.asin(q) + 1e-12)
-        return self.by_lat[at], self._haversine(area, self.lat_sorted[at], self.lon_sorted[at], self.cos_sorted[at])
-
-    def _haversine(self, area: int, lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray) -> np.ndarray:
-        """km from this area's centroid to these, as scoring.haversine_km (value by value alike,
-        however many are measured at once)."""
-        h = np.sin((lat - self.lat[area]) / 2) ** 2
-        h += self.cos_lat[area] * cos_lat * np.sin((lon - self.lon[area]) / 2) ** 2
-        return 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(1.0, h)))
+        return lo, hi, (2 * math.asin(q) + 1e-12 if q < 1 else math.inf)
 
 
 class _Ragged:
@@ -155,6 +143,8 @@ class _Ragged:
     it outweighs the live values, so updates stay amortised O(row)."""
 
     COMPACT_MIN = 65536  # garbage values tolerated before a compaction is considered
+    # a packed table keeps spans as uint32 start and uint16 length (a narrower record is a faster query)
+    MAX_VALUES, MAX_ROW = 2**32, 2**16 - 1
 
     def __init__(self, dtypes):
         self.data = [np.empty(1024, np.dtype(d)) for d in dtypes]
@@ -169,12 +159,16 @@ class _Ragged:
 
     def _reserve(self, extra: int) -> None:
         need = self.size + extra
+        if need > self.MAX_VALUES:
+            raise OverflowError(f"more than {self.MAX_VALUES} values in one ragged column")
         if need > len(self.data[0]):
             capacity = max(need, 2 * len(self.data[0]))
             self.data = [_resized(d, capacity) for d in self.data]
 
     def set(self, row: int, *values) -> None:
         n = len(values[0])
+        if n > self.MAX_ROW:
+            raise ValueError(f"a row of {n} values; at most {self.MAX_ROW}")
         if n <= self.lens[row]:
             start = self.starts[row]
             self.garbage += int(self.lens[row]) - n
@@ -195,6 +189,8 @@ class _Ragged:
     def bulk(self, first_row: int, lens: np.ndarray, *values) -> None:
         """Rows first_row.. get consecutive slices of ``values``."""
         total = int(lens.sum())
+        if len(lens) and lens.max() > self.MAX_ROW:
+            raise ValueError(f"a row of {lens.max()} values; at most {self.MAX_ROW}")
         self._reserve(total)
         for d, v in zip(self.data, values, strict=True):
             d[self.size:self.size + total] = v
@@ -327,21 +323,23 @@ class _CellIndex:
         self.moved = []
         self.max_band = int((cells % self.bands).max()) if len(cells) else 0
 
-    def select(self, areas: np.ndarray, first_band: np.ndarray, km: np.ndarray, cells: np.ndarray,
+    def select(self, areas: _Areas, area: int, km: float, band_reach: np.ndarray, cells: np.ndarray,
                active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Active rows whose cell's band is at least their area's ``first_band`` (``bands`` or
-        more: none; areas not named: none), and each row's area's ``km``. Cells are numbered
-        area by area, so per area the rows wanted are one run of the sorted rows."""
+        """Active rows whose cell's band could reach ``area`` (``band_reach``: each band's
+        reach, ascending) if it lies within ``km``, and each row's km from it. Cells are
+        numbered area by area, so per area the rows wanted are one run of the sorted rows."""
         bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells)
-        rows, row_km = kernels.select_rows(areas, first_band, km, bands, self.start, self.rows, active, cells,
-                                           self.indexed, bool(self.moved))
+        lo, hi, lon_span = areas.box(area, km)
+        rows, row_km, seen, seen_km, seen_band = kernels.select_rows(
+            area, areas.lat, areas.lon, areas.cos_lat, lo, hi, lon_span, band_reach, bands, self.start, self.rows,
+            active, cells, self.indexed, bool(self.moved))
         if self.moved:
             band_from = np.full(len(self.start) // bands, bands)
-            band_from[areas] = first_band
+            band_from[seen] = seen_band
             km_from = np.zeros(len(band_from))
-            km_from[areas] = km
+            km_from[seen] = seen_km
             moved = np.unique(np.array(self.moved, np.int64))
             cell = cells[moved]
             wanted = (cell % bands) >= band_from[cell // bands]
@@ -368,7 +366,7 @@ class _Table:
         if packed:
             fields = [(name, columns[name]) for name in packed]
             for name in raggeds:
-                fields += [(f"{name}.start", np.int64), (f"{name}.len", np.int32)]
+                fields += [(f"{name}.start", np.uint32), (f"{name}.len", np.uint16)]  # see _Ragged.MAX_*
             fields.sort(key=lambda f: -np.dtype(f[1]).itemsize)  # widest first: aligned without holes
             self.records = np.zeros(0, np.dtype(fields, align=True))
             self._bind()
@@ -477,6 +475,8 @@ class _Prepared:
         if vf.occupation is not None:
             v[kernels.V_HAS_OCCUPATION], v[kernels.V_OCCUPATION] = 1, index._occupations.code(vf.occupation)
         self.kernel_vacancy = v
+        # what its results share (labels, gap entries), and the reach of skills as results meet them
+        self.explainer = scoring.Explainer(vf, index.knowledge, index.modules)
         if vf.occupation in index.knowledge.occupation_index:
             index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
 
@@ -705,7 +705,7 @@ class MatchingIndex:
         concepts = reached.indices.astype(np.uint16)
         concept_lens = np.diff(reached.indptr).astype(np.int32)
         # PC4 order (then input order): the rows a query reads lie together
-        order = np.argsort(np.frombuffer(cols["area"], np.int16), kind="stable")
+        order = np.argsort(np.frombuffer(cols["cell"], np.uint32), kind="stable")
         for name, values in cols.items():
             column = np.frombuffer(values, np.dtype(values.typecode))
             t.columns[name][:n] = column.astype(CANDIDATE_COLUMNS[name])[order]
@@ -782,12 +782,35 @@ class MatchingIndex:
             ))
         return out
 
-    def _row_values(self, name: str, rows: np.ndarray) -> tuple[list[list], list[slice]]:
-        """A candidate ragged's values for these rows as lists (one gather each), and each row's slice."""
+    def _served(self, rows: np.ndarray) -> list[scoring.Served]:
+        """Of stored rows, what their results show (cheaper than whole facts)."""
+        c = self._c.columns
+        (held_ids,), held_at = self._row_values("held", rows, 1)
+        (concepts,), concepts_at = self._row_values("concepts", rows)
+        (wanted,), wanted_at = self._row_values("wanted", rows)
+        skills, occupations, odd_rows = self._skills.values, self._occupations.values, self._odd_candidates
+        out = []
+        for row, modes, checks, held_at_row, concepts_at_row, wanted_at_row in zip(
+                rows.tolist(), c["modes"][rows].tolist(), c["to_check"][rows].tolist(), held_at, concepts_at,
+                wanted_at, strict=True):
+            to_check = CHECKS_OF[checks]
+            odd = odd_rows.get(row)
+            out.append(scoring.Served(
+                held=frozenset(map(skills.__getitem__, held_ids[held_at_row])),
+                concepts=tuple(concepts[concepts_at_row]),
+                modes=MODES_OF[modes],
+                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at_row])),
+                to_check=tuple(sorted((*to_check, *odd[1]))) if odd and odd[1] else to_check,
+            ))
+        return out
+
+    def _row_values(self, name: str, rows: np.ndarray, fields: int | None = None) -> tuple[list[list], list[slice]]:
+        """A candidate ragged's values (its first ``fields``) for these rows as lists (one gather
+        each), and each row's slice."""
         ragged = self._c.raggeds[name]
         positions, firsts, lens = ragged.gather(rows)
         firsts = firsts.tolist()
-        return ([d.take(positions).tolist() for d in ragged.data],
+        return ([d.take(positions).tolist() for d in ragged.data[:fields]],
                 [slice(f, f + n) for f, n in zip(firsts, lens.tolist(), strict=True)])
 
     # --- vacancies -----------------------------------------------------------------
@@ -860,12 +883,11 @@ class MatchingIndex:
         prep = self._prepared(vf)
         if prep.modules_version != self.modules.version:
             prep = self._prepared(vf, refresh=True)
-        # the areas as far as the farthest reaching band could come from, and per area the
-        # first reach band from which the vacancy is within near-miss reach
-        areas, from_vacancy = self._areas.within(self._areas.index.get(vf.pc4, self._areas.unknown),
-                                                 self._band_reach[t.cells.max_band])
-        first_band = self._band_reach.searchsorted(from_vacancy)
-        rows, dist = t.cells.select(areas, first_band, from_vacancy, c["cell"][:t.n], c["active"][:t.n])
+        # the rows of the areas as far as the farthest reaching band could come from, from
+        # each area's first reach band within which the vacancy is in near-miss reach
+        rows, dist = t.cells.select(self._areas, self._areas.index.get(vf.pc4, self._areas.unknown),
+                                    self._band_reach[t.cells.max_band], self._band_reach, c["cell"][:t.n],
+                                    c["active"][:t.n])
         rows, dist = self._filter_candidates(rows, dist, filters)
 
         # constraints and components in one compiled pass: the eligible and the near-misses
@@ -893,7 +915,7 @@ class MatchingIndex:
         ranked = _Ranked(total, values)
         top = _top(total, np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
         near_top = _top(total, np.flatnonzero(~eligible), near_misses, t.ids, rows)
-        return self._candidate_ranking(vf, rows, eligible, ranked, top, near_top, dist, limit)
+        return self._candidate_ranking(prep, rows, eligible, ranked, top, near_top, dist, limit)
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
         """A vacancy's lookup data, kept until it changes (or the modules do)."""
@@ -929,7 +951,9 @@ class MatchingIndex:
             return self.knowledge.similarities_to(occupation)
         return NO_SIMILARITIES
 
-    def _candidate_ranking(self, vf, rows, eligible, scores: _Ranked, top, near_top, dist, limit) -> Ranking:
+    def _candidate_ranking(self, prep: _Prepared, rows, eligible, scores: _Ranked, top, near_top, dist,
+                           limit) -> Ranking:
+        vf = prep.vf
         groups = self._c.columns["groups"]
         pool_groups = groups[rows[eligible]]
         top_groups = groups[rows[top[:TOP_FOR_FAIRNESS]]]
@@ -941,13 +965,15 @@ class MatchingIndex:
         }
         served = top[:limit] + near_top
         chosen = len(served) - len(near_top)
-        facts = self._facts_of(rows[served])
         totals, distances = scores.total[served].tolist(), dist[served].tolist()
-        failures = [scoring.failures(cf, vf, d, self.modules) if k >= chosen else ()
-                    for k, (cf, d) in enumerate(zip(facts, distances, strict=True))]
-        # an explainer per query, not kept: what queries leave behind would keep the garbage collector busy
-        explainer = scoring.Explainer(vf, self.knowledge, self.modules)
-        out = explainer.results([cf.id for cf in facts], facts, totals, scores.values(served), distances, failures)
+        # what results show of the chosen; near-misses in full, for their why-not
+        near_facts = self._facts_of(rows[near_top])
+        facts = self._served(rows[top[:limit]]) + near_facts
+        failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules)
+                                    for cf, d in zip(near_facts, distances[chosen:], strict=True)]
+        ids = self._c.ids
+        out = prep.explainer.results([ids[row] for row in rows[served].tolist()], facts, totals,
+                                     scores.values(served), distances, failures)
         return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,
                        scores=totals[:chosen], near_miss_scores=totals[chosen:])
 

@@ -10,6 +10,8 @@ numba's on-disk cache keys on this file, not on ``scoring``'s constants.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -21,30 +23,64 @@ N_PARAMS = 12
 (V_HOURS_LO, V_HOURS_HI, V_NOT_OFFERED, V_HAS_LEVEL, V_LEVEL, V_HAS_DATE, V_DATE, V_N_STRICT, V_HAS_MUST,
  V_HAS_NICE, V_HAS_OCCUPATION, V_OCCUPATION) = range(12)
 N_VACANCY = 12
+EARTH_KM = 6371.0  # as scoring.haversine_km
 
 
 @njit(cache=True, nogil=True)
-def select_rows(areas, first_band, km_of_area, bands, start, sorted_rows, active, cells, indexed, check_filed):
-    """The active rows of each area's cells from its first band on, with the area's km;
-    with ``check_filed``, only rows still filed under their cell (see _CellIndex)."""
-    total = 0
-    for i in range(len(areas)):
-        if first_band[i] < bands:
-            total += start[(areas[i] + 1) * bands] - start[areas[i] * bands + first_band[i]]
+def haversine_km(lat0, lon0, cos0, lat, lon, cos_lat):
+    """km between two PC4 centroids (radians; ``cos_lat`` the cosine of ``lat``), by the
+    same formula and libm calls as ``scoring.haversine_km``: the same double, to the last bit
+    (numpy's vectorised sin differs from libm's in the last bit now and then)."""
+    h = math.sin((lat - lat0) / 2) ** 2 + cos0 * cos_lat * math.sin((lon - lon0) / 2) ** 2
+    return 2 * EARTH_KM * math.asin(math.sqrt(min(1.0, h)))
+
+
+@njit(cache=True, nogil=True)
+def distances_km(area, lat, lon, cos_lat):
+    """km from one area to every area."""
+    out = np.empty(len(lat), np.float64)
+    for a in range(len(lat)):
+        out[a] = haversine_km(lat[area], lon[area], cos_lat[area], lat[a], lon[a], cos_lat[a])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def select_rows(area, lat, lon, cos_lat, lo, hi, lon_span, band_reach, bands, start, sorted_rows, active, cells,
+                indexed, check_filed):
+    """The active rows that may be in reach of ``area``, with their km from it.
+
+    Areas ``lo``..``hi`` (numbered by latitude: the strip that could be in reach) within
+    ``lon_span`` of its longitude are measured; of each, the rows of the cells from the
+    first band whose reach (``band_reach``, ascending) gets that far. With ``check_filed``,
+    only rows still filed under their cell (see _CellIndex). Also returns the areas
+    measured, their km and first band (for rows not yet filed)."""
+    total = start[hi * bands] - start[lo * bands]
     rows = np.empty(total, np.int64)
     dist = np.empty(total, np.float64)
+    areas = np.empty(hi - lo, np.int64)
+    area_km = np.empty(hi - lo, np.float64)
+    area_band = np.empty(hi - lo, np.int64)
+    lat0, lon0, cos0 = lat[area], lon[area], cos_lat[area]
     n = 0
-    for i in range(len(areas)):
-        if first_band[i] >= bands:
+    k = 0
+    for a in range(lo, hi):
+        if abs(lon[a] - lon0) > lon_span:
             continue
-        km = km_of_area[i]
-        for p in range(start[areas[i] * bands + first_band[i]], start[(areas[i] + 1) * bands]):
+        km = haversine_km(lat0, lon0, cos0, lat[a], lon[a], cos_lat[a])
+        band = 0
+        while band < bands and band_reach[band] < km:
+            band += 1
+        areas[k], area_km[k], area_band[k] = a, km, band
+        k += 1
+        if band >= bands:
+            continue
+        for p in range(start[a * bands + band], start[(a + 1) * bands]):
             row = sorted_rows[p]
             if active[row] and (not check_filed or cells[row] == indexed[row]):
                 rows[n] = row
                 dist[n] = km
                 n += 1
-    return rows[:n], dist[:n]
+    return rows[:n], dist[:n], areas[:k], area_km[:k], area_band[:k]
 
 
 @njit(cache=True, nogil=True)

@@ -139,6 +139,17 @@ class CandidateFacts:
     wanted: tuple[str, ...] = ()
 
 
+class Served(NamedTuple):
+    """What writing a result reads of a candidate (``Explainer.results``; CandidateFacts
+    has the same): the index builds only these for the candidates it serves."""
+
+    held: Collection[str]  # skill URIs
+    concepts: Collection[int]
+    modes: tuple[str, ...]
+    wanted: tuple[str, ...]
+    to_check: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class VacancyFacts:
     id: str
@@ -614,8 +625,8 @@ class Explainer:
         """The JSON-ready result: score, breakdown, explanation, gaps (and why not, if any)."""
         return self.results([result_id], [cf], [score], [[values[k] for k in COMPONENTS]], [distance], [failures])[0]
 
-    def results(self, ids: list[str], facts: list[CandidateFacts], scores: list[float], values, distances: list,
-                failures: list | None = None) -> list[dict]:
+    def results(self, ids: list[str], facts: list[CandidateFacts | Served], scores: list[float], values,
+                distances: list, failures: list | None = None) -> list[dict]:
         """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each.
         The numbers of all are rounded at once."""
         n = len(COMPONENTS)
