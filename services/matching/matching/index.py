@@ -91,15 +91,33 @@ NO_LIMIT = -1
 EARTH_KM = 6371.0
 
 
+def _hilbert_position(side: int, x: int, y: int) -> int:
+    """Where cell (x, y) of a ``side`` x ``side`` grid (a power of two) lies along a Hilbert
+    curve: cells near each other on the map are mostly near each other along it."""
+    position, s = 0, side // 2
+    while s:
+        rx, ry = int(x & s > 0), int(y & s > 0)
+        position += s * s * ((3 * rx) ^ ry)
+        if not ry:
+            if rx:
+                x, y = s - 1 - x, s - 1 - y
+            x, y = y, x
+        s //= 2
+    return position
+
+
 class _Areas:
     """PC4 areas by index; the last index stands for an unknown area (distance NaN).
 
-    Areas are numbered south to north: candidates' rows are laid out area by area, so
-    the areas a query reaches (a strip of latitudes) lie in one stretch of memory."""
+    Areas are numbered along a Hilbert curve over the map. Candidates' rows are laid out
+    area by area, so the areas a query reaches lie in a few long stretches of memory
+    rather than scattered over it (a query's cost is mostly waiting for memory)."""
+
+    GRID = 1024
 
     def __init__(self):
         areas = refdata.postcode_areas()
-        self.pc4 = sorted(areas, key=lambda p: (areas[p].lat, p))
+        self.pc4 = sorted(areas, key=self._along_curve(areas))
         self.index = {p: i for i, p in enumerate(self.pc4)}
         self.unknown = len(self.pc4)
         self.lat = np.radians([areas[p].lat for p in self.pc4])
@@ -107,6 +125,21 @@ class _Areas:
         self.cos_lat = np.cos(self.lat)
         self._cache: dict[int, np.ndarray] = {}
         self.min_cos = float(self.cos_lat.min()) if len(self.pc4) else 1.0
+
+    @classmethod
+    def _along_curve(cls, areas: dict):
+        """A sort key: the area's position along the curve, then its PC4."""
+        if not areas:
+            return str
+        lats, lons = [a.lat for a in areas.values()], [a.lon for a in areas.values()]
+        south, west = min(lats), min(lons)
+        per_lat = (cls.GRID - 1) / max(max(lats) - south, 1e-9)
+        per_lon = (cls.GRID - 1) / max(max(lons) - west, 1e-9)
+
+        def key(pc4: str) -> tuple[int, str]:
+            a = areas[pc4]
+            return _hilbert_position(cls.GRID, int((a.lon - west) * per_lon), int((a.lat - south) * per_lat)), pc4
+        return key
 
     def distances_from(self, area: int) -> np.ndarray:
         """km from this area's centroid to every area's, NaN for the unknown one."""
@@ -121,20 +154,16 @@ class _Areas:
             self._cache[area] = found
         return found
 
-    def box(self, area: int, km: float) -> tuple[int, int, float]:
-        """The areas that may lie within ``km`` of this one (a superset): those numbered
-        ``lo``..``hi`` (a strip of latitudes) within a longitude span. A great circle is at
-        least R * dlat, and at least 2R * asin(sqrt(cos lat0 * cos lat) * sin(dlon / 2)) with
-        cos lat no less than the northernmost area's (one country: within half a turn of longitude)."""
-        if area == self.unknown:
-            return 0, 0, 0.0
+    def box(self, area: int, km: float) -> tuple[float, float]:
+        """Half the span of latitudes and of longitudes (radians) around this area that
+        holds every area within ``km`` (a superset). A great circle is at least R * dlat, and
+        at least 2R * asin(sqrt(cos lat0 * cos lat) * sin(dlon / 2)) with cos lat no less than
+        the northernmost area's (one country: within half a turn of longitude)."""
         if not km < EARTH_KM:  # any reach: every area
-            return 0, self.unknown, math.inf
+            return math.inf, math.inf
         margin = 1 + 1e-9  # rounding error to spare
-        span = km / EARTH_KM * margin + 1e-12
-        lo, hi = np.searchsorted(self.lat, (self.lat[area] - span, self.lat[area] + span)).tolist()
         q = math.sin(km / (2 * EARTH_KM)) / math.sqrt(self.cos_lat[area] * self.min_cos) * margin
-        return lo, hi, (2 * math.asin(q) + 1e-12 if q < 1 else math.inf)
+        return km / EARTH_KM * margin + 1e-12, (2 * math.asin(q) + 1e-12 if q < 1 else math.inf)
 
 
 class _Ragged:
@@ -331,9 +360,11 @@ class _CellIndex:
         bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells)
-        lo, hi, lon_span = areas.box(area, km)
+        if area == areas.unknown:  # no distance to anyone: nobody in reach
+            return np.zeros(0, np.int64), np.zeros(0)
+        lat_span, lon_span = areas.box(area, km)
         rows, row_km, seen, seen_km, seen_band = kernels.select_rows(
-            area, areas.lat, areas.lon, areas.cos_lat, lo, hi, lon_span, band_reach, bands, self.start, self.rows,
+            area, areas.lat, areas.lon, areas.cos_lat, lat_span, lon_span, band_reach, bands, self.start, self.rows,
             active, cells, self.indexed, bool(self.moved))
         if self.moved:
             band_from = np.full(len(self.start) // bands, bands)

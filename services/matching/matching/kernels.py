@@ -45,26 +45,23 @@ def distances_km(area, lat, lon, cos_lat):
 
 
 @njit(cache=True, nogil=True)
-def select_rows(area, lat, lon, cos_lat, lo, hi, lon_span, band_reach, bands, start, sorted_rows, active, cells,
+def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, start, sorted_rows, active, cells,
                 indexed, check_filed):
     """The active rows that may be in reach of ``area``, with their km from it.
 
-    Areas ``lo``..``hi`` (numbered by latitude: the strip that could be in reach) within
-    ``lon_span`` of its longitude are measured; of each, the rows of the cells from the
-    first band whose reach (``band_reach``, ascending) gets that far. With ``check_filed``,
-    only rows still filed under their cell (see _CellIndex). Also returns the areas
-    measured, their km and first band (for rows not yet filed)."""
-    total = start[hi * bands] - start[lo * bands]
-    rows = np.empty(total, np.int64)
-    dist = np.empty(total, np.float64)
-    areas = np.empty(hi - lo, np.int64)
-    area_km = np.empty(hi - lo, np.float64)
-    area_band = np.empty(hi - lo, np.int64)
+    Areas within ``lat_span`` and ``lon_span`` of it are measured; of each, the rows of
+    the cells from the first band whose reach (``band_reach``, ascending) gets that far.
+    With ``check_filed``, only rows still filed under their cell (see _CellIndex). Also
+    returns the areas measured, their km and first band (for rows not yet filed)."""
+    n_areas = len(lat)
+    areas = np.empty(n_areas, np.int64)
+    area_km = np.empty(n_areas, np.float64)
+    area_band = np.empty(n_areas, np.int64)
     lat0, lon0, cos0 = lat[area], lon[area], cos_lat[area]
-    n = 0
     k = 0
-    for a in range(lo, hi):
-        if abs(lon[a] - lon0) > lon_span:
+    total = 0
+    for a in range(n_areas):
+        if abs(lat[a] - lat0) > lat_span or abs(lon[a] - lon0) > lon_span:
             continue
         km = haversine_km(lat0, lon0, cos0, lat[a], lon[a], cos_lat[a])
         band = 0
@@ -72,13 +69,20 @@ def select_rows(area, lat, lon, cos_lat, lo, hi, lon_span, band_reach, bands, st
             band += 1
         areas[k], area_km[k], area_band[k] = a, km, band
         k += 1
+        if band < bands:
+            total += start[(a + 1) * bands] - start[a * bands + band]
+    rows = np.empty(total, np.int64)
+    dist = np.empty(total, np.float64)
+    n = 0
+    for i in range(k):
+        a, band = areas[i], area_band[i]
         if band >= bands:
             continue
         for p in range(start[a * bands + band], start[(a + 1) * bands]):
             row = sorted_rows[p]
             if active[row] and (not check_filed or cells[row] == indexed[row]):
                 rows[n] = row
-                dist[n] = km
+                dist[n] = area_km[i]
                 n += 1
     return rows[:n], dist[:n], areas[:k], area_km[:k], area_band[:k]
 
