@@ -314,7 +314,7 @@ VACANCY_COLUMNS = {
 }
 NO_DATE = np.iinfo(np.int32).max
 # the candidate columns a query reads row by row (kernels.select_rows, kernels.score_rows): packed
-QUERY_COLUMNS = ("active", "reach", "hours_min", "hours_max", "needs", "level", "available_from")
+QUERY_COLUMNS = ("active", "reach", "hours_min", "hours_max", "needs", "level", "available_from", "groups")
 
 
 class _CellIndex:
@@ -931,22 +931,21 @@ class MatchingIndex:
         required[prep.codes] = True
         concept_lut[prep.concepts] = prep.concept_weights
         try:
-            kept, fails, values, total = kernels.score_rows(
+            rows, dist, fails, values, total, eligible_groups = kernels.score_rows(
                 rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
                 c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
                 held.starts, held.lens, held.data[0], held.data[1], required, skill_lut, STRENGTH_LUT,
                 concepts.starts, concepts.lens, concepts.data[0], concept_lut, float(vf.target_norm),
-                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation))
+                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"])
         finally:
             skill_lut[prep.codes] = 0.0
             required[prep.codes] = False
             concept_lut[prep.concepts] = 0.0
-        rows, dist = rows.take(kept), dist.take(kept)
-        eligible = fails == 0
-        ranked = _Ranked(total, values)
-        top = _top(total, np.flatnonzero(eligible), max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
-        near_top = _top(total, np.flatnonzero(~eligible), near_misses, t.ids, rows)
-        return self._candidate_ranking(prep, rows, eligible, ranked, top, near_top, dist, limit)
+        top, near_top = kernels.contenders(total, fails, max(limit, TOP_FOR_FAIRNESS), near_misses)
+        top = _best(total, top, max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
+        near_top = _best(total, near_top, near_misses, t.ids, rows)
+        return self._candidate_ranking(prep, rows, eligible_groups, _Ranked(total, values), top, near_top, dist,
+                                       limit)
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
         """A vacancy's lookup data, kept until it changes (or the modules do)."""
@@ -982,17 +981,15 @@ class MatchingIndex:
             return self.knowledge.similarities_to(occupation)
         return NO_SIMILARITIES
 
-    def _candidate_ranking(self, prep: _Prepared, rows, eligible, scores: _Ranked, top, near_top, dist,
+    def _candidate_ranking(self, prep: _Prepared, rows, eligible_groups, scores: _Ranked, top, near_top, dist,
                            limit) -> Ranking:
         vf = prep.vf
-        groups = self._c.columns["groups"]
-        pool_groups = groups[rows[eligible]]
-        top_groups = groups[rows[top[:TOP_FOR_FAIRNESS]]]
+        top_groups = self._c.columns["groups"][rows[top[:TOP_FOR_FAIRNESS]]]
         fair = {
-            "eligible": int(len(pool_groups)),
-            "eligible_by_group": _group_counts(pool_groups),
+            "eligible": int(eligible_groups.sum()),
+            "eligible_by_group": _group_counts(eligible_groups),
             "top": int(len(top_groups)),
-            "top_by_group": _group_counts(top_groups),
+            "top_by_group": _group_counts(np.bincount(top_groups, minlength=256)),
         }
         served = top[:limit] + near_top
         chosen = len(served) - len(near_top)
@@ -1181,8 +1178,9 @@ def compile_queries(knowledge: esco.SkillKnowledge | None = None) -> None:
 GROUP_MEMBERS = np.array([[bool(bits & bit) for bit in GROUP_BITS.values()] for bits in range(256)], np.float64)
 
 
-def _group_counts(groups: np.ndarray) -> dict[str, int]:
-    counts = (np.bincount(groups, minlength=256) @ GROUP_MEMBERS).astype(np.int64).tolist()
+def _group_counts(patterns: np.ndarray) -> dict[str, int]:
+    """Per target group, how many hold it, from how many hold each groups bit pattern."""
+    counts = (patterns @ GROUP_MEMBERS).astype(np.int64).tolist()
     return dict(zip(GROUP_BITS, counts, strict=True))
 
 
@@ -1198,6 +1196,15 @@ def _distance_values(dist: np.ndarray, reach: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(dist), 0.0, value)
 
 
+def _best(score: np.ndarray, contenders: np.ndarray, k: int, ids: list, rows: np.ndarray) -> list[int]:
+    """Positions (into ``score``) of the best k of the contenders (kernels.contenders), ties by
+    id as scoring.rank_key."""
+    keys = np.round(score[contenders], 9).tolist()
+    ranked = sorted(zip(keys, contenders.tolist(), rows[contenders].tolist(), strict=True),
+                    key=lambda e: (-e[0], ids[e[2]]))
+    return [position for _, position, _ in ranked[:k]]
+
+
 def _top(score: np.ndarray, among: np.ndarray, k: int, ids: list, rows: np.ndarray) -> list[int]:
     """Positions (into ``score``) of the best k of ``among``, ties by id as scoring.rank_key."""
     if k <= 0 or not len(among):
@@ -1206,6 +1213,4 @@ def _top(score: np.ndarray, among: np.ndarray, k: int, ids: list, rows: np.ndarr
         raw = score[among]
         kth = np.partition(raw, len(raw) - k)[len(raw) - k]
         among = among[raw >= kth - 1e-8]  # all that could round to the k-th best key or above
-    keys = np.round(score[among], 9).tolist()
-    ranked = sorted(zip(keys, among.tolist(), rows[among].tolist(), strict=True), key=lambda e: (-e[0], ids[e[2]]))
-    return [position for _, position, _ in ranked[:k]]
+    return _best(score, among, k, ids, rows)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # positions in the ``params`` array (floats) handed to ``score_rows``
 (P_NEAR_TRAVEL, P_NEAR_HOURS, P_NEAR_LEVEL, P_NEAR_DAYS, P_NEAR_STRICT, P_NEUTRAL, P_WISH_SHARE,
@@ -24,6 +27,30 @@ N_PARAMS = 12
  V_HAS_NICE, V_HAS_OCCUPATION, V_OCCUPATION) = range(12)
 N_VACANCY = 12
 EARTH_KM = 6371.0  # as scoring.haversine_km
+AHEAD = 8  # rows ahead whose skills and concepts are asked for (4 to 16 did alike)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Have the CPU fetch ``array[index]``'s cache line: a hint, not a load (nothing waits
+    for it, an address out of range does not fault).
+
+    Rows fail constraints unpredictably, and each mispredicted branch throws away the
+    loads the CPU had started for the rows after it; asking for the skills and concepts
+    of a row a few ahead keeps them coming (the pass took about a fifth less)."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        at = cgutils.get_item_pointer(context, builder, array_type,
+                                      context.make_array(array_type)(context, builder, args[0]), [args[1]])
+        byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        llvm_prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0")
+        # read, keep in all cache levels, data cache
+        builder.call(llvm_prefetch, [builder.bitcast(at, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(cache=True, nogil=True)
@@ -92,10 +119,11 @@ def score_rows(rows, dist, params, vacancy,
                reach, hours_min, hours_max, needs, level, available_from, popcount,
                held_starts, held_lens, held_skills, held_levels, required, skill_lut, strength,
                concept_starts, concept_lens, concepts, concept_lut, target_norm,
-               wanted_starts, wanted_lens, wanted, similarities):
+               wanted_starts, wanted_lens, wanted, similarities, groups):
     """Constraints, then the five components and the total of each row that is eligible
-    or a near-miss (one failure, only just). Returns the positions kept (into ``rows``),
-    their failure counts, component values (``scoring.COMPONENTS`` order) and totals.
+    or a near-miss (one failure, only just). Returns the rows kept and their km, failure
+    counts, component values (``scoring.COMPONENTS`` order) and totals, and how many
+    eligible rows hold each ``groups`` bit pattern (target groups, for fairness).
 
     ``skill_lut[skill]`` holds (must share, nice share, strict) of the vacancy's required
     skills (``required[skill]`` says which), ``concept_lut[concept]`` its occupation-fit
@@ -103,6 +131,8 @@ def score_rows(rows, dist, params, vacancy,
     (empty when ESCO does not know it)."""
     n = len(rows)
     kept = np.empty(n, np.int64)
+    kept_dist = np.empty(n, np.float64)
+    eligible_groups = np.zeros(256, np.int64)
     fails_out = np.empty(n, np.uint8)
     values = np.empty((n, 5), np.float64)
     totals = np.empty(n, np.float64)
@@ -114,6 +144,11 @@ def score_rows(rows, dist, params, vacancy,
     occupation = vacancy[V_OCCUPATION]
     m = 0
     for i in range(n):
+        if i + AHEAD < n:
+            ahead = rows[i + AHEAD]
+            prefetch(held_skills, held_starts[ahead])
+            prefetch(held_levels, held_starts[ahead])
+            prefetch(concepts, concept_starts[ahead])
         row = rows[i]
         d = dist[i]
         r = reach[row]
@@ -196,8 +231,11 @@ def score_rows(rows, dist, params, vacancy,
         must_value = must if vacancy[V_HAS_MUST] else 1.0
         nice_value = nice if vacancy[V_HAS_NICE] else neutral
 
-        kept[m] = i
+        kept[m] = row
+        kept_dist[m] = d
         fails_out[m] = fails
+        if fails == 0:
+            eligible_groups[groups[row]] += 1
         values[m, 0] = must_value
         values[m, 1] = nice_value
         values[m, 2] = fit
@@ -206,4 +244,25 @@ def score_rows(rows, dist, params, vacancy,
         totals[m] = (params[P_W_MUST] * must_value + params[P_W_NICE] * nice_value + params[P_W_FIT] * fit
                      + params[P_W_WISHES] * wishes + params[P_W_DISTANCE] * closeness)
         m += 1
-    return kept[:m], fails_out[:m], values[:m], totals[:m]
+    return kept[:m], kept_dist[:m], fails_out[:m], values[:m], totals[:m], eligible_groups
+
+
+@njit(cache=True, nogil=True)
+def contenders(totals, fails, k, near_k):
+    """Positions of the eligible rows (``fails`` 0) that could be among the best ``k``, and
+    of the near-misses that could be among the best ``near_k``: all whose total is at least
+    the k-th best less 1e-8 (rounded to 9 digits, as rankings order, they may tie with it)."""
+    eligible = np.flatnonzero(fails == 0)
+    near = np.flatnonzero(fails != 0)
+    return _at_least_kth(totals, eligible, k), _at_least_kth(totals, near, near_k)
+
+
+@njit(cache=True, nogil=True)
+def _at_least_kth(totals, among, k):
+    if k <= 0:
+        return among[:0]
+    if len(among) <= k:
+        return among
+    values = totals[among]
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    return among[values >= kth - 1e-8]
