@@ -297,9 +297,11 @@ class _Codes:
         return [self.index[w] for w in items if w in self.index]
 
 
-# the scalar columns a candidate's facts are read back from (see _facts_of)
+# what a result read back from a row needs (see _served), and whole facts besides (_facts_of)
+SERVED_COLUMNS = ("modes", "to_check", "held.start", "held.len", "concepts.start", "concepts.len", "wanted.start",
+                  "wanted.len")
 FACT_COLUMNS = ("area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
-                "km", "modes", "needs", "to_check", "level", "available_from")
+                "km", "needs", "level", "available_from", "held.start", "held.len")
 CANDIDATE_COLUMNS = {
     "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
@@ -382,6 +384,11 @@ class _CellIndex:
         return self.start.nbytes + self.rows.nbytes + self.indexed.nbytes + 8 * len(self.moved)
 
 
+def _record_type(fields: list[tuple[str, type]]) -> np.dtype:
+    """A record of these fields, widest first: aligned without holes."""
+    return np.dtype(sorted(fields, key=lambda f: -np.dtype(f[1]).itemsize), align=True)
+
+
 class _Table:
     """Named columns with a row count and capacity doubling; removed rows are reused.
 
@@ -398,8 +405,7 @@ class _Table:
             fields = [(name, columns[name]) for name in packed]
             for name in raggeds:
                 fields += [(f"{name}.start", np.uint32), (f"{name}.len", np.uint16)]  # see _Ragged.MAX_*
-            fields.sort(key=lambda f: -np.dtype(f[1]).itemsize)  # widest first: aligned without holes
-            self.records = np.zeros(0, np.dtype(fields, align=True))
+            self.records = np.zeros(0, _record_type(fields))
             self._bind()
         self.n = 0
         self.free: list[int] = []
@@ -420,6 +426,14 @@ class _Table:
                 self.columns[name] = self.records[name]
         for name, ragged in self.raggeds.items():
             ragged.starts, ragged.lens = self.records[f"{name}.start"], self.records[f"{name}.len"]
+
+    def read(self, rows: np.ndarray, names: tuple[str, ...]) -> list[list]:
+        """These columns (or spans, as "held.start") of these rows, a list a column: a gather
+        a column (a gather of whole records and their tolist() cost ten times as much)."""
+        columns = self.columns
+        spans = {f"{name}.{part}": getattr(ragged, part + "s")
+                 for name, ragged in self.raggeds.items() for part in ("start", "len")}
+        return [(columns[name] if name in columns else spans[name])[rows].tolist() for name in names]
 
     def reserve(self, rows: int) -> None:
         capacity = len(self.columns["alive"])
@@ -777,23 +791,17 @@ class MatchingIndex:
 
     def _facts_of(self, rows: np.ndarray) -> list[CandidateFacts]:
         """Stored rows back into the facts scoring explains (only for results served)."""
-        c = self._c.columns
-        columns = [c[name][rows].tolist() for name in FACT_COLUMNS]
-        (held_ids, held_codes), held_at = self._row_values("held", rows)
-        (concepts,), concepts_at = self._row_values("concepts", rows)
-        (wanted,), wanted_at = self._row_values("wanted", rows)
-        skills, occupations, regions, cohorts = (self._skills.values, self._occupations.values, self._regions.values,
-                                                 self._cohorts.values)
-        ids, pc4s, odd_rows = self._c.ids, self._areas.pc4, self._odd_candidates
+        regions, cohorts, pc4s = self._regions.values, self._cohorts.values, self._areas.pc4
+        skills, (held_skills, held_levels) = self._skills.values, self._c.raggeds["held"].data
         out = []
-        for (row, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, modes, needs,
-             checks, level, available, held_at_row, concepts_at_row, wanted_at_row) in zip(
-                rows.tolist(), *columns, held_at, concepts_at, wanted_at, strict=True):
-            pc4, odd = odd_rows.get(row, (None, ()))
-            to_check = CHECKS_OF[checks]
+        for row, served, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
+                level, available, held_start, held_len in zip(
+                rows.tolist(), self._served(rows), *self._c.read(rows, FACT_COLUMNS), strict=True):
+            odd = self._odd_candidates.get(row)
+            at = slice(held_start, held_start + held_len)
             out.append(CandidateFacts(
-                id=ids[row],
-                pc4=pc4 if pc4 is not None else pc4s[area],
+                id=self._c.ids[row],
+                pc4=odd[0] if odd else pc4s[area],
                 region=regions[region],
                 target_groups=GROUPS_OF[groups],
                 cohort=None if cohort < 0 else cohorts[cohort],
@@ -802,47 +810,36 @@ class MatchingIndex:
                 reach_km=reach,
                 travel_minutes=None if minutes == NO_LIMIT else float(minutes),
                 distance_km_limit=None if km == NO_LIMIT else float(km),
-                modes=MODES_OF[modes],
+                modes=served.modes,
                 needs=NEEDS_OF[needs],
-                to_check=tuple(sorted((*to_check, *odd))) if odd else to_check,
+                to_check=served.to_check,
                 level=None if level == LEVEL_UNKNOWN else level,
                 available_from=date.fromordinal(available) if available else None,
-                held=dict(zip(map(skills.__getitem__, held_ids[held_at_row]), held_codes[held_at_row], strict=True)),
-                concepts=tuple(concepts[concepts_at_row]),
-                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at_row])),
+                held=dict(zip(map(skills.__getitem__, held_skills[at].tolist()), held_levels[at].tolist(),
+                              strict=True)),
+                concepts=served.concepts,
+                wanted=served.wanted,
             ))
         return out
 
     def _served(self, rows: np.ndarray) -> list[scoring.Served]:
         """Of stored rows, what their results show (cheaper than whole facts)."""
-        c = self._c.columns
-        (held_ids,), held_at = self._row_values("held", rows, 1)
-        (concepts,), concepts_at = self._row_values("concepts", rows)
-        (wanted,), wanted_at = self._row_values("wanted", rows)
+        raggeds = self._c.raggeds
+        held, concepts, wanted = raggeds["held"].data[0], raggeds["concepts"].data[0], raggeds["wanted"].data[0]
         skills, occupations, odd_rows = self._skills.values, self._occupations.values, self._odd_candidates
         out = []
-        for row, modes, checks, held_at_row, concepts_at_row, wanted_at_row in zip(
-                rows.tolist(), c["modes"][rows].tolist(), c["to_check"][rows].tolist(), held_at, concepts_at,
-                wanted_at, strict=True):
+        for row, modes, checks, held_at, held_n, concepts_at, concepts_n, wanted_at, wanted_n in zip(
+                rows.tolist(), *self._c.read(rows, SERVED_COLUMNS), strict=True):
             to_check = CHECKS_OF[checks]
             odd = odd_rows.get(row)
             out.append(scoring.Served(
-                held=frozenset(map(skills.__getitem__, held_ids[held_at_row])),
-                concepts=tuple(concepts[concepts_at_row]),
+                held=frozenset(map(skills.__getitem__, held[held_at:held_at + held_n].tolist())),
+                concepts=tuple(concepts[concepts_at:concepts_at + concepts_n].tolist()),
                 modes=MODES_OF[modes],
-                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at_row])),
+                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at:wanted_at + wanted_n].tolist())),
                 to_check=tuple(sorted((*to_check, *odd[1]))) if odd and odd[1] else to_check,
             ))
         return out
-
-    def _row_values(self, name: str, rows: np.ndarray, fields: int | None = None) -> tuple[list[list], list[slice]]:
-        """A candidate ragged's values (its first ``fields``) for these rows as lists (one gather
-        each), and each row's slice."""
-        ragged = self._c.raggeds[name]
-        positions, firsts, lens = ragged.gather(rows)
-        firsts = firsts.tolist()
-        return ([d.take(positions).tolist() for d in ragged.data[:fields]],
-                [slice(f, f + n) for f, n in zip(firsts, lens.tolist(), strict=True)])
 
     # --- vacancies -----------------------------------------------------------------
 
@@ -931,17 +928,17 @@ class MatchingIndex:
         required[prep.codes] = True
         concept_lut[prep.concepts] = prep.concept_weights
         try:
-            rows, dist, fails, values, total, eligible_groups = kernels.score_rows(
+            rows, dist, fails, values, total, eligible_groups, top, near_top = kernels.score_rows(
                 rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
                 c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
                 held.starts, held.lens, held.data[0], held.data[1], required, skill_lut, STRENGTH_LUT,
                 concepts.starts, concepts.lens, concepts.data[0], concept_lut, float(vf.target_norm),
-                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"])
+                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"],
+                max(limit, TOP_FOR_FAIRNESS), near_misses)
         finally:
             skill_lut[prep.codes] = 0.0
             required[prep.codes] = False
             concept_lut[prep.concepts] = 0.0
-        top, near_top = kernels.contenders(total, fails, max(limit, TOP_FOR_FAIRNESS), near_misses)
         top = _best(total, top, max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
         near_top = _best(total, near_top, near_misses, t.ids, rows)
         return self._candidate_ranking(prep, rows, eligible_groups, _Ranked(total, values), top, near_top, dist,

@@ -119,11 +119,13 @@ def score_rows(rows, dist, params, vacancy,
                reach, hours_min, hours_max, needs, level, available_from, popcount,
                held_starts, held_lens, held_skills, held_levels, required, skill_lut, strength,
                concept_starts, concept_lens, concepts, concept_lut, target_norm,
-               wanted_starts, wanted_lens, wanted, similarities, groups):
+               wanted_starts, wanted_lens, wanted, similarities, groups, k, near_k):
     """Constraints, then the five components and the total of each row that is eligible
     or a near-miss (one failure, only just). Returns the rows kept and their km, failure
-    counts, component values (``scoring.COMPONENTS`` order) and totals, and how many
-    eligible rows hold each ``groups`` bit pattern (target groups, for fairness).
+    counts, component values (``scoring.COMPONENTS`` order) and totals; how many eligible
+    rows hold each ``groups`` bit pattern (target groups, for fairness); and the positions
+    of the eligible rows that may be among the best ``k`` and of the near-misses that may
+    be among the best ``near_k`` (``_contenders``).
 
     ``skill_lut[skill]`` holds (must share, nice share, strict) of the vacancy's required
     skills (``required[skill]`` says which), ``concept_lut[concept]`` its occupation-fit
@@ -133,6 +135,7 @@ def score_rows(rows, dist, params, vacancy,
     kept = np.empty(n, np.int64)
     kept_dist = np.empty(n, np.float64)
     eligible_groups = np.zeros(256, np.int64)
+    top_totals, near_totals = np.full(max(k, 0), -np.inf), np.full(max(near_k, 0), -np.inf)
     fails_out = np.empty(n, np.uint8)
     values = np.empty((n, 5), np.float64)
     totals = np.empty(n, np.float64)
@@ -243,26 +246,38 @@ def score_rows(rows, dist, params, vacancy,
         values[m, 4] = closeness
         totals[m] = (params[P_W_MUST] * must_value + params[P_W_NICE] * nice_value + params[P_W_FIT] * fit
                      + params[P_W_WISHES] * wishes + params[P_W_DISTANCE] * closeness)
+        _keep_best(near_totals if fails else top_totals, totals[m])
         m += 1
-    return kept[:m], kept_dist[:m], fails_out[:m], values[:m], totals[:m], eligible_groups
+    totals, fails_out = totals[:m], fails_out[:m]
+    return (kept[:m], kept_dist[:m], fails_out, values[:m], totals, eligible_groups,
+            _contenders(totals, fails_out, top_totals, True), _contenders(totals, fails_out, near_totals, False))
 
 
 @njit(cache=True, nogil=True)
-def contenders(totals, fails, k, near_k):
-    """Positions of the eligible rows (``fails`` 0) that could be among the best ``k``, and
-    of the near-misses that could be among the best ``near_k``: all whose total is at least
-    the k-th best less 1e-8 (rounded to 9 digits, as rankings order, they may tie with it)."""
-    eligible = np.flatnonzero(fails == 0)
-    near = np.flatnonzero(fails != 0)
-    return _at_least_kth(totals, eligible, k), _at_least_kth(totals, near, near_k)
+def _keep_best(best, total):
+    """Insert ``total`` into ``best`` (descending, fixed length) if it belongs there. A page of
+    results is a few entries: insertion is cheapest."""
+    k = len(best)
+    if k == 0 or not total > best[k - 1]:
+        return
+    j = k - 1
+    while j > 0 and best[j - 1] < total:
+        best[j] = best[j - 1]
+        j -= 1
+    best[j] = total
 
 
 @njit(cache=True, nogil=True)
-def _at_least_kth(totals, among, k):
-    if k <= 0:
-        return among[:0]
-    if len(among) <= k:
-        return among
-    values = totals[among]
-    kth = np.partition(values, len(values) - k)[len(values) - k]
-    return among[values >= kth - 1e-8]
+def _contenders(totals, fails, best, eligible):
+    """Positions of the eligible rows (or near-misses) whose total is at least the k-th
+    best (``best[-1]``) less 1e-8: rounded to 9 digits, as rankings order, they may tie with it."""
+    out = np.empty(len(totals), np.int64)
+    if len(best) == 0:
+        return out[:0]
+    floor = best[-1] - 1e-8  # -inf when fewer than k: all of them
+    n = 0
+    for i in range(len(totals)):
+        if (fails[i] == 0) == eligible and totals[i] >= floor:
+            out[n] = i
+            n += 1
+    return out[:n]
