@@ -521,7 +521,7 @@ class _Prepared:
             v[kernels.V_HAS_OCCUPATION], v[kernels.V_OCCUPATION] = 1, index._occupations.code(vf.occupation)
         self.kernel_vacancy = v
         # what its results share (labels, gap entries), and the reach of skills as results meet them
-        self.explainer = scoring.Explainer(vf, index.knowledge, index.modules)
+        self.explainer = scoring.Explainer(vf, index.knowledge, index.modules).prepare()
         if vf.occupation in index.knowledge.occupation_index:
             index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
 

@@ -547,6 +547,9 @@ class Explainer:
         self.must_closable = frozenset(s for s in self.must if modules.closable(s))
         self.nice = frozenset(s for s, _ in vf.nice)
         self.target_keys = frozenset(vf.target)
+        # every skill an explanation asks about: a candidate's held skills are cut to these
+        # once, and the several questions asked of them are asked of a set of a few
+        self.asked = self.must | self.nice | vf.target_skills
         self._reaches: dict[str, frozenset[int]] = {}
         self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
         self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
@@ -555,9 +558,10 @@ class Explainer:
         """Requirements the candidate lacks, each with the modules that would close it."""
         return [dict(entry) for skill, entry in self.gaps if skill not in held]
 
-    def transfer(self, held, concepts) -> Transfer:
+    def transfer(self, held, concepts, exact: frozenset[str] | None = None) -> Transfer:
+        """``exact``: the target skills held, when known."""
         vf = self.vf
-        exact = vf.target_skills.intersection(held)
+        exact = vf.target_skills.intersection(held) if exact is None else exact
         covered = self.target_keys.intersection(concepts)
         others = covered.difference(*[self._reach(s) for s in exact])
         target = vf.target
@@ -569,6 +573,13 @@ class Explainer:
             exact_held=len(exact),
             target_skills=len(vf.target_skills),
         )
+
+    def prepare(self) -> Explainer:
+        """Work out now what each target skill reaches, rather than as results first meet
+        it (for an explainer kept as long as its vacancy)."""
+        for skill in self.vf.target_skills:
+            self._reach(skill)
+        return self
 
     def _reach(self, skill: str) -> frozenset[int]:
         """What of the target this skill reaches (kept: the results of one vacancy share skills)."""
@@ -582,9 +593,10 @@ class Explainer:
         other skills is at most the whole fit, and half the target skills held exactly never carries."""
         if fit < TRANSFER_CARRIES - 1e-9:
             return None
-        if 2 * len(self.vf.target_skills.intersection(held)) >= len(self.vf.target_skills):
+        exact = self.vf.target_skills.intersection(held)
+        if 2 * len(exact) >= len(self.vf.target_skills):
             return None
-        t = self.transfer(held, concepts)
+        t = self.transfer(held, concepts, exact)
         return t if t.carries else None
 
     def shared_labels(self, others, n: int = 3) -> str:
@@ -595,6 +607,7 @@ class Explainer:
 
     def explanation(self, held, concepts, fit: float, distance, modes, wanted=()) -> str:
         """One line in plain English; names transferable skills when they carry the match."""
+        held = self.asked.intersection(held)
         parts = []
         if self.must:
             n_held = len(self.must.intersection(held))
@@ -640,14 +653,16 @@ class Explainer:
         numbers[:, -1] = [0.0 if d is None else d for d in distances]
         numbers = rounded(numbers, RESULT_DIGITS).tolist()
         out = []
+        asked = self.asked
         for i, cf in enumerate(facts):
             distance, row = distances[i], numbers[i]
+            held = asked.intersection(cf.held)
             result = {
                 "id": ids[i],
                 "score": row[-2],
                 "breakdown": _breakdown((row[:n], row[n:2 * n])),
-                "explanation": self.explanation(cf.held, cf.concepts, fits[i], distance, cf.modes, cf.wanted),
-                "skill_gaps": self.skill_gaps(cf.held),
+                "explanation": self.explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted),
+                "skill_gaps": self.skill_gaps(held),
                 "distance_km": None if distance is None else row[-1],
                 "conditions_to_check": sorted(cf.to_check, key=_unchecked_first) if cf.to_check else [],
             }
