@@ -505,7 +505,7 @@ class _Prepared:
         if vf.nice:
             self.weights[len(vf.must):, 1] = [w / vf.nice_total for _, w in vf.nice]
         self.weights[:, 2] = self.strict
-        self.concepts = np.fromiter(vf.target, np.int64, len(vf.target))
+        self.concepts = np.fromiter(vf.target, np.int64, len(vf.target))  # ascending, as vacancy_facts has them
         self.concept_weights = np.fromiter(vf.target.values(), np.float64, len(vf.target))
         # the vacancy as the compiled pass reads it (kernels.V_* positions)
         v = np.zeros(kernels.N_VACANCY, np.int64)
@@ -522,6 +522,11 @@ class _Prepared:
         self.kernel_vacancy = v
         # what its results share (labels, gap entries), and the reach of skills as results meet them
         self.explainer = scoring.Explainer(vf, index.knowledge, index.modules).prepare()
+        # what each target skill reaches of the target, for kernels.transfers
+        reach = sorted((skills.code(s), sorted(self.explainer._reaches[s])) for s in vf.target_skills)
+        self.reach_skills = np.array([code for code, _ in reach], np.int64)
+        self.reach_starts = np.cumsum([0] + [len(concepts) for _, concepts in reach], dtype=np.int64)
+        self.reach_concepts = np.array([c for _, concepts in reach for c in concepts], np.int64)
         if vf.occupation in index.knowledge.occupation_index:
             index.knowledge.similarities_to(vf.occupation)  # warm the row wishes read
 
@@ -562,10 +567,12 @@ class MatchingIndex:
         self._odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
         self._closable = (None, None)
         # scratch lookup tables, zero between queries: must/nice weight and strictness per
-        # skill, target weight per concept
+        # skill, target weight per concept; for kernels.transfers a slot per skill, a mark per concept
         self._skill_lut = np.zeros((len(self._skills.values) + 1024, 3))
         self._required = np.zeros(len(self._skill_lut), np.bool_)
+        self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
         self._concept_lut = np.zeros(len(self.knowledge.concepts))
+        self._concept_marks = np.zeros(len(self.knowledge.concepts), np.uint8)
         self._prep: dict[str, _Prepared] = {}
         self._band_reach = REACH_BANDS * NEAR_TRAVEL_FACTOR
         self._c.cells = _CellIndex(self._areas.unknown + 1, len(REACH_BANDS))
@@ -822,6 +829,20 @@ class MatchingIndex:
             ))
         return out
 
+    def _transfers(self, prep: _Prepared, rows: np.ndarray) -> list[scoring.Transfer]:
+        """Each row's transfer to the vacancy (``Explainer.transfer``), compiled."""
+        t = self._c
+        held, concepts = t.raggeds["held"], t.raggeds["concepts"]
+        vf = prep.vf
+        exact, covered, fit, others_at, others = kernels.transfers(
+            rows, held.starts, held.lens, held.data[0], concepts.starts, concepts.lens, concepts.data[0],
+            prep.concepts, prep.concept_weights, prep.reach_skills, prep.reach_starts, prep.reach_concepts,
+            vf.target_norm or 1.0, self._concept_marks, self._concept_lut, self._skill_slots)
+        others, others_at = others.tolist(), others_at.tolist()
+        groups, skills = len(vf.target), len(vf.target_skills)
+        return [scoring.Transfer(f, tuple(others[others_at[i]:others_at[i + 1]]), groups, c, e, skills)
+                for i, (e, c, f) in enumerate(zip(exact.tolist(), covered.tolist(), fit.tolist(), strict=True))]
+
     def _served(self, rows: np.ndarray) -> list[scoring.Served]:
         """Of stored rows, what their results show (cheaper than whole facts)."""
         raggeds = self._c.raggeds
@@ -922,6 +943,7 @@ class MatchingIndex:
         if len(self._skills.values) > len(self._skill_lut):  # skills outside ESCO came in
             self._skill_lut = np.zeros((2 * len(self._skills.values), 3))
             self._required = np.zeros(len(self._skill_lut), np.bool_)
+            self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
         skill_lut, concept_lut, required = self._skill_lut, self._concept_lut, self._required
         held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
         skill_lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
@@ -996,9 +1018,9 @@ class MatchingIndex:
         facts = self._served(rows[top[:limit]]) + near_facts
         failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules)
                                     for cf, d in zip(near_facts, distances[chosen:], strict=True)]
-        ids = self._c.ids
-        out = prep.explainer.results([ids[row] for row in rows[served].tolist()], facts, totals,
-                                     scores.values(served), distances, failures)
+        ids, served_rows = self._c.ids, rows[served]
+        out = prep.explainer.results([ids[row] for row in served_rows.tolist()], facts, totals,
+                                     scores.values(served), distances, failures, self._transfers(prep, served_rows))
         return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,
                        scores=totals[:chosen], near_miss_scores=totals[chosen:])
 

@@ -27,6 +27,7 @@ N_PARAMS = 12
  V_HAS_NICE, V_HAS_OCCUPATION, V_OCCUPATION) = range(12)
 N_VACANCY = 12
 EARTH_KM = 6371.0  # as scoring.haversine_km
+IN_TARGET, REACHED = 1, 2  # kernels.transfers' marks
 AHEAD = 8  # rows ahead whose skills and concepts are asked for (4 to 16 did alike)
 
 
@@ -281,3 +282,64 @@ def _contenders(totals, fails, best, eligible):
             out[n] = i
             n += 1
     return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def transfers(rows, held_starts, held_lens, held_skills, concept_starts, concept_lens, concepts, target_concepts,
+              target_weights, reach_skills, reach_starts, reach_concepts, norm, marks, weights, slots):
+    """What ``scoring.Explainer.transfer`` works out with sets, for the rows a query serves:
+    per row the target skills held (``exact``), the target concepts its concepts cover,
+    the fit through concepts that no exact skill reaches (summed in ascending concept order,
+    as the Explainer sums, then divided by ``norm``) and those concepts (``others``, ascending,
+    row i's at ``others_at[i]:others_at[i + 1]``).
+
+    ``target_concepts`` and ``target_weights``: the vacancy's occupation-fit target;
+    ``reach_skills`` its target skills, each reaching ``reach_concepts[reach_starts[j]:
+    reach_starts[j + 1]]`` of the target. Scratch, zero before and after: ``marks`` and
+    ``weights`` a byte and a double per concept, ``slots`` an int per skill."""
+    for j in range(len(target_concepts)):
+        marks[target_concepts[j]] = IN_TARGET
+        weights[target_concepts[j]] = target_weights[j]
+    for j in range(len(reach_skills)):
+        slots[reach_skills[j]] = j + 1
+    n = len(rows)
+    exact = np.zeros(n, np.int64)
+    covered = np.zeros(n, np.int64)
+    fit = np.zeros(n, np.float64)
+    others_at = np.zeros(n + 1, np.int64)
+    total = 0
+    for i in range(n):
+        total += concept_lens[rows[i]]
+    others = np.empty(total, np.int64)
+    m = 0
+    for i in range(n):
+        row = rows[i]
+        held_first, held_end = held_starts[row], held_starts[row] + held_lens[row]
+        for p in range(held_first, held_end):  # mark what the exactly held target skills reach
+            j = slots[held_skills[p]] - 1
+            if j >= 0:
+                exact[i] += 1
+                for q in range(reach_starts[j], reach_starts[j + 1]):
+                    marks[reach_concepts[q]] |= REACHED
+        through_others = 0.0
+        for p in range(concept_starts[row], concept_starts[row] + concept_lens[row]):
+            c = concepts[p]
+            if marks[c] & IN_TARGET:
+                covered[i] += 1
+                if not marks[c] & REACHED:
+                    through_others += weights[c]
+                    others[m] = c
+                    m += 1
+        fit[i] = through_others / norm
+        others_at[i + 1] = m
+        for p in range(held_first, held_end):  # and unmark
+            j = slots[held_skills[p]] - 1
+            if j >= 0:
+                for q in range(reach_starts[j], reach_starts[j + 1]):
+                    marks[reach_concepts[q]] = IN_TARGET
+    for j in range(len(target_concepts)):
+        marks[target_concepts[j]] = 0
+        weights[target_concepts[j]] = 0.0
+    for j in range(len(reach_skills)):
+        slots[reach_skills[j]] = 0
+    return exact, covered, fit, others_at, others[:m]

@@ -508,7 +508,7 @@ class Transfer(NamedTuple):
     (a tuple, not a frozen dataclass: one is made per result written, and that was slower)."""
 
     transfer_fit: float  # fit from concepts only reached through other skills
-    others: frozenset[int]  # those concepts
+    others: Collection[int]  # those concepts
     target_groups: int
     covered_groups: int
     exact_held: int
@@ -588,16 +588,18 @@ class Explainer:
             found = self._reaches[skill] = self.target_keys.intersection(self.knowledge.skill_concepts(skill))
         return found
 
-    def _carrying_transfer(self, held, concepts, fit: float) -> Transfer | None:
-        """The transfer when it carries the match, the cheap tests first: the part through
-        other skills is at most the whole fit, and half the target skills held exactly never carries."""
+    def _carrying_transfer(self, held, concepts, fit: float, known: Transfer | None = None) -> Transfer | None:
+        """The transfer (``known``, or worked out) when it carries the match, the cheap tests
+        first: the part through other skills is at most the whole fit, and half the target
+        skills held exactly never carries."""
         if fit < TRANSFER_CARRIES - 1e-9:
             return None
-        exact = self.vf.target_skills.intersection(held)
-        if 2 * len(exact) >= len(self.vf.target_skills):
-            return None
-        t = self.transfer(held, concepts, exact)
-        return t if t.carries else None
+        if known is None:
+            exact = self.vf.target_skills.intersection(held)
+            if 2 * len(exact) >= len(self.vf.target_skills):
+                return None
+            known = self.transfer(held, concepts, exact)
+        return known if known.carries else None
 
     def shared_labels(self, others, n: int = 3) -> str:
         """The heaviest concepts reached only through other skills, by name."""
@@ -605,8 +607,10 @@ class Explainer:
         heaviest = sorted(sorted(others), key=self.vf.target.__getitem__, reverse=True)[:n]
         return ", ".join(map(self.knowledge.concept_label, heaviest))
 
-    def explanation(self, held, concepts, fit: float, distance, modes, wanted=()) -> str:
-        """One line in plain English; names transferable skills when they carry the match."""
+    def explanation(self, held, concepts, fit: float, distance, modes, wanted=(), transfer: Transfer | None = None,
+                    ) -> str:
+        """One line in plain English; names transferable skills when they carry the match.
+        ``transfer``: the candidate's, if already known (as ``transfer(held, concepts)``)."""
         held = self.asked.intersection(held)
         parts = []
         if self.must:
@@ -617,7 +621,7 @@ class Explainer:
         if self.nice:
             parts.append(f"{len(self.nice.intersection(held))} of {len(self.nice)} nice-to-have skills")
         if self.vf.target_norm:
-            t = self._carrying_transfer(held, concepts, fit)
+            t = self._carrying_transfer(held, concepts, fit, transfer)
             if t is not None:
                 labels = self.shared_labels(t.others)
                 parts.append(f"transferable skills carry the match: the candidate's skills reach {t.covered_groups} "
@@ -639,8 +643,9 @@ class Explainer:
         return self.results([result_id], [cf], [score], [[values[k] for k in COMPONENTS]], [distance], [failures])[0]
 
     def results(self, ids: list[str], facts: list[CandidateFacts | Served], scores: list[float], values,
-                distances: list, failures: list | None = None) -> list[dict]:
-        """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each.
+                distances: list, failures: list | None = None, transfers: list[Transfer] | None = None) -> list[dict]:
+        """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each;
+        ``transfers`` each candidate's, if worked out already (the index does, compiled).
         The numbers of all are rounded at once."""
         n = len(COMPONENTS)
         values = np.asarray(values, np.float64).reshape(len(ids), n)
@@ -661,7 +666,8 @@ class Explainer:
                 "id": ids[i],
                 "score": row[-2],
                 "breakdown": _breakdown((row[:n], row[n:2 * n])),
-                "explanation": self.explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted),
+                "explanation": self.explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted,
+                                                transfers[i] if transfers else None),
                 "skill_gaps": self.skill_gaps(held),
                 "distance_km": None if distance is None else row[-1],
                 "conditions_to_check": sorted(cf.to_check, key=_unchecked_first) if cf.to_check else [],
