@@ -206,7 +206,9 @@ def score_rows(rows, dist, params, vacancy,
         if target_norm:
             covered = 0.0
             for p in range(concept_starts[row], concept_starts[row] + concept_lens[row]):
-                covered += concept_lut[concepts[p]]
+                weight = concept_lut[concepts[p]]
+                if weight != 0.0:  # most are not the target's: adding 0.0 alike, but each add waits for the last
+                    covered += weight
             fit = covered / target_norm
         else:
             fit = neutral
