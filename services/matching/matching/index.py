@@ -521,7 +521,7 @@ class _Prepared:
             v[kernels.V_HAS_OCCUPATION], v[kernels.V_OCCUPATION] = 1, index._occupations.code(vf.occupation)
         self.kernel_vacancy = v
         # what its results share (labels, gap entries), and the reach of skills as results meet them
-        self.explainer = scoring.Explainer(vf, index.knowledge, index.modules).prepare()
+        self.explainer = scoring.Explainer(vf, index.knowledge, index.modules, skill_key=skills.code).prepare()
         # what each target skill reaches of the target, for kernels.transfers
         reach = sorted((skills.code(s), sorted(self.explainer._reaches[s])) for s in vf.target_skills)
         self.reach_skills = np.array([code for code, _ in reach], np.int64)
@@ -796,14 +796,15 @@ class MatchingIndex:
     def _candidate_facts(self, row: int) -> CandidateFacts:
         return self._facts_of(np.array([row]))[0]
 
-    def _facts_of(self, rows: np.ndarray) -> list[CandidateFacts]:
-        """Stored rows back into the facts scoring explains (only for results served)."""
+    def _facts_of(self, rows: np.ndarray, served: list[scoring.Served] | None = None) -> list[CandidateFacts]:
+        """Stored rows back into the facts scoring explains (only for results served);
+        ``served``: what ``_served`` read of them already."""
         regions, cohorts, pc4s = self._regions.values, self._cohorts.values, self._areas.pc4
         skills, (held_skills, held_levels) = self._skills.values, self._c.raggeds["held"].data
         out = []
-        for row, served, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
+        for row, shown, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
                 level, available, held_start, held_len in zip(
-                rows.tolist(), self._served(rows), *self._c.read(rows, FACT_COLUMNS), strict=True):
+                rows.tolist(), served or self._served(rows), *self._c.read(rows, FACT_COLUMNS), strict=True):
             odd = self._odd_candidates.get(row)
             at = slice(held_start, held_start + held_len)
             out.append(CandidateFacts(
@@ -817,15 +818,15 @@ class MatchingIndex:
                 reach_km=reach,
                 travel_minutes=None if minutes == NO_LIMIT else float(minutes),
                 distance_km_limit=None if km == NO_LIMIT else float(km),
-                modes=served.modes,
+                modes=shown.modes,
                 needs=NEEDS_OF[needs],
-                to_check=served.to_check,
+                to_check=shown.to_check,
                 level=None if level == LEVEL_UNKNOWN else level,
                 available_from=date.fromordinal(available) if available else None,
                 held=dict(zip(map(skills.__getitem__, held_skills[at].tolist()), held_levels[at].tolist(),
                               strict=True)),
-                concepts=served.concepts,
-                wanted=served.wanted,
+                concepts=shown.concepts,
+                wanted=shown.wanted,
             ))
         return out
 
@@ -844,17 +845,18 @@ class MatchingIndex:
                 for i, (e, c, f) in enumerate(zip(exact.tolist(), covered.tolist(), fit.tolist(), strict=True))]
 
     def _served(self, rows: np.ndarray) -> list[scoring.Served]:
-        """Of stored rows, what their results show (cheaper than whole facts)."""
+        """Of stored rows, what their results show (cheaper than whole facts), held skills
+        by code (as the vacancies' explainers take them)."""
         raggeds = self._c.raggeds
         held, concepts, wanted = raggeds["held"].data[0], raggeds["concepts"].data[0], raggeds["wanted"].data[0]
-        skills, occupations, odd_rows = self._skills.values, self._occupations.values, self._odd_candidates
+        occupations, odd_rows = self._occupations.values, self._odd_candidates
         out = []
         for row, modes, checks, held_at, held_n, concepts_at, concepts_n, wanted_at, wanted_n in zip(
                 rows.tolist(), *self._c.read(rows, SERVED_COLUMNS), strict=True):
             to_check = CHECKS_OF[checks]
             odd = odd_rows.get(row)
             out.append(scoring.Served(
-                held=frozenset(map(skills.__getitem__, held[held_at:held_at + held_n].tolist())),
+                held=frozenset(held[held_at:held_at + held_n].tolist()),
                 concepts=tuple(concepts[concepts_at:concepts_at + concepts_n].tolist()),
                 modes=MODES_OF[modes],
                 wanted=tuple(map(occupations.__getitem__, wanted[wanted_at:wanted_at + wanted_n].tolist())),
@@ -944,23 +946,15 @@ class MatchingIndex:
             self._skill_lut = np.zeros((2 * len(self._skills.values), 3))
             self._required = np.zeros(len(self._skill_lut), np.bool_)
             self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
-        skill_lut, concept_lut, required = self._skill_lut, self._concept_lut, self._required
         held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
-        skill_lut[prep.codes] = prep.weights  # (must share, nice share, strict) per required skill
-        required[prep.codes] = True
-        concept_lut[prep.concepts] = prep.concept_weights
-        try:
-            rows, dist, fails, values, total, eligible_groups, top, near_top = kernels.score_rows(
-                rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
-                c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
-                held.starts, held.lens, held.data[0], held.data[1], required, skill_lut, STRENGTH_LUT,
-                concepts.starts, concepts.lens, concepts.data[0], concept_lut, float(vf.target_norm),
-                wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"],
-                max(limit, TOP_FOR_FAIRNESS), near_misses)
-        finally:
-            skill_lut[prep.codes] = 0.0
-            required[prep.codes] = False
-            concept_lut[prep.concepts] = 0.0
+        rows, dist, fails, values, total, eligible_groups, top, near_top = kernels.score_rows(
+            rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
+            c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
+            held.starts, held.lens, held.data[0], held.data[1], self._required, self._skill_lut, STRENGTH_LUT,
+            prep.codes, prep.weights, concepts.starts, concepts.lens, concepts.data[0], self._concept_lut,
+            prep.concepts, prep.concept_weights, float(vf.target_norm),
+            wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"],
+            max(limit, TOP_FOR_FAIRNESS), near_misses)
         top = _best(total, top, max(limit, TOP_FOR_FAIRNESS), t.ids, rows)
         near_top = _best(total, near_top, near_misses, t.ids, rows)
         return self._candidate_ranking(prep, rows, eligible_groups, _Ranked(total, values), top, near_top, dist,
@@ -1014,11 +1008,11 @@ class MatchingIndex:
         chosen = len(served) - len(near_top)
         totals, distances = scores.total[served].tolist(), dist[served].tolist()
         # what results show of the chosen; near-misses in full, for their why-not
-        near_facts = self._facts_of(rows[near_top])
-        facts = self._served(rows[top[:limit]]) + near_facts
-        failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules)
-                                    for cf, d in zip(near_facts, distances[chosen:], strict=True)]
-        ids, served_rows = self._c.ids, rows[served]
+        served_rows = rows[served]
+        facts = self._served(served_rows)
+        failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules) for cf, d in zip(
+            self._facts_of(served_rows[chosen:], facts[chosen:]), distances[chosen:], strict=True)]
+        ids = self._c.ids
         out = prep.explainer.results([ids[row] for row in served_rows.tolist()], facts, totals,
                                      scores.values(served), distances, failures, self._transfers(prep, served_rows))
         return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,

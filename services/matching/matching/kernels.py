@@ -92,9 +92,13 @@ def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, 
         if abs(lat[a] - lat0) > lat_span or abs(lon[a] - lon0) > lon_span:
             continue
         km = haversine_km(lat0, lon0, cos0, lat[a], lon[a], cos_lat[a])
-        band = 0
-        while band < bands and band_reach[band] < km:
-            band += 1
+        band, above = 0, bands  # the first band reaching km, by bisection (as searchsorted, left)
+        while band < above:
+            middle = (band + above) // 2
+            if band_reach[middle] < km:
+                band = middle + 1
+            else:
+                above = middle
         areas[k], area_km[k], area_band[k] = a, km, band
         k += 1
         if band < bands:
@@ -118,8 +122,8 @@ def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, 
 @njit(cache=True, nogil=True)
 def score_rows(rows, dist, params, vacancy,
                reach, hours_min, hours_max, needs, level, available_from, popcount,
-               held_starts, held_lens, held_skills, held_levels, required, skill_lut, strength,
-               concept_starts, concept_lens, concepts, concept_lut, target_norm,
+               held_starts, held_lens, held_skills, held_levels, required, skill_lut, strength, codes, weights,
+               concept_starts, concept_lens, concepts, concept_lut, target_concepts, target_weights, target_norm,
                wanted_starts, wanted_lens, wanted, similarities, groups, k, near_k):
     """Constraints, then the five components and the total of each row that is eligible
     or a near-miss (one failure, only just). Returns the rows kept and their km, failure
@@ -128,10 +132,17 @@ def score_rows(rows, dist, params, vacancy,
     of the eligible rows that may be among the best ``k`` and of the near-misses that may
     be among the best ``near_k`` (``_contenders``).
 
-    ``skill_lut[skill]`` holds (must share, nice share, strict) of the vacancy's required
-    skills (``required[skill]`` says which), ``concept_lut[concept]`` its occupation-fit
-    target weights, ``similarities`` its occupation's similarity to each occupation code
-    (empty when ESCO does not know it)."""
+    The vacancy's required skills (``codes``) with their (must share, nice share, strict)
+    (``weights``) go into ``skill_lut`` and ``required`` (a byte a skill, whether it is
+    required), its occupation-fit target weights into ``concept_lut``, for the pass: these
+    tables are zero before and after. ``similarities``: the vacancy's occupation's similarity
+    to each occupation code (empty when ESCO does not know it)."""
+    for j in range(len(codes)):
+        required[codes[j]] = True
+        for x in range(3):
+            skill_lut[codes[j], x] = weights[j, x]
+    for j in range(len(target_concepts)):
+        concept_lut[target_concepts[j]] = target_weights[j]
     n = len(rows)
     kept = np.empty(n, np.int64)
     kept_dist = np.empty(n, np.float64)
@@ -251,6 +262,12 @@ def score_rows(rows, dist, params, vacancy,
                      + params[P_W_WISHES] * wishes + params[P_W_DISTANCE] * closeness)
         _keep_best(near_totals if fails else top_totals, totals[m])
         m += 1
+    for j in range(len(codes)):
+        required[codes[j]] = False
+        for x in range(3):
+            skill_lut[codes[j], x] = 0.0
+    for j in range(len(target_concepts)):
+        concept_lut[target_concepts[j]] = 0.0
     totals, fails_out = totals[:m], fails_out[:m]
     return (kept[:m], kept_dist[:m], fails_out, values[:m], totals, eligible_groups,
             _contenders(totals, fails_out, top_totals, True), _contenders(totals, fails_out, near_totals, False))

@@ -23,7 +23,7 @@ adaptation) would make it a match. Then a weighted score over ``WEIGHTS``.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -521,6 +521,10 @@ class Transfer(NamedTuple):
         return self.transfer_fit >= TRANSFER_CARRIES and 2 * self.exact_held < self.target_skills
 
 
+def _same(value):
+    return value
+
+
 def _unchecked_first(condition: str) -> tuple[bool, str]:
     return condition not in UNCHECKED_CONDITIONS, condition
 
@@ -534,22 +538,29 @@ class Explainer:
     component values, distance and travel modes differ. The index and the
     brute-force reference both write through here, so their texts agree."""
 
-    def __init__(self, vf: VacancyFacts, knowledge=None, modules: ModuleCatalogue | None = None):
+    def __init__(self, vf: VacancyFacts, knowledge=None, modules: ModuleCatalogue | None = None,
+                 skill_key: Callable[[str], Hashable] | None = None):
+        """``skill_key``: how the held skills handed in are named, if not by URI (the index
+        hands its int codes: no string objects to chase); such an explainer must be handed
+        each candidate's transfer, worked out already."""
         self.vf = vf
         self.knowledge = knowledge = knowledge or esco.knowledge()
         modules = modules or CATALOGUE
+        self.coded = skill_key is not None
+        key = skill_key or _same
         self.gaps = []
         for requirement, wanted in (("must_have", vf.must), ("nice_to_have", vf.nice)):
             for skill, weight in sorted(wanted, key=lambda sw: (-sw[1], sw[0])):
-                self.gaps.append((skill, {"skill": skill, "label": knowledge.label(skill), "requirement": requirement,
-                                          "weight": weight, "closable_by": list(modules.modules_for(skill))}))
-        self.must = frozenset(s for s, _ in vf.must)
-        self.must_closable = frozenset(s for s in self.must if modules.closable(s))
-        self.nice = frozenset(s for s, _ in vf.nice)
+                self.gaps.append((key(skill), {
+                    "skill": skill, "label": knowledge.label(skill), "requirement": requirement, "weight": weight,
+                    "closable_by": list(modules.modules_for(skill))}))
+        self.must = frozenset(key(s) for s, _ in vf.must)
+        self.must_closable = frozenset(key(s) for s, _ in vf.must if modules.closable(s))
+        self.nice = frozenset(key(s) for s, _ in vf.nice)
         self.target_keys = frozenset(vf.target)
         # every skill an explanation asks about: a candidate's held skills are cut to these
         # once, and the several questions asked of them are asked of a set of a few
-        self.asked = self.must | self.nice | vf.target_skills
+        self.asked = self.must | self.nice | frozenset(map(key, vf.target_skills))
         self._reaches: dict[str, frozenset[int]] = {}
         self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
         self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
@@ -560,6 +571,8 @@ class Explainer:
 
     def transfer(self, held, concepts, exact: frozenset[str] | None = None) -> Transfer:
         """``exact``: the target skills held, when known."""
+        if self.coded:  # held skills by code: not comparable with the target's skills
+            raise ValueError("an explainer of coded skills is handed each candidate's transfer")
         vf = self.vf
         exact = vf.target_skills.intersection(held) if exact is None else exact
         covered = self.target_keys.intersection(concepts)
