@@ -406,7 +406,7 @@ class _Table:
             for name in raggeds:
                 fields += [(f"{name}.start", np.uint32), (f"{name}.len", np.uint16)]  # see _Ragged.MAX_*
             self.records = np.zeros(0, _record_type(fields))
-            self._bind()
+        self._bind()
         self.n = 0
         self.free: list[int] = []
         self.ids: list[str | None] = []
@@ -420,20 +420,24 @@ class _Table:
             raise AttributeError(name) from None
 
     def _bind(self) -> None:
-        """The packed columns and the raggeds' spans as views of the records."""
+        """The packed columns and the raggeds' spans as views of the records (and every
+        column and span by name, for ``read``)."""
+        if self.records is None:
+            self._fields = self.columns
+            return
         for name in self.records.dtype.names:
             if "." not in name:
                 self.columns[name] = self.records[name]
         for name, ragged in self.raggeds.items():
             ragged.starts, ragged.lens = self.records[f"{name}.start"], self.records[f"{name}.len"]
+        self._fields = {**self.columns, **{f"{name}.{part}": getattr(ragged, part + "s")
+                                           for name, ragged in self.raggeds.items() for part in ("start", "len")}}
 
     def read(self, rows: np.ndarray, names: tuple[str, ...]) -> list[list]:
         """These columns (or spans, as "held.start") of these rows, a list a column: a gather
         a column (a gather of whole records and their tolist() cost ten times as much)."""
-        columns = self.columns
-        spans = {f"{name}.{part}": getattr(ragged, part + "s")
-                 for name, ragged in self.raggeds.items() for part in ("start", "len")}
-        return [(columns[name] if name in columns else spans[name])[rows].tolist() for name in names]
+        fields = self._fields
+        return [fields[name][rows].tolist() for name in names]
 
     def reserve(self, rows: int) -> None:
         capacity = len(self.columns["alive"])
@@ -444,8 +448,8 @@ class _Table:
                     self.columns[name] = _resized(column, capacity)
             if self.records is not None:
                 self.records = _resized(self.records, capacity)
-                self._bind()
-            else:
+            self._bind()
+            if self.records is None:
                 for ragged in self.raggeds.values():
                     ragged.grow_rows(capacity)
             if self.cells is not None:
@@ -804,7 +808,8 @@ class MatchingIndex:
         out = []
         for row, shown, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
                 level, available, held_start, held_len in zip(
-                rows.tolist(), served or self._served(rows), *self._c.read(rows, FACT_COLUMNS), strict=True):
+                rows.tolist(), self._served(rows) if served is None else served, *self._c.read(rows, FACT_COLUMNS),
+                strict=True):
             odd = self._odd_candidates.get(row)
             at = slice(held_start, held_start + held_len)
             out.append(CandidateFacts(
