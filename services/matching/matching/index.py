@@ -316,7 +316,7 @@ VACANCY_COLUMNS = {
 }
 NO_DATE = np.iinfo(np.int32).max
 # the candidate columns a query reads row by row (kernels.select_rows, kernels.score_rows): packed
-QUERY_COLUMNS = ("active", "reach", "hours_min", "hours_max", "needs", "level", "available_from", "groups")
+QUERY_COLUMNS = ("reach", "hours_min", "hours_max", "needs", "level", "available_from", "groups")
 
 
 class _CellIndex:
@@ -324,7 +324,12 @@ class _CellIndex:
 
     Built by one stable sort; a row whose cell changes afterwards (or a new row)
     goes on a short list of moved rows instead, until that list outgrows a
-    sixteenth of the rows and the sort is redone: O(1) per change, amortised."""
+    sixteenth of the rows and the sort is redone: O(1) per change, amortised.
+
+    Beside each filed row lie its least and most hours a week, so the first cut also
+    leaves out rows whose hours are too far off the vacancy's without reading their
+    record elsewhere in memory (a third of the rows, for a full-time vacancy); a row
+    whose hours change is refiled as if it moved."""
 
     NONE = np.iinfo(np.uint32).max
     REBUILD_MIN = 4096  # moved rows tolerated before a rebuild is considered
@@ -334,6 +339,7 @@ class _CellIndex:
         self.start = np.zeros(n_areas * bands + 1, np.int64)
         self.rows = np.zeros(0, np.int64)
         self.indexed = np.zeros(0, np.uint32)  # per row: the cell it is filed under, or NONE
+        self.hours = np.zeros((0, 2), np.uint8)  # per filed row (as ``rows``): least and most hours
         self.moved: list[int] = []
         self.max_band = 0  # no row has a higher band (removed rows may count): how far a query must look
 
@@ -342,32 +348,38 @@ class _CellIndex:
         grown[:len(self.indexed)] = self.indexed[:capacity]
         self.indexed = grown
 
-    def changed(self, row: int, cell: int) -> None:
+    def changed(self, row: int, cell: int, hours_changed: bool = False) -> None:
         self.max_band = max(self.max_band, cell % self.bands)
+        if hours_changed:
+            self.indexed[row] = self.NONE  # the hours filed with it are stale: no longer filed
         if self.indexed[row] != cell:
             self.moved.append(row)
 
-    def rebuild(self, cells: np.ndarray) -> None:
+    def rebuild(self, cells: np.ndarray, hours_min: np.ndarray, hours_max: np.ndarray) -> None:
         self.rows = np.argsort(cells, kind="stable")
         self.start = np.searchsorted(cells[self.rows], np.arange(len(self.start)), side="left")
+        self.hours = np.stack((hours_min[self.rows], hours_max[self.rows]), axis=1)
         self.indexed[:len(cells)] = cells
         self.moved = []
         self.max_band = int((cells % self.bands).max()) if len(cells) else 0
 
-    def select(self, areas: _Areas, area: int, km: float, band_reach: np.ndarray, cells: np.ndarray,
-               active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def select(self, areas: _Areas, area: int, km: float, band_reach: np.ndarray, hours: tuple[int, int, int],
+               cells: np.ndarray, active: np.ndarray, hours_min: np.ndarray,
+               hours_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Active rows whose cell's band could reach ``area`` (``band_reach``: each band's
         reach, ascending) if it lies within ``km``, and each row's km from it. Cells are
-        numbered area by area, so per area the rows wanted are one run of the sorted rows."""
+        numbered area by area, so per area the rows wanted are one run of the sorted rows.
+        ``hours``: the vacancy's least and most hours, and how far off a row's may be (rows
+        not filed yet are not held to it here: the query pass checks it again anyway)."""
         bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
-            self.rebuild(cells)
+            self.rebuild(cells, hours_min, hours_max)
         if area == areas.unknown:  # no distance to anyone: nobody in reach
             return np.zeros(0, np.int64), np.zeros(0)
         lat_span, lon_span = areas.box(area, km)
         rows, row_km, seen, seen_km, seen_band = kernels.select_rows(
             area, areas.lat, areas.lon, areas.cos_lat, lat_span, lon_span, band_reach, bands, self.start, self.rows,
-            active, cells, self.indexed, bool(self.moved))
+            *hours, self.hours, active, cells, self.indexed, bool(self.moved))
         if self.moved:
             band_from = np.full(len(self.start) // bands, bands)
             band_from[seen] = seen_band
@@ -381,7 +393,7 @@ class _CellIndex:
         return rows, row_km
 
     def nbytes(self) -> int:
-        return self.start.nbytes + self.rows.nbytes + self.indexed.nbytes + 8 * len(self.moved)
+        return self.start.nbytes + self.rows.nbytes + self.hours.nbytes + self.indexed.nbytes + 8 * len(self.moved)
 
 
 def _record_type(fields: list[tuple[str, type]]) -> np.dtype:
@@ -647,12 +659,13 @@ class MatchingIndex:
             known = profile.candidate_id in t.row_of
             row = t.row_for(profile.candidate_id)
             scalars = self._candidate_scalars(cf)
+            hours_changed = known and (int(t.columns["hours_min"][row]), int(t.columns["hours_max"][row])) != cf.hours
             for name, value in scalars.items():
                 t.columns[name][row] = value
             if in_pool is not None or not known:
                 t.columns["in_pool"][row] = True if in_pool is None else in_pool
             t.columns["active"][row] = t.columns["in_pool"][row]
-            t.cells.changed(row, scalars["cell"])
+            t.cells.changed(row, scalars["cell"], hours_changed)
             odd = self._odd(cf, scalars["area"])
             if odd:
                 self._odd_candidates[row] = odd
@@ -785,7 +798,7 @@ class MatchingIndex:
         t.ids = [ids[i] for i in order.tolist()]
         t.row_of = {candidate_id: i for i, candidate_id in enumerate(t.ids)}
         t.n = n
-        t.cells.rebuild(t.cell[:n])
+        t.cells.rebuild(t.cell[:n], t.hours_min[:n], t.hours_max[:n])
 
     def _skill_concept_matrix(self) -> sparse.csr_matrix:
         """Skill code -> the concepts it reaches, as a 0/1 matrix (unknown skills: none)."""
@@ -942,8 +955,8 @@ class MatchingIndex:
         # the rows of the areas as far as the farthest reaching band could come from, from
         # each area's first reach band within which the vacancy is in near-miss reach
         rows, dist = t.cells.select(self._areas, self._areas.index.get(vf.pc4, self._areas.unknown),
-                                    self._band_reach[t.cells.max_band], self._band_reach, c["cell"][:t.n],
-                                    c["active"][:t.n])
+                                    self._band_reach[t.cells.max_band], self._band_reach, (*vf.hours, NEAR_HOURS),
+                                    *(c[name][:t.n] for name in ("cell", "active", "hours_min", "hours_max")))
         rows, dist = self._filter_candidates(rows, dist, filters)
 
         # constraints and components in one compiled pass: the eligible and the near-misses

@@ -73,12 +73,15 @@ def distances_km(area, lat, lon, cos_lat):
 
 
 @njit(cache=True, nogil=True)
-def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, start, sorted_rows, active, cells,
-                indexed, check_filed):
+def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, start, sorted_rows, hours_lo,
+                hours_hi, near_hours, sorted_hours, active, cells, indexed, check_filed):
     """The active rows that may be in reach of ``area``, with their km from it.
 
     Areas within ``lat_span`` and ``lon_span`` of it are measured; of each, the rows of
-    the cells from the first band whose reach (``band_reach``, ascending) gets that far.
+    the cells from the first band whose reach (``band_reach``, ascending) gets that far,
+    whose hours (``sorted_hours``: least and most, as ``sorted_rows``) are at most
+    ``near_hours`` off the vacancy's ``hours_lo``..``hours_hi``. Without a branch a row:
+    which rows pass is unpredictable, and a mispredicted branch costs more than the write.
     With ``check_filed``, only rows still filed under their cell (see _CellIndex). Also
     returns the areas measured, their km and first band (for rows not yet filed)."""
     n_areas = len(lat)
@@ -110,12 +113,13 @@ def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, 
         a, band = areas[i], area_band[i]
         if band >= bands:
             continue
+        km = area_km[i]
         for p in range(start[a * bands + band], start[(a + 1) * bands]):
             row = sorted_rows[p]
-            if active[row] and (not check_filed or cells[row] == indexed[row]):
-                rows[n] = row
-                dist[n] = area_km[i]
-                n += 1
+            rows[n] = row
+            dist[n] = km
+            near = max(hours_lo - np.int64(sorted_hours[p, 1]), np.int64(sorted_hours[p, 0]) - hours_hi) <= near_hours
+            n += near & active[row] & (not check_filed or cells[row] == indexed[row])
     return rows[:n], dist[:n], areas[:k], area_km[:k], area_band[:k]
 
 
@@ -161,6 +165,7 @@ def score_rows(rows, dist, params, vacancy,
     for i in range(n):
         if i + AHEAD < n:
             ahead = rows[i + AHEAD]
+            prefetch(reach, rows[min(i + 2 * AHEAD, n - 1)])  # the record further ahead: its spans are read next
             prefetch(held_skills, held_starts[ahead])
             prefetch(held_levels, held_starts[ahead])
             prefetch(concepts, concept_starts[ahead])

@@ -252,6 +252,19 @@ def test_a_changed_profile_is_matched_as_changed(index):
     assert index.candidates_for_vacancy("v1").ids == ["c"]
 
 
+def test_changed_hours_are_matched_as_changed_after_a_load():
+    # the first cut files each row's hours with it: a change of hours alone must refile the row
+    idx = MatchingIndex(knowledge())
+    idx.load([f.candidate("part", skills=[f.SORT_WASTE], hours_per_week=8),
+              f.candidate("full", skills=[f.SORT_WASTE], hours_per_week=40)],
+             [f.vacancy("v40", skills_required=[f.SORT_WASTE], hours_per_week=40)])
+    assert idx.candidates_for_vacancy("v40").ids == ["full"]
+    idx.upsert_candidate(f.candidate("part", skills=[f.SORT_WASTE], hours_per_week=40))
+    idx.upsert_candidate(f.candidate("full", skills=[f.SORT_WASTE], hours_per_week=8))
+    assert idx.candidates_for_vacancy("v40").ids == ["part"]
+    assert idx.candidates_for_vacancy("v40").near_misses == []  # 32 hours short is no near-miss
+
+
 def test_a_placement_takes_the_candidate_out_of_the_pool_and_an_ended_one_puts_them_back(index):
     index.upsert_candidate(f.candidate("c", skills=[f.SORT_WASTE]))
     assert index.set_in_pool("c", False)
