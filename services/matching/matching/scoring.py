@@ -562,6 +562,7 @@ class Explainer:
         # once, and the several questions asked of them are asked of a set of a few
         self.asked = self.must | self.nice | frozenset(map(key, vf.target_skills))
         self._reaches: dict[str, frozenset[int]] = {}
+        self._skills_texts: dict[tuple[int, int, int], str] = {}
         self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
         self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
 
@@ -620,19 +621,29 @@ class Explainer:
         heaviest = sorted(sorted(others), key=self.vf.target.__getitem__, reverse=True)[:n]
         return ", ".join(map(self.knowledge.concept_label, heaviest))
 
+    def _skills_text(self, n_must: int, n_closable: int, n_nice: int) -> str:
+        """What the explanation says of the must-haves and nice-to-haves held (a vacancy's
+        results say one of a few such texts: each is written once)."""
+        parts = []
+        if self.must:
+            closable = len(self.must_closable) - n_closable
+            text = f"holds {n_must} of {len(self.must)} must-have skills"
+            parts.append(text + (f" ({closable} more closable by a module)" if closable else ""))
+        if self.nice:
+            parts.append(f"{n_nice} of {len(self.nice)} nice-to-have skills")
+        return "; ".join(parts)
+
     def explanation(self, held, concepts, fit: float, distance, modes, wanted=(), transfer: Transfer | None = None,
                     ) -> str:
         """One line in plain English; names transferable skills when they carry the match.
         ``transfer``: the candidate's, if already known (as ``transfer(held, concepts)``)."""
         held = self.asked.intersection(held)
-        parts = []
-        if self.must:
-            n_held = len(self.must.intersection(held))
-            closable = len(self.must_closable) - len(self.must_closable.intersection(held))
-            text = f"holds {n_held} of {len(self.must)} must-have skills"
-            parts.append(text + (f" ({closable} more closable by a module)" if closable else ""))
-        if self.nice:
-            parts.append(f"{len(self.nice.intersection(held))} of {len(self.nice)} nice-to-have skills")
+        key = (len(self.must.intersection(held)), len(self.must_closable.intersection(held)),
+               len(self.nice.intersection(held)))
+        skills_text = self._skills_texts.get(key)
+        if skills_text is None:
+            skills_text = self._skills_texts[key] = self._skills_text(*key)
+        parts = [skills_text] if skills_text else []
         if self.vf.target_norm:
             t = self._carrying_transfer(held, concepts, fit, transfer)
             if t is not None:
