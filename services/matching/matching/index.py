@@ -81,6 +81,7 @@ KERNEL_PARAMS = np.zeros(kernels.N_PARAMS)
                                           NEAR_SKILLS_STRICT, NEUTRAL, WISH_OCCUPATION_SHARE)
 (KERNEL_PARAMS[kernels.P_W_MUST], KERNEL_PARAMS[kernels.P_W_NICE], KERNEL_PARAMS[kernels.P_W_FIT],
  KERNEL_PARAMS[kernels.P_W_WISHES], KERNEL_PARAMS[kernels.P_W_DISTANCE]) = (WEIGHTS[k] for k in scoring.COMPONENTS)
+WEIGHT_VALUES = np.array(scoring.WEIGHT_ROW)
 LEVEL_UNKNOWN = 127  # passes any required level
 # Reach bands (km, upper bounds) for the first cut: a candidate's cell is their PC4
 # area and band, and a query keeps the cells whose band could reach the vacancy.
@@ -1033,9 +1034,10 @@ class MatchingIndex:
         facts = self._served(served_rows)
         failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules) for cf, d in zip(
             self._facts_of(served_rows[chosen:], facts[chosen:]), distances[chosen:], strict=True)]
-        ids = self._c.ids
-        out = prep.explainer.results([ids[row] for row in served_rows.tolist()], facts, totals,
-                                     scores.values(served), distances, failures, self._transfers(prep, served_rows))
+        ids, values = self._c.ids, scores.values(served)
+        out = prep.explainer.results([ids[row] for row in served_rows.tolist()], facts, totals, values, distances,
+                                     failures, self._transfers(prep, served_rows),
+                                     _result_numbers(values, scores.total[served], dist[served]))
         return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,
                        scores=totals[:chosen], near_miss_scores=totals[chosen:])
 
@@ -1210,6 +1212,19 @@ def compile_queries(knowledge: esco.SkillKnowledge | None = None) -> None:
 # per groups bit pattern, which target groups it holds: a histogram of patterns times this counts them
 # (in floats, for BLAS: the counts stay exact integers)
 GROUP_MEMBERS = np.array([[bool(bits & bit) for bit in GROUP_BITS.values()] for bits in range(256)], np.float64)
+
+
+def _result_numbers(values: np.ndarray, totals: np.ndarray, distances: np.ndarray) -> list[list[float]]:
+    """``scoring.result_numbers``, compiled (a dozen numpy calls on a dozen rows cost more
+    than their numbers); what lies too near a tie is rounded by ``round()`` as there."""
+    raw, numbers, unsure, ok = kernels.result_numbers(values, WEIGHT_VALUES, totals, distances,
+                                                      scoring.RESULT_SCALES)
+    if not ok:  # large, or NaN: as scoring does it
+        return scoring.result_numbers(values, totals.tolist(), distances.tolist())
+    out = numbers.tolist()
+    for i, j in zip(*np.nonzero(unsure), strict=True):
+        out[i][j] = round(float(raw[i, j]), scoring.RESULT_DIGITS[j])
+    return out
 
 
 def _group_counts(patterns: np.ndarray) -> dict[str, int]:

@@ -367,3 +367,34 @@ def transfers(rows, held_starts, held_lens, held_skills, concept_starts, concept
     for j in range(len(reach_skills)):
         slots[reach_skills[j]] = 0
     return exact, covered, fit, others_at, others[:m]
+
+
+@njit(cache=True, nogil=True)
+def result_numbers(values, weights, totals, distances, scales):
+    """The numbers ``scoring.Explainer.results`` shows, a row a result: component values,
+    their contributions (times ``weights``), the total and the km, each scaled by its
+    ``scales`` (10 ** digits), rounded half to even and scaled back, as ``scoring.rounded``
+    does in numpy; ``unsure`` marks those within rounding error of a tie, which ``round()``
+    redoes (``raw``: the numbers before rounding). Large values (1e5 and up) or NaN: ``ok``
+    is False, and all are ``round()``'s."""
+    n, k = values.shape
+    raw = np.empty((n, 2 * k + 2), np.float64)
+    for i in range(n):
+        for j in range(k):
+            raw[i, j] = values[i, j]
+            raw[i, k + j] = values[i, j] * weights[j]
+        raw[i, 2 * k] = totals[i]
+        raw[i, 2 * k + 1] = distances[i]
+    out = np.empty_like(raw)
+    unsure = np.zeros(raw.shape, np.bool_)
+    ok = True
+    for i in range(n):
+        for j in range(2 * k + 2):
+            x = raw[i, j]
+            if not abs(x) < 1e5:
+                ok = False
+            scaled = x * scales[j]
+            nearest = np.rint(scaled)
+            out[i, j] = nearest / scales[j]
+            unsure[i, j] = abs(scaled - nearest) >= 0.5 - 1e-6
+    return raw, out, unsure, ok

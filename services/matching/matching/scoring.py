@@ -530,6 +530,19 @@ def _unchecked_first(condition: str) -> tuple[bool, str]:
 
 
 RESULT_DIGITS = (4,) * (2 * len(COMPONENTS) + 1) + (1,)
+RESULT_SCALES = np.array([10.0 ** d for d in RESULT_DIGITS])  # as rounded() scales
+
+
+def result_numbers(values: np.ndarray, scores: list[float], distances: list) -> list[list[float]]:
+    """Per result, rounded as shown: component values and contributions (4 digits), the score
+    (4) and the km (1; 0 for none), in a row."""
+    n = len(COMPONENTS)
+    numbers = np.empty((len(values), 2 * n + 2))
+    numbers[:, :n] = values
+    np.multiply(values, WEIGHT_ROW, out=numbers[:, n:2 * n])
+    numbers[:, -2] = scores
+    numbers[:, -1] = [0.0 if d is None else d for d in distances]
+    return rounded(numbers, RESULT_DIGITS).tolist()
 
 
 class Explainer:
@@ -667,20 +680,17 @@ class Explainer:
         return self.results([result_id], [cf], [score], [[values[k] for k in COMPONENTS]], [distance], [failures])[0]
 
     def results(self, ids: list[str], facts: list[CandidateFacts | Served], scores: list[float], values,
-                distances: list, failures: list | None = None, transfers: list[Transfer] | None = None) -> list[dict]:
+                distances: list, failures: list | None = None, transfers: list[Transfer] | None = None,
+                numbers: list[list[float]] | None = None) -> list[dict]:
         """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each;
-        ``transfers`` each candidate's, if worked out already (the index does, compiled).
+        ``transfers`` each candidate's, if worked out already (the index does, compiled), and
+        ``numbers`` too (``result_numbers``'s, the index's compiled).
         The numbers of all are rounded at once."""
         n = len(COMPONENTS)
         values = np.asarray(values, np.float64).reshape(len(ids), n)
         fits = values[:, COMPONENTS.index("occupation_fit")].tolist()
-        # per result: values and contributions (4 digits), score (4) and km (1), rounded at once
-        numbers = np.empty((len(ids), 2 * n + 2))
-        numbers[:, :n] = values
-        np.multiply(values, WEIGHT_ROW, out=numbers[:, n:2 * n])
-        numbers[:, -2] = scores
-        numbers[:, -1] = [0.0 if d is None else d for d in distances]
-        numbers = rounded(numbers, RESULT_DIGITS).tolist()
+        if numbers is None:
+            numbers = result_numbers(values, scores, distances)
         out = []
         asked = self.asked
         for i, cf in enumerate(facts):
