@@ -650,7 +650,10 @@ class Explainer:
                     ) -> str:
         """One line in plain English; names transferable skills when they carry the match.
         ``transfer``: the candidate's, if already known (as ``transfer(held, concepts)``)."""
-        held = self.asked.intersection(held)
+        return self._explanation(self.asked.intersection(held), concepts, fit, distance, modes, wanted, transfer)
+
+    def _explanation(self, held, concepts, fit, distance, modes, wanted, transfer) -> str:
+        """``explanation`` of held skills cut to the asked ones already."""
         key = (len(self.must.intersection(held)), len(self.must_closable.intersection(held)),
                len(self.nice.intersection(held)))
         skills_text = self._skills_texts.get(key)
@@ -700,8 +703,8 @@ class Explainer:
                 "id": ids[i],
                 "score": row[-2],
                 "breakdown": _breakdown((row[:n], row[n:2 * n])),
-                "explanation": self.explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted,
-                                                transfers[i] if transfers else None),
+                "explanation": self._explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted,
+                                                 transfers[i] if transfers else None),
                 "skill_gaps": self.skill_gaps(held),
                 "distance_km": None if distance is None else row[-1],
                 "conditions_to_check": sorted(cf.to_check, key=_unchecked_first) if cf.to_check else [],
