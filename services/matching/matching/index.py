@@ -4,10 +4,12 @@ Every candidate is a row of fixed-width columns (PC4 area, reach, hours, needs,
 level, the filters) and three variable-length rows kept in flat arrays: held
 skills with their level, the skill-tree concepts those skills reach, wanted
 occupations. A query takes the candidates whose (area, reach band) cell could
-reach the vacancy, counts the hard constraints column-wise, keeps the eligible
-and the near-misses, and scores them in a few numpy passes. Only the results
-served are turned back into facts and written by ``scoring.Explainer``, the
-code the brute-force reference writes with, so texts cannot drift apart.
+reach the vacancy and whose hours are near enough, then checks the hard
+constraints and scores the eligible and the near-misses in one compiled pass
+(``kernels``). Rows lie in memory by cell, areas along a Hilbert curve, so that
+pass reads a few long stretches: its cost is waiting for memory. Only the results
+served are read back and written by ``scoring.Explainer``, the code the
+brute-force reference writes with, so texts cannot drift apart.
 
 Updates are incremental: a changed profile rewrites its row (a longer row moves
 to the end of its flat arrays, compacted once they are half garbage), columns
