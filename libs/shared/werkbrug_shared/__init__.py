@@ -8,3 +8,6 @@ so it is set here, before any service module can import psycopg.
 import os
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+# JSON on the wire through orjson for every process that talks RPC (wire_json.py)
+from werkbrug_shared import wire_json  # noqa: E402, F401

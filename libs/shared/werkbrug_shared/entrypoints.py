@@ -60,6 +60,8 @@ from werkbrug_shared.events.catalogue import event_type as catalogued
 
 log = logging.getLogger(__name__)
 
+TRANSIENT = 1  # AMQP delivery mode: kept in memory only
+
 # What a connection lost mid-way raises: socket errors, and py-amqp's own.
 CONNECTION_LOST = (OSError, AMQPError)
 
@@ -97,8 +99,10 @@ class RpcReplies(RpcConsumer):
     waiting for the broker's confirm. Here the reply is serialised once, and a
     call that cannot have written anything is answered without a confirm over a
     connection kept for that: were such a reply lost, the caller's retry after
-    its timeout only reads again. Calls that may have written keep nameko's
-    confirmed publish, so their reply (and record, see ``Rpc``) holds."""
+    its timeout only reads again; for the same reason it is sent transient, which
+    spares the broker writing it (rankings are about 14 kB). Calls that may have
+    written keep nameko's confirmed, persistent publish, so their reply (and
+    record, see ``Rpc``) holds."""
 
     def setup(self):
         super().setup()
@@ -136,10 +140,11 @@ class RpcReplies(RpcConsumer):
                 {"result": None, "error": serialize(UnserializableValueError(result))}, serializer)
             result = None
         content_type, content_encoding, body = encoded
+        # an unconfirmed reply is not written to the broker's disk either: it may be lost all the same
         reply = dict(content_type=content_type, content_encoding=content_encoding, exchange=self.exchange,
                      routing_key=message.properties["reply_to"],
-                     correlation_id=message.properties.get("correlation_id"), delivery_mode=PERSISTENT,
-                     retry=True, retry_policy=DEFAULT_RETRY_POLICY)
+                     correlation_id=message.properties.get("correlation_id"),
+                     delivery_mode=PERSISTENT if confirm else TRANSIENT, retry=True, retry_policy=DEFAULT_RETRY_POLICY)
         if confirm:
             with get_producer(self.amqp_uri, True, self.ssl, self.login_method) as producer:
                 producer.publish(body, **reply)

@@ -1,0 +1,61 @@
+"""JSON on the wire, written and read by orjson.
+
+RPC calls and replies travel as kombu's ``json`` (``application/json``). kombu
+writes and reads it with the standard library, which took about a third of a
+millisecond to write a ranking's 14 kB and a fifth to read it, several times
+what orjson takes. This registers an orjson codec under the same name and
+content type, so every werkbrug process writes and reads faster while the
+bytes stay plain JSON that any kombu client reads.
+
+What orjson cannot write exactly as kombu would (datetimes and dates, which
+kombu wraps as ``{"__type__": ..., "__value__": ...}``; Decimals, bytes,
+subclasses of str, int, dict and list, non-string keys, integers beyond 64
+bits) falls back to kombu's own writer, and a payload holding such a wrapper,
+NaN or Infinity, or a run of 20 digits (an integer orjson would read as a
+float) is read by kombu's reader. Two things differ from kombu: a
+float that is not finite is written as ``null`` (JSON has no such number), and
+a UUID as its plain string. werkbrug's services send neither: they send
+identifiers as strings.
+"""
+
+from __future__ import annotations
+
+import kombu.serialization
+import orjson
+from kombu.utils import json as kombu_json
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+_WRAPPED = b'"__type__"'
+# a run of 20 digits, found by turning every digit into 0 (bytes.translate and a
+# substring test take microseconds where a regular expression takes hundreds)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 20
+
+
+def _not_plain(value):
+    raise TypeError  # orjson gives up; kombu writes it
+
+
+def dumps(value) -> bytes:
+    try:
+        return orjson.dumps(value, default=_not_plain, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return kombu_json.dumps(value).encode()
+
+
+def loads(data):
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if _WRAPPED not in raw and _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, or not JSON at all: kombu's reader says which
+    return kombu_json.loads(raw)
+
+
+def register() -> None:
+    """Take over kombu's ``json`` serializer (same name, same content type)."""
+    kombu.serialization.register("json", dumps, loads, content_type="application/json", content_encoding="utf-8")
+
+
+register()
