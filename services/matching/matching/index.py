@@ -301,10 +301,9 @@ class _Codes:
 
 
 # what a result read back from a row needs (see _served), and whole facts besides (_facts_of)
-SERVED_COLUMNS = ("modes", "to_check", "held.start", "held.len", "concepts.start", "concepts.len", "wanted.start",
-                  "wanted.len")
+SERVED_COLUMNS = ("modes", "to_check", "held.start", "held.len", "wanted.start", "wanted.len")
 FACT_COLUMNS = ("area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
-                "km", "needs", "level", "available_from", "held.start", "held.len")
+                "km", "needs", "level", "available_from", "held.start", "held.len", "concepts.start", "concepts.len")
 CANDIDATE_COLUMNS = {
     "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
@@ -821,9 +820,10 @@ class MatchingIndex:
         ``served``: what ``_served`` read of them already."""
         regions, cohorts, pc4s = self._regions.values, self._cohorts.values, self._areas.pc4
         skills, (held_skills, held_levels) = self._skills.values, self._c.raggeds["held"].data
+        concepts = self._c.raggeds["concepts"].data[0]
         out = []
         for row, shown, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
-                level, available, held_start, held_len in zip(
+                level, available, held_start, held_len, concepts_at, concepts_n in zip(
                 rows.tolist(), self._served(rows) if served is None else served, *self._c.read(rows, FACT_COLUMNS),
                 strict=True):
             odd = self._odd_candidates.get(row)
@@ -846,7 +846,7 @@ class MatchingIndex:
                 available_from=date.fromordinal(available) if available else None,
                 held=dict(zip(map(skills.__getitem__, held_skills[at].tolist()), held_levels[at].tolist(),
                               strict=True)),
-                concepts=shown.concepts,
+                concepts=tuple(concepts[concepts_at:concepts_at + concepts_n].tolist()),
                 wanted=shown.wanted,
             ))
         return out
@@ -867,18 +867,19 @@ class MatchingIndex:
 
     def _served(self, rows: np.ndarray) -> list[scoring.Served]:
         """Of stored rows, what their results show (cheaper than whole facts), held skills
-        by code (as the vacancies' explainers take them)."""
+        by code (as the vacancies' explainers take them). No concepts: those explainers are
+        handed each transfer (``_transfers``) and read none."""
         raggeds = self._c.raggeds
-        held, concepts, wanted = raggeds["held"].data[0], raggeds["concepts"].data[0], raggeds["wanted"].data[0]
+        held, wanted = raggeds["held"].data[0], raggeds["wanted"].data[0]
         occupations, odd_rows = self._occupations.values, self._odd_candidates
         out = []
-        for row, modes, checks, held_at, held_n, concepts_at, concepts_n, wanted_at, wanted_n in zip(
+        for row, modes, checks, held_at, held_n, wanted_at, wanted_n in zip(
                 rows.tolist(), *self._c.read(rows, SERVED_COLUMNS), strict=True):
             to_check = CHECKS_OF[checks]
             odd = odd_rows.get(row)
             out.append(scoring.Served(
                 held=frozenset(held[held_at:held_at + held_n].tolist()),
-                concepts=tuple(concepts[concepts_at:concepts_at + concepts_n].tolist()),
+                concepts=(),
                 modes=MODES_OF[modes],
                 wanted=tuple(map(occupations.__getitem__, wanted[wanted_at:wanted_at + wanted_n].tolist())),
                 to_check=tuple(sorted((*to_check, *odd[1]))) if odd and odd[1] else to_check,

@@ -144,7 +144,7 @@ class Served(NamedTuple):
     has the same): the index builds only these for the candidates it serves."""
 
     held: Collection[str]  # skill URIs
-    concepts: Collection[int]
+    concepts: Collection[int]  # the index leaves them empty: it hands its explainers each transfer
     modes: tuple[str, ...]
     wanted: tuple[str, ...]
     to_check: tuple[str, ...]
@@ -346,6 +346,9 @@ def check_hours(cf, vf) -> list[Failure]:
 def fastest_mode(modes, distance: float) -> tuple[str, float]:
     # travel_minutes of each, inline (this runs for every result written); ties by mode name
     road = distance * DETOUR  # then as travel_minutes computes, to the last bit
+    if len(modes) == 1:
+        mode = modes[0]
+        return mode, OVERHEAD_MINUTES[mode] + road / SPEED_KMH[mode] * 60.0
     minutes, mode = min([(OVERHEAD_MINUTES[m] + road / SPEED_KMH[m] * 60.0, m) for m in modes])
     return mode, minutes
 
@@ -472,11 +475,11 @@ def breakdown(values: dict[str, float]) -> list[dict]:
 WEIGHT_ROW = tuple(WEIGHTS[k] for k in COMPONENTS)
 
 
-def _breakdown(numbers: list[list[float]]) -> list[dict]:
-    """The breakdown from its rounded component values and contributions."""
-    values, contributions = numbers
-    return [{"component": k, "value": v, "weight": w, "contribution": c}
-            for k, w, v, c in zip(COMPONENTS, WEIGHT_ROW, values, contributions, strict=True)]
+def _breakdown(row: list[float]) -> list[dict]:
+    """The breakdown from a ``result_numbers`` row: rounded component values, then contributions."""
+    n = len(COMPONENTS)
+    return [{"component": k, "value": row[i], "weight": w, "contribution": row[i + n]}
+            for i, (k, w) in enumerate(_COMPONENT_WEIGHTS)]
 
 
 def rounded(x: np.ndarray, digits) -> np.ndarray:
@@ -529,6 +532,7 @@ def _unchecked_first(condition: str) -> tuple[bool, str]:
     return condition not in UNCHECKED_CONDITIONS, condition
 
 
+_COMPONENT_WEIGHTS = tuple(zip(COMPONENTS, WEIGHT_ROW, strict=True))
 RESULT_DIGITS = (4,) * (2 * len(COMPONENTS) + 1) + (1,)
 RESULT_SCALES = np.array([10.0 ** d for d in RESULT_DIGITS])  # as rounded() scales
 
@@ -575,6 +579,9 @@ class Explainer:
         # once, and the several questions asked of them are asked of a set of a few
         self.asked = self.must | self.nice | frozenset(map(key, vf.target_skills))
         self._reaches: dict[str, frozenset[int]] = {}
+        # each target concept's place by weight, heaviest first, ties by concept (shared_labels)
+        by_weight = sorted(sorted(vf.target), key=vf.target.__getitem__, reverse=True)
+        self._heaviest_first = {c: i for i, c in enumerate(by_weight)}
         self._skills_texts: dict[tuple[int, int, int], str] = {}
         self.what = f"{knowledge.occupation_label(vf.occupation)}'s" if vf.occupation else "the vacancy's"
         self.wanted_text = f"wants to work as {knowledge.occupation_label(vf.occupation)}" if vf.occupation else ""
@@ -630,8 +637,7 @@ class Explainer:
 
     def shared_labels(self, others, n: int = 3) -> str:
         """The heaviest concepts reached only through other skills, by name."""
-        # heaviest first, ties by concept: a stable sort by weight of the concepts in order
-        heaviest = sorted(sorted(others), key=self.vf.target.__getitem__, reverse=True)[:n]
+        heaviest = sorted(others, key=self._heaviest_first.__getitem__)[:n]
         return ", ".join(map(self.knowledge.concept_label, heaviest))
 
     def _skills_text(self, n_must: int, n_closable: int, n_nice: int) -> str:
@@ -702,7 +708,7 @@ class Explainer:
             result = {
                 "id": ids[i],
                 "score": row[-2],
-                "breakdown": _breakdown((row[:n], row[n:2 * n])),
+                "breakdown": _breakdown(row),
                 "explanation": self._explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted,
                                                  transfers[i] if transfers else None),
                 "skill_gaps": self.skill_gaps(held),
