@@ -469,7 +469,8 @@ def total(values: dict[str, float]) -> float:
 
 def breakdown(values: dict[str, float]) -> list[dict]:
     row = [values[k] for k in COMPONENTS]
-    return _breakdown(rounded(np.array([row, [w * v for w, v in zip(WEIGHT_ROW, row, strict=True)]]), 4).tolist())
+    values, contributions = rounded(np.array([row, [w * v for w, v in zip(WEIGHT_ROW, row, strict=True)]]), 4).tolist()
+    return _breakdown(values + contributions)
 
 
 WEIGHT_ROW = tuple(WEIGHTS[k] for k in COMPONENTS)

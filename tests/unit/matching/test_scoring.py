@@ -209,6 +209,7 @@ def test_weights_sum_to_one_and_the_breakdown_adds_up():
         assert b["weight"] == WEIGHTS[b["component"]]
         assert b["contribution"] == pytest.approx(b["weight"] * b["value"], abs=1e-4)
     assert sum(b["contribution"] for b in breakdown) == pytest.approx(pair.score, abs=1e-3)
+    assert scoring.breakdown(pair.values) == breakdown  # what a proposed match keeps
 
 
 def test_higher_skill_levels_score_higher():
