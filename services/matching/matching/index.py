@@ -969,7 +969,7 @@ class MatchingIndex:
             self._required = np.zeros(len(self._skill_lut), np.bool_)
             self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
         held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
-        rows, dist, fails, values, total, eligible_groups, top, near_top = kernels.score_rows(
+        rows, dist, fails, values, total, eligible, top, near_top = kernels.score_rows(
             rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
             c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
             held.starts, held.lens, held.data[0], held.data[1], self._required, self._skill_lut, STRENGTH_LUT,
@@ -978,7 +978,7 @@ class MatchingIndex:
             wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"],
             max(limit, TOP_FOR_FAIRNESS), near_misses)
         top, near_top = _best(total, (top, near_top), (max(limit, TOP_FOR_FAIRNESS), near_misses), t.ids, rows)
-        return self._candidate_ranking(prep, rows, eligible_groups, _Ranked(total, values), top, near_top, dist,
+        return self._candidate_ranking(prep, rows, eligible, _Ranked(total, values), top, near_top, dist,
                                        limit)
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
@@ -1015,7 +1015,7 @@ class MatchingIndex:
             return self.knowledge.similarities_to(occupation)
         return NO_SIMILARITIES
 
-    def _candidate_ranking(self, prep: _Prepared, rows, eligible_groups, scores: _Ranked, top, near_top, dist,
+    def _candidate_ranking(self, prep: _Prepared, rows, eligible, scores: _Ranked, top, near_top, dist,
                            limit) -> Ranking:
         vf = prep.vf
         top_groups = self._c.columns["groups"][rows[top[:TOP_FOR_FAIRNESS]]].tolist()
@@ -1024,8 +1024,8 @@ class MatchingIndex:
             for group in GROUPS_OF[groups]:
                 top_by_group[group] += 1
         fair = {
-            "eligible": int(eligible_groups.sum()),
-            "eligible_by_group": _group_counts(eligible_groups),
+            "eligible": int(eligible[0]),
+            "eligible_by_group": dict(zip(GROUP_BITS, eligible[1:1 + len(GROUP_BITS)].tolist(), strict=True)),
             "top": len(top_groups),
             "top_by_group": top_by_group,
         }
@@ -1212,11 +1212,6 @@ def compile_queries(knowledge: esco.SkillKnowledge | None = None) -> None:
         index.candidates_for_vacancy(vacancy_id)
 
 
-# per groups bit pattern, which target groups it holds: a histogram of patterns times this counts them
-# (in floats, for BLAS: the counts stay exact integers)
-GROUP_MEMBERS = np.array([[bool(bits & bit) for bit in GROUP_BITS.values()] for bits in range(256)], np.float64)
-
-
 def _result_numbers(values: np.ndarray, totals: np.ndarray, distances: np.ndarray) -> list[list[float]]:
     """``scoring.result_numbers``, compiled (a dozen numpy calls on a dozen rows cost more
     than their numbers); what lies too near a tie is rounded by ``round()`` as there."""
@@ -1228,12 +1223,6 @@ def _result_numbers(values: np.ndarray, totals: np.ndarray, distances: np.ndarra
     for i, j in zip(*np.nonzero(unsure), strict=True):
         out[i][j] = round(float(raw[i, j]), scoring.RESULT_DIGITS[j])
     return out
-
-
-def _group_counts(patterns: np.ndarray) -> dict[str, int]:
-    """Per target group, how many hold it, from how many hold each groups bit pattern."""
-    counts = (patterns @ GROUP_MEMBERS).astype(np.int64).tolist()
-    return dict(zip(GROUP_BITS, counts, strict=True))
 
 
 def _distance_values(dist: np.ndarray, reach: np.ndarray) -> np.ndarray:
@@ -1254,12 +1243,16 @@ def _best(score: np.ndarray, contenders: tuple[np.ndarray, ...], ks: tuple[int, 
     the positions (into ``score``) of its best k, ties by id as scoring.rank_key. All at once:
     a few numpy calls on a dozen values cost more than the values."""
     every = np.concatenate(contenders)
-    keys, positions, of_rows = np.round(score[every], 9).tolist(), every.tolist(), rows[every].tolist()
+    keys = (-np.round(score[every], 9)).tolist()
+    names = list(map(ids.__getitem__, rows[every].tolist()))
+    positions = every.tolist()
     out, at = [], 0
     for some, k in zip(contenders, ks, strict=True):
-        ranked = sorted(range(at, at + len(some)), key=lambda i: (-keys[i], ids[of_rows[i]]))
-        out.append([positions[i] for i in ranked[:k]])
-        at += len(some)
+        end = at + len(some)
+        # tuples compare as they are: no key function to call per item
+        ranked = sorted(zip(keys[at:end], names[at:end], positions[at:end], strict=True))
+        out.append([position for _, _, position in ranked[:k]])
+        at = end
     return out
 
 

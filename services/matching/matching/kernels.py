@@ -131,8 +131,8 @@ def score_rows(rows, dist, params, vacancy,
                wanted_starts, wanted_lens, wanted, similarities, groups, k, near_k):
     """Constraints, then the five components and the total of each row that is eligible
     or a near-miss (one failure, only just). Returns the rows kept and their km, failure
-    counts, component values (``scoring.COMPONENTS`` order) and totals; how many eligible
-    rows hold each ``groups`` bit pattern (target groups, for fairness); and the positions
+    counts, component values (``scoring.COMPONENTS`` order) and totals; how many rows are
+    eligible, then how many of them hold each ``groups`` bit (target groups, for fairness); and the positions
     of the eligible rows that may be among the best ``k`` and of the near-misses that may
     be among the best ``near_k`` (``_contenders``).
 
@@ -274,7 +274,14 @@ def score_rows(rows, dist, params, vacancy,
     for j in range(len(target_concepts)):
         concept_lut[target_concepts[j]] = 0.0
     totals, fails_out = totals[:m], fails_out[:m]
-    return (kept[:m], kept_dist[:m], fails_out, values[:m], totals, eligible_groups,
+    # how many are eligible, then how many of them hold each groups bit
+    eligible = np.zeros(9, np.int64)
+    for pattern in range(256):
+        eligible[0] += eligible_groups[pattern]
+        for bit in range(8):
+            if pattern >> bit & 1:
+                eligible[1 + bit] += eligible_groups[pattern]
+    return (kept[:m], kept_dist[:m], fails_out, values[:m], totals, eligible,
             _contenders(totals, fails_out, top_totals, True), _contenders(totals, fails_out, near_totals, False))
 
 
