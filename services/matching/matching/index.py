@@ -72,6 +72,12 @@ NEED_CODE = {names: bits for bits, names in enumerate(NEEDS_OF[:1 << len(NEED_BI
 GROUP_CODE = {names: bits for bits, names in enumerate(GROUPS_OF[:1 << len(GROUP_BITS)])}
 MODE_CODE = {names: bits for bits, names in enumerate(MODES_OF[:1 << len(MODE_BITS)])}
 STRENGTH_LUT = np.array(STRENGTH, dtype=np.float64)
+# per kernels.score_rows why bits, the constraints failed (scoring.CONSTRAINTS names, FAILED_* bits)
+FAILED = tuple(frozenset(c for i, c in enumerate(scoring.CONSTRAINTS) if bits >> i & 1) for bits in range(256))
+assert (kernels.FAILED_HOURS, kernels.FAILED_TRAVEL, kernels.FAILED_CONDITIONS, kernels.FAILED_LEVEL,
+        kernels.FAILED_SKILLS, kernels.FAILED_AVAILABILITY) == tuple(1 << i for i in range(len(scoring.CONSTRAINTS)))
+MASK_GAPS = 63  # gaps entries a compiled held mask holds (an int64's bits)
+NO_CODES = np.zeros(0, np.int64)
 NO_SIMILARITIES = np.zeros(0)
 NO_SIMILARITIES.setflags(write=False)  # as ESCO's rows are: one compiled signature for both
 assert scoring.COMPONENTS == ("must_have", "nice_to_have", "occupation_fit", "wishes", "distance")  # kernels' order
@@ -301,9 +307,10 @@ class _Codes:
 
 
 # what a result read back from a row needs (see _served), and whole facts besides (_facts_of)
-SERVED_COLUMNS = ("modes", "to_check", "held.start", "held.len", "wanted.start", "wanted.len")
+SERVED_COLUMNS = ("modes", "to_check")
 FACT_COLUMNS = ("area", "region", "groups", "cohort", "banenafspraak", "hours_min", "hours_max", "reach", "minutes",
-                "km", "needs", "level", "available_from", "held.start", "held.len", "concepts.start", "concepts.len")
+                "km", "needs", "level", "available_from", "held.start", "held.len", "concepts.start", "concepts.len",
+                "wanted.start", "wanted.len")
 CANDIDATE_COLUMNS = {
     "alive": np.bool_, "in_pool": np.bool_, "active": np.bool_,  # active: alive and in the pool
     "area": np.int16, "cell": np.uint32, "reach": np.float64, "minutes": np.int16, "km": np.int16, "modes": np.uint8,
@@ -540,7 +547,10 @@ class _Prepared:
         self.kernel_vacancy = v
         # what its results share (labels, gap entries), and the reach of skills as results meet them
         self.explainer = scoring.Explainer(vf, index.knowledge, index.modules, skill_key=skills.code).prepare()
-        # what each target skill reaches of the target, for kernels.transfers
+        # the skill of each gaps entry and the occupation, for kernels.explain_rows
+        self.gap_codes = np.array([code for code, _ in self.explainer.gaps], np.int64)
+        self.occupation = -1 if vf.occupation is None else index._occupations.code(vf.occupation)
+        # what each target skill reaches of the target, for kernels.explain_rows
         reach = sorted((skills.code(s), sorted(self.explainer._reaches[s])) for s in vf.target_skills)
         self.reach_skills = np.array([code for code, _ in reach], np.int64)
         self.reach_starts = np.cumsum([0] + [len(concepts) for _, concepts in reach], dtype=np.int64)
@@ -585,7 +595,7 @@ class MatchingIndex:
         self._odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
         self._closable = (None, None)
         # scratch lookup tables, zero between queries: must/nice weight and strictness per
-        # skill, target weight per concept; for kernels.transfers a slot per skill, a mark per concept
+        # skill, target weight per concept; for kernels.explain_rows a slot per skill, a mark per concept
         self._skill_lut = np.zeros((len(self._skills.values) + 1024, 3))
         self._required = np.zeros(len(self._skill_lut), np.bool_)
         self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
@@ -815,18 +825,24 @@ class MatchingIndex:
     def _candidate_facts(self, row: int) -> CandidateFacts:
         return self._facts_of(np.array([row]))[0]
 
-    def _facts_of(self, rows: np.ndarray, served: list[scoring.Served] | None = None) -> list[CandidateFacts]:
+    def _facts_of(self, rows: np.ndarray, served: list[scoring.Served] | None = None,
+                  checks: list[frozenset[str]] | None = None) -> list[CandidateFacts]:
         """Stored rows back into the facts scoring explains (only for results served);
-        ``served``: what ``_served`` read of them already."""
+        ``served``: what ``_served`` read of them already; ``checks``: of each, only the
+        constraints it is checked on are asked (its skills, concepts and wanted occupations
+        are left empty unless skills are checked)."""
         regions, cohorts, pc4s = self._regions.values, self._cohorts.values, self._areas.pc4
         skills, (held_skills, held_levels) = self._skills.values, self._c.raggeds["held"].data
-        concepts = self._c.raggeds["concepts"].data[0]
+        concepts, wanted = self._c.raggeds["concepts"].data[0], self._c.raggeds["wanted"].data[0]
+        occupations = self._occupations.values
         out = []
-        for row, shown, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km, needs, \
-                level, available, held_start, held_len, concepts_at, concepts_n in zip(
-                rows.tolist(), self._served(rows) if served is None else served, *self._c.read(rows, FACT_COLUMNS),
-                strict=True):
+        for i, (row, shown, area, region, groups, cohort, banenafspraak, hours_min, hours_max, reach, minutes, km,
+                needs, level, available, held_start, held_len, concepts_at, concepts_n, wanted_at, wanted_n) in \
+                enumerate(zip(rows.tolist(), self._served(rows) if served is None else served,
+                              *self._c.read(rows, FACT_COLUMNS), strict=True)):
             odd = self._odd_candidates.get(row)
+            if checks is not None and "skills" not in checks[i]:
+                held_len = concepts_n = wanted_n = 0
             at = slice(held_start, held_start + held_len)
             out.append(CandidateFacts(
                 id=self._c.ids[row],
@@ -847,41 +863,44 @@ class MatchingIndex:
                 held=dict(zip(map(skills.__getitem__, held_skills[at].tolist()), held_levels[at].tolist(),
                               strict=True)),
                 concepts=tuple(concepts[concepts_at:concepts_at + concepts_n].tolist()),
-                wanted=shown.wanted,
+                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at:wanted_at + wanted_n].tolist())),
             ))
         return out
 
-    def _transfers(self, prep: _Prepared, rows: np.ndarray) -> list[scoring.Transfer]:
-        """Each row's transfer to the vacancy (``Explainer.transfer``), compiled."""
+    def _explained(self, prep: _Prepared, rows: np.ndarray) -> tuple[list[scoring.Transfer], list[int], list[bool]]:
+        """Each row's transfer to the vacancy (``Explainer.transfer``, naming only the three
+        other concepts an explanation names), ``Explainer.held_mask`` and whether it wants
+        the vacancy's occupation: ``Explainer.results``' ``transfers`` and ``coded``, compiled."""
         t = self._c
-        held, concepts = t.raggeds["held"], t.raggeds["concepts"]
+        held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
         vf = prep.vf
-        exact, covered, fit, others_at, others = kernels.transfers(
+        coded_gaps = len(prep.gap_codes) <= MASK_GAPS
+        exact, covered, fit, named, masks, wants = kernels.explain_rows(
             rows, held.starts, held.lens, held.data[0], concepts.starts, concepts.lens, concepts.data[0],
             prep.concepts, prep.concept_weights, prep.reach_skills, prep.reach_starts, prep.reach_concepts,
-            vf.target_norm or 1.0, self._concept_marks, self._concept_lut, self._skill_slots)
-        others, others_at = others.tolist(), others_at.tolist()
+            vf.target_norm or 1.0, self._concept_marks, self._concept_lut, self._skill_slots,
+            prep.gap_codes if coded_gaps else NO_CODES, prep.occupation, wanted.starts, wanted.lens, wanted.data[0])
+        masks = masks.tolist()
+        if not coded_gaps:  # more than a mask holds: by sets
+            skills = held.data[0]
+            masks = [prep.explainer.held_mask(frozenset(skills[start:start + n].tolist()))
+                     for start, n in zip(held.starts[rows].tolist(), held.lens[rows].tolist(), strict=True)]
         groups, skills = len(vf.target), len(vf.target_skills)
-        return [scoring.Transfer(f, tuple(others[others_at[i]:others_at[i + 1]]), groups, c, e, skills)
-                for i, (e, c, f) in enumerate(zip(exact.tolist(), covered.tolist(), fit.tolist(), strict=True))]
+        transfers = [scoring.Transfer(f, tuple(c for c in three if c >= 0), groups, c, e, skills)
+                     for e, c, f, three in zip(exact.tolist(), covered.tolist(), fit.tolist(), named.tolist(),
+                                               strict=True)]
+        return transfers, masks, wants.tolist()
 
     def _served(self, rows: np.ndarray) -> list[scoring.Served]:
-        """Of stored rows, what their results show (cheaper than whole facts), held skills
-        by code (as the vacancies' explainers take them). No concepts: those explainers are
-        handed each transfer (``_transfers``) and read none."""
-        raggeds = self._c.raggeds
-        held, wanted = raggeds["held"].data[0], raggeds["wanted"].data[0]
-        occupations, odd_rows = self._occupations.values, self._odd_candidates
+        """Of stored rows, what their results read of them besides what ``_explained``
+        works out: travel modes and conditions to check."""
+        odd_rows = self._odd_candidates
         out = []
-        for row, modes, checks, held_at, held_n, wanted_at, wanted_n in zip(
-                rows.tolist(), *self._c.read(rows, SERVED_COLUMNS), strict=True):
+        for row, modes, checks in zip(rows.tolist(), *self._c.read(rows, SERVED_COLUMNS), strict=True):
             to_check = CHECKS_OF[checks]
             odd = odd_rows.get(row)
             out.append(scoring.Served(
-                held=frozenset(held[held_at:held_at + held_n].tolist()),
-                concepts=(),
-                modes=MODES_OF[modes],
-                wanted=tuple(map(occupations.__getitem__, wanted[wanted_at:wanted_at + wanted_n].tolist())),
+                held=(), concepts=(), modes=MODES_OF[modes], wanted=(),
                 to_check=tuple(sorted((*to_check, *odd[1]))) if odd and odd[1] else to_check,
             ))
         return out
@@ -969,7 +988,7 @@ class MatchingIndex:
             self._required = np.zeros(len(self._skill_lut), np.bool_)
             self._skill_slots = np.zeros(len(self._skill_lut), np.int32)
         held, concepts, wanted = t.raggeds["held"], t.raggeds["concepts"], t.raggeds["wanted"]
-        rows, dist, fails, values, total, eligible, top, near_top = kernels.score_rows(
+        rows, dist, fails, why, values, total, eligible, top, near_top = kernels.score_rows(
             rows, dist, KERNEL_PARAMS, prep.kernel_vacancy,
             c["reach"], c["hours_min"], c["hours_max"], c["needs"], c["level"], c["available_from"], POPCOUNT,
             held.starts, held.lens, held.data[0], held.data[1], self._required, self._skill_lut, STRENGTH_LUT,
@@ -978,7 +997,7 @@ class MatchingIndex:
             wanted.starts, wanted.lens, wanted.data[0], self._similarities_to(vf.occupation), c["groups"],
             max(limit, TOP_FOR_FAIRNESS), near_misses)
         top, near_top = _best(total, (top, near_top), (max(limit, TOP_FOR_FAIRNESS), near_misses), t.ids, rows)
-        return self._candidate_ranking(prep, rows, eligible, _Ranked(total, values), top, near_top, dist,
+        return self._candidate_ranking(prep, rows, eligible, _Ranked(total, values), top, near_top, dist, why,
                                        limit)
 
     def _prepared(self, vf: VacancyFacts, refresh: bool = False) -> _Prepared:
@@ -1015,7 +1034,7 @@ class MatchingIndex:
             return self.knowledge.similarities_to(occupation)
         return NO_SIMILARITIES
 
-    def _candidate_ranking(self, prep: _Prepared, rows, eligible, scores: _Ranked, top, near_top, dist,
+    def _candidate_ranking(self, prep: _Prepared, rows, eligible, scores: _Ranked, top, near_top, dist, why,
                            limit) -> Ranking:
         vf = prep.vf
         top_groups = self._c.columns["groups"][rows[top[:TOP_FOR_FAIRNESS]]].tolist()
@@ -1035,12 +1054,15 @@ class MatchingIndex:
         # what results show of the chosen; near-misses in full, for their why-not
         served_rows = rows[served]
         facts = self._served(served_rows)
-        failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules) for cf, d in zip(
-            self._facts_of(served_rows[chosen:], facts[chosen:]), distances[chosen:], strict=True)]
+        failed = [FAILED[bits] for bits in why[near_top].tolist()]
+        near_facts = self._facts_of(served_rows[chosen:], facts[chosen:], checks=failed)
+        failures = [()] * chosen + [scoring.failures(cf, vf, d, self.modules, constraints) for cf, d, constraints in
+                                    zip(near_facts, distances[chosen:], failed, strict=True)]
         ids, values = self._c.ids, scores.values(served)
+        transfers, masks, wants = self._explained(prep, served_rows)
         out = prep.explainer.results([ids[row] for row in served_rows.tolist()], facts, totals, values, distances,
-                                     failures, self._transfers(prep, served_rows),
-                                     _result_numbers(values, scores.total[served], dist[served]))
+                                     failures, transfers, _result_numbers(values, scores.total[served], dist[served]),
+                                     coded=(masks, wants))
         return Ranking(results=out[:chosen], near_misses=out[chosen:], fairness=fair,
                        scores=totals[:chosen], near_miss_scores=totals[chosen:])
 

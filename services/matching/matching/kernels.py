@@ -27,7 +27,9 @@ N_PARAMS = 12
  V_HAS_NICE, V_HAS_OCCUPATION, V_OCCUPATION) = range(12)
 N_VACANCY = 12
 EARTH_KM = 6371.0  # as scoring.haversine_km
-IN_TARGET, REACHED = 1, 2  # kernels.transfers' marks
+IN_TARGET, REACHED = 1, 2  # explain_rows' marks
+# score_rows' failed-constraint bits, in scoring.CONSTRAINTS' order
+FAILED_HOURS, FAILED_TRAVEL, FAILED_CONDITIONS, FAILED_LEVEL, FAILED_SKILLS, FAILED_AVAILABILITY = 1, 2, 4, 8, 16, 32
 AHEAD = 8  # rows ahead whose skills and concepts are asked for (4 to 16 did alike)
 
 
@@ -131,8 +133,9 @@ def score_rows(rows, dist, params, vacancy,
                wanted_starts, wanted_lens, wanted, similarities, groups, k, near_k):
     """Constraints, then the five components and the total of each row that is eligible
     or a near-miss (one failure, only just). Returns the rows kept and their km, failure
-    counts, component values (``scoring.COMPONENTS`` order) and totals; how many rows are
-    eligible, then how many of them hold each ``groups`` bit (target groups, for fairness); and the positions
+    counts and which constraints failed (``FAILED_*`` bits), component values
+    (``scoring.COMPONENTS`` order) and totals; how many rows are eligible, then how many
+    of them hold each ``groups`` bit (target groups, for fairness); and the positions
     of the eligible rows that may be among the best ``k`` and of the near-misses that may
     be among the best ``near_k`` (``_contenders``).
 
@@ -153,6 +156,7 @@ def score_rows(rows, dist, params, vacancy,
     eligible_groups = np.zeros(256, np.int64)
     top_totals, near_totals = np.full(max(k, 0), -np.inf), np.full(max(near_k, 0), -np.inf)
     fails_out = np.empty(n, np.uint8)
+    why_out = np.empty(n, np.uint8)
     values = np.empty((n, 5), np.float64)
     totals = np.empty(n, np.float64)
     near_travel, near_hours, near_level, near_days = (params[P_NEAR_TRAVEL], params[P_NEAR_HOURS],
@@ -175,17 +179,23 @@ def score_rows(rows, dist, params, vacancy,
         # each constraint as soon as it can be told (most rows are too far): what a row
         # never has to read is what makes this pass fast (memory, not arithmetic)
         fails = 0
+        why = 0  # which constraints fail, a bit each (FAILED_*)
         if d > r:  # an unknown distance (NaN) neither fails nor is far, as in numpy
             if d > r * near_travel:
                 continue
             fails += 1
+            why |= FAILED_TRAVEL
         most = np.int64(hours_max[row])
         gap = max(hours_lo - most, np.int64(hours_min[row]) - hours_hi)
         if gap > 0:
             if gap > near_hours or fails:
                 continue
             fails += 1
-        fails += popcount[needs[row] & not_offered]
+            why |= FAILED_HOURS
+        unmet = popcount[needs[row] & not_offered]
+        if unmet:
+            fails += unmet
+            why |= FAILED_CONDITIONS
         if fails >= 2:
             continue
         if vacancy[V_HAS_LEVEL]:
@@ -194,12 +204,14 @@ def score_rows(rows, dist, params, vacancy,
                 if short > near_level or fails:
                     continue
                 fails += 1
+                why |= FAILED_LEVEL
         if vacancy[V_HAS_DATE]:
             late = np.int64(available_from[row]) - vacancy[V_DATE]
             if late > 0:
                 if late > near_days or fails:
                     continue
                 fails += 1
+                why |= FAILED_AVAILABILITY
 
         must = 0.0
         nice = 0.0
@@ -214,6 +226,8 @@ def score_rows(rows, dist, params, vacancy,
         if n_strict:
             missing = np.int64(np.round(n_strict - strict))
             fails += missing
+            if missing > 0:
+                why |= FAILED_SKILLS
             if n_strict < params[P_NEAR_STRICT] and missing > 0:
                 fails = 2  # lacking the one key skill is no near-miss
             if fails >= 2:
@@ -256,6 +270,7 @@ def score_rows(rows, dist, params, vacancy,
         kept[m] = row
         kept_dist[m] = d
         fails_out[m] = fails
+        why_out[m] = why
         if fails == 0:
             eligible_groups[groups[row]] += 1
         values[m, 0] = must_value
@@ -281,7 +296,7 @@ def score_rows(rows, dist, params, vacancy,
         for bit in range(8):
             if pattern >> bit & 1:
                 eligible[1 + bit] += eligible_groups[pattern]
-    return (kept[:m], kept_dist[:m], fails_out, values[:m], totals, eligible,
+    return (kept[:m], kept_dist[:m], fails_out, why_out[:m], values[:m], totals, eligible,
             _contenders(totals, fails_out, top_totals, True), _contenders(totals, fails_out, near_totals, False))
 
 
@@ -316,13 +331,16 @@ def _contenders(totals, fails, best, eligible):
 
 
 @njit(cache=True, nogil=True)
-def transfers(rows, held_starts, held_lens, held_skills, concept_starts, concept_lens, concepts, target_concepts,
-              target_weights, reach_skills, reach_starts, reach_concepts, norm, marks, weights, slots):
-    """What ``scoring.Explainer.transfer`` works out with sets, for the rows a query serves:
-    per row the target skills held (``exact``), the target concepts its concepts cover,
-    the fit through concepts that no exact skill reaches (summed in ascending concept order,
-    as the Explainer sums, then divided by ``norm``) and those concepts (``others``, ascending,
-    row i's at ``others_at[i]:others_at[i + 1]``).
+def explain_rows(rows, held_starts, held_lens, held_skills, concept_starts, concept_lens, concepts,
+                 target_concepts, target_weights, reach_skills, reach_starts, reach_concepts, norm, marks, weights,
+                 slots, gap_codes, occupation, wanted_starts, wanted_lens, wanted):
+    """What ``scoring.Explainer`` works out with sets, for the rows a query serves. Per row:
+    of its transfer (``Explainer.transfer``), the target skills held (``exact``), the target
+    concepts its concepts cover, the fit through concepts that no exact skill reaches
+    (summed in ascending concept order, as the Explainer sums, then divided by ``norm``)
+    and the heaviest three of those concepts (``named``, ties by concept, -1 for none: all
+    an explanation names); its ``Explainer.held_mask`` (``gap_codes``: the skill of each
+    gaps entry, at most 63); and whether it wants ``occupation`` (a code, -1 for none).
 
     ``target_concepts`` and ``target_weights``: the vacancy's occupation-fit target;
     ``reach_skills`` its target skills, each reaching ``reach_concepts[reach_starts[j]:
@@ -337,43 +355,54 @@ def transfers(rows, held_starts, held_lens, held_skills, concept_starts, concept
     exact = np.zeros(n, np.int64)
     covered = np.zeros(n, np.int64)
     fit = np.zeros(n, np.float64)
-    others_at = np.zeros(n + 1, np.int64)
-    total = 0
-    for i in range(n):
-        total += concept_lens[rows[i]]
-    others = np.empty(total, np.int64)
-    m = 0
+    named = np.full((n, 3), -1, np.int64)
+    masks = np.zeros(n, np.int64)
+    wants = np.zeros(n, np.bool_)
     for i in range(n):
         row = rows[i]
         held_first, held_end = held_starts[row], held_starts[row] + held_lens[row]
         for p in range(held_first, held_end):  # mark what the exactly held target skills reach
-            j = slots[held_skills[p]] - 1
+            skill = held_skills[p]
+            for g in range(len(gap_codes)):
+                if gap_codes[g] == skill:
+                    masks[i] |= np.int64(1) << g
+            j = slots[skill] - 1
             if j >= 0:
                 exact[i] += 1
                 for q in range(reach_starts[j], reach_starts[j + 1]):
                     marks[reach_concepts[q]] |= REACHED
         through_others = 0.0
+        top = named[i]
         for p in range(concept_starts[row], concept_starts[row] + concept_lens[row]):
             c = concepts[p]
             if marks[c] & IN_TARGET:
                 covered[i] += 1
                 if not marks[c] & REACHED:
-                    through_others += weights[c]
-                    others[m] = c
-                    m += 1
+                    w = weights[c]
+                    through_others += w
+                    # into the heaviest three (ascending concepts: an equal weight stays behind)
+                    at = 3
+                    while at > 0 and (top[at - 1] < 0 or w > weights[top[at - 1]]):
+                        at -= 1
+                    if at < 3:
+                        for k in range(2, at, -1):
+                            top[k] = top[k - 1]
+                        top[at] = c
         fit[i] = through_others / norm
-        others_at[i + 1] = m
         for p in range(held_first, held_end):  # and unmark
             j = slots[held_skills[p]] - 1
             if j >= 0:
                 for q in range(reach_starts[j], reach_starts[j + 1]):
                     marks[reach_concepts[q]] = IN_TARGET
+        for p in range(wanted_starts[row], wanted_starts[row] + wanted_lens[row]):
+            if wanted[p] == occupation:
+                wants[i] = True
     for j in range(len(target_concepts)):
         marks[target_concepts[j]] = 0
         weights[target_concepts[j]] = 0.0
     for j in range(len(reach_skills)):
         slots[reach_skills[j]] = 0
-    return exact, covered, fit, others_at, others[:m]
+    return exact, covered, fit, named, masks, wants
 
 
 @njit(cache=True, nogil=True)

@@ -421,9 +421,21 @@ def check_availability(cf, vf) -> list[Failure]:
                     late <= NEAR_AVAILABILITY_DAYS)]
 
 
-def failures(cf, vf, distance, modules) -> list[Failure]:
-    return [*check_hours(cf, vf), *check_travel(cf, vf, distance), *check_conditions(cf, vf),
-            *check_level(cf, vf), *check_skills(cf, vf, modules), *check_availability(cf, vf)]
+def failures(cf, vf, distance, modules, constraints: Collection[str] = CONSTRAINTS) -> list[Failure]:
+    """Each constraint failed, in ``CONSTRAINTS`` order; ``constraints``: only these are
+    checked (the index knows which failed: of those it checks none that passed)."""
+    out = []
+    for constraint in CONSTRAINTS:
+        if constraint in constraints:
+            check = _CHECKS[constraint]
+            out += check(cf, vf, distance) if check is check_travel else (
+                check(cf, vf, modules) if check is check_skills else check(cf, vf))
+    return out
+
+
+_CHECKS = {"hours": check_hours, "travel": check_travel, "conditions": check_conditions, "level": check_level,
+           "skills": check_skills, "availability": check_availability}
+assert tuple(_CHECKS) == CONSTRAINTS
 
 
 # --- weighted components ------------------------------------------------------------
@@ -585,6 +597,14 @@ class Explainer:
         # every skill an explanation asks about: a candidate's held skills are cut to these
         # once, and the several questions asked of them are asked of a set of a few
         self.asked = self.must | self.nice | frozenset(map(key, vf.target_skills))
+        # a candidate's held requirements as a mask, a bit per gaps entry (``held_mask``; the
+        # index's compiled pass makes the same): per kind, the bits of each distinct skill's
+        # first entry, so counting bits counts skills as the sets above do
+        first: dict = {}
+        for j, (skill, _) in enumerate(self.gaps):
+            first.setdefault(skill, j)
+        self._must_bits, self._closable_bits, self._nice_bits = (
+            sum(1 << first[skill] for skill in kind) for kind in (self.must, self.must_closable, self.nice))
         self._reaches: dict[str, frozenset[int]] = {}
         # each target concept's place by weight, heaviest first, ties by concept (shared_labels)
         by_weight = sorted(sorted(vf.target), key=vf.target.__getitem__, reverse=True)
@@ -596,6 +616,14 @@ class Explainer:
     def skill_gaps(self, held) -> list[dict]:
         """Requirements the candidate lacks, each with the modules that would close it."""
         return [dict(entry) for skill, entry in self.gaps if skill not in held]
+
+    def held_mask(self, held) -> int:
+        """Which ``gaps`` entries these skills meet, a bit each (entry j: 1 << j)."""
+        return sum(1 << j for j, (skill, _) in enumerate(self.gaps) if skill in held)
+
+    def _gaps_of(self, mask: int) -> list[dict]:
+        """``skill_gaps`` of the skills whose ``held_mask`` this is."""
+        return [dict(entry) for j, (_, entry) in enumerate(self.gaps) if not mask >> j & 1]
 
     def transfer(self, held, concepts, exact: frozenset[str] | None = None) -> Transfer:
         """``exact``: the target skills held, when known."""
@@ -663,12 +691,16 @@ class Explainer:
                     ) -> str:
         """One line in plain English; names transferable skills when they carry the match.
         ``transfer``: the candidate's, if already known (as ``transfer(held, concepts)``)."""
-        return self._explanation(self.asked.intersection(held), concepts, fit, distance, modes, wanted, transfer)
+        held = self.asked.intersection(held)
+        return self._explanation(self.held_mask(held), held, concepts, fit, distance, modes,
+                                 bool(self.vf.occupation) and self.vf.occupation in wanted, transfer)
 
-    def _explanation(self, held, concepts, fit, distance, modes, wanted, transfer) -> str:
-        """``explanation`` of held skills cut to the asked ones already."""
-        key = (len(self.must.intersection(held)), len(self.must_closable.intersection(held)),
-               len(self.nice.intersection(held)))
+    def _explanation(self, mask, held, concepts, fit, distance, modes, wants_occupation, transfer) -> str:
+        """``explanation`` of held skills as their ``held_mask`` (and cut to the asked ones,
+        needed only to work out a transfer not handed in); ``wants_occupation``: whether
+        the candidate wants the vacancy's occupation."""
+        key = ((mask & self._must_bits).bit_count(), (mask & self._closable_bits).bit_count(),
+               (mask & self._nice_bits).bit_count())
         skills_text = self._skills_texts.get(key)
         if skills_text is None:
             skills_text = self._skills_texts[key] = self._skills_text(*key)
@@ -682,7 +714,7 @@ class Explainer:
                              f"its {t.target_skills} essential or asked skills are held exactly")
             else:
                 parts.append(f"covers {fit:.0%} of {self.what} skill profile")
-        if self.vf.occupation and self.vf.occupation in wanted:
+        if wants_occupation:
             parts.append(self.wanted_text)
         if distance is not None:
             mode, minutes = fastest_mode(modes, distance)
@@ -697,28 +729,34 @@ class Explainer:
 
     def results(self, ids: list[str], facts: list[CandidateFacts | Served], scores: list[float], values,
                 distances: list, failures: list | None = None, transfers: list[Transfer] | None = None,
-                numbers: list[list[float]] | None = None) -> list[dict]:
+                numbers: list[list[float]] | None = None, coded: tuple[list[int], list[bool]] | None = None,
+                ) -> list[dict]:
         """``result`` of each; ``values`` a row of component values (``COMPONENTS`` order) each;
         ``transfers`` each candidate's, if worked out already (the index does, compiled), and
-        ``numbers`` too (``result_numbers``'s, the index's compiled).
-        The numbers of all are rounded at once."""
+        ``numbers`` too (``result_numbers``'s, the index's compiled), and ``coded`` too: each
+        one's ``held_mask`` and whether they want the vacancy's occupation (then the facts'
+        held skills and wanted occupations are not read). The numbers of all are rounded at once."""
         n = len(COMPONENTS)
         values = np.asarray(values, np.float64).reshape(len(ids), n)
         fits = values[:, COMPONENTS.index("occupation_fit")].tolist()
         if numbers is None:
             numbers = result_numbers(values, scores, distances)
         out = []
-        asked = self.asked
+        asked, occupation = self.asked, self.vf.occupation
         for i, cf in enumerate(facts):
             distance, row = distances[i], numbers[i]
-            held = asked.intersection(cf.held)
+            if coded is None:
+                held = asked.intersection(cf.held)
+                mask, wants = self.held_mask(held), bool(occupation) and occupation in cf.wanted
+            else:
+                held, mask, wants = None, coded[0][i], coded[1][i]
             result = {
                 "id": ids[i],
                 "score": row[-2],
                 "breakdown": _breakdown(row),
-                "explanation": self._explanation(held, cf.concepts, fits[i], distance, cf.modes, cf.wanted,
+                "explanation": self._explanation(mask, held, cf.concepts, fits[i], distance, cf.modes, wants,
                                                  transfers[i] if transfers else None),
-                "skill_gaps": self.skill_gaps(held),
+                "skill_gaps": self._gaps_of(mask),
                 "distance_km": None if distance is None else row[-1],
                 "conditions_to_check": sorted(cf.to_check, key=_unchecked_first) if cf.to_check else [],
             }
