@@ -133,6 +133,7 @@ class _Areas:
         self.lon = np.radians([areas[p].lon for p in self.pc4])
         self.cos_lat = np.cos(self.lat)
         self._cache: dict[int, np.ndarray] = {}
+        self._in_reach: dict[int, tuple] = {}  # area -> (max band, areas, km, first band): in_reach
         self.min_cos = float(self.cos_lat.min()) if len(self.pc4) else 1.0
 
     @classmethod
@@ -173,6 +174,21 @@ class _Areas:
         margin = 1 + 1e-9  # rounding error to spare
         q = math.sin(km / (2 * EARTH_KM)) / math.sqrt(self.cos_lat[area] * self.min_cos) * margin
         return km / EARTH_KM * margin + 1e-12, (2 * math.asin(q) + 1e-12 if q < 1 else math.inf)
+
+    def in_reach(self, area: int, band_reach: np.ndarray, max_band: int):
+        """``kernels.areas_in_reach`` of this area for bands up to ``max_band``: kept per
+        area (a query's first cut then measures no distance), while no band beyond that
+        one is asked for. At most one entry an area: bounded by the country, not by how
+        many vacancies there are."""
+        found = self._in_reach.get(area)
+        if found is None or found[0] < max_band:
+            lat_span, lon_span = self.box(area, float(band_reach[max_band]))
+            found = self._in_reach[area] = (max_band, *kernels.areas_in_reach(
+                area, self.lat, self.lon, self.cos_lat, lat_span, lon_span, band_reach, len(band_reach)))
+        return found[1:]
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes + km.nbytes + band.nbytes for _, a, km, band in self._in_reach.values())
 
 
 class _Ragged:
@@ -372,23 +388,22 @@ class _CellIndex:
         self.moved = []
         self.max_band = int((cells % self.bands).max()) if len(cells) else 0
 
-    def select(self, areas: _Areas, area: int, km: float, band_reach: np.ndarray, hours: tuple[int, int, int],
+    def select(self, areas: _Areas, area: int, band_reach: np.ndarray, hours: tuple[int, int, int],
                cells: np.ndarray, active: np.ndarray, hours_min: np.ndarray,
                hours_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Active rows whose cell's band could reach ``area`` (``band_reach``: each band's
-        reach, ascending) if it lies within ``km``, and each row's km from it. Cells are
-        numbered area by area, so per area the rows wanted are one run of the sorted rows.
-        ``hours``: the vacancy's least and most hours, and how far off a row's may be (rows
-        not filed yet are not held to it here: the query pass checks it again anyway)."""
+        reach, ascending), and each row's km from it. Cells are numbered area by area, so
+        per area the rows wanted are one run of the sorted rows. ``hours``: the vacancy's
+        least and most hours, and how far off a row's may be (rows not filed yet are not
+        held to it here: the query pass checks it again anyway)."""
         bands = self.bands
         if len(self.moved) > max(self.REBUILD_MIN, len(self.rows) // 16):
             self.rebuild(cells, hours_min, hours_max)
         if area == areas.unknown:  # no distance to anyone: nobody in reach
             return np.zeros(0, np.int64), np.zeros(0)
-        lat_span, lon_span = areas.box(area, km)
-        rows, row_km, seen, seen_km, seen_band = kernels.select_rows(
-            area, areas.lat, areas.lon, areas.cos_lat, lat_span, lon_span, band_reach, bands, self.start, self.rows,
-            *hours, self.hours, active, cells, self.indexed, bool(self.moved))
+        seen, seen_km, seen_band = areas.in_reach(area, band_reach, self.max_band)
+        rows, row_km = kernels.select_rows(seen, seen_km, seen_band, bands, self.start, self.rows, *hours, self.hours,
+                                           active, cells, self.indexed, bool(self.moved))
         if self.moved:
             band_from = np.full(len(self.start) // bands, bands)
             band_from[seen] = seen_band
@@ -625,7 +640,7 @@ class MatchingIndex:
         vacancies' facts (roughly), scratch tables and the ESCO knowledge it reads."""
         with self._lock:
             scratch = self._skill_lut.nbytes + self._required.nbytes + self._concept_lut.nbytes
-            scratch += sum(d.nbytes for d in list(self._areas._cache.values()))
+            scratch += sum(d.nbytes for d in list(self._areas._cache.values())) + self._areas.nbytes()
             return (self._c.nbytes() + self._v.nbytes() + 3000 * len(self._vacancy_facts) + scratch
                     + self.knowledge.memory_bytes())
 
@@ -723,6 +738,8 @@ class MatchingIndex:
                 self.upsert_vacancy(vacancy)
             latest = {p.candidate_id: p for p in candidates}  # a repeated id: the last profile wins
             self._bulk_candidates(list(latest.values()), set(not_in_pool))
+            for vf in self._vacancy_facts.values():
+                self._warm(vf)
 
     def _bulk_candidates(self, profiles: list[CandidateProfile], placed: set[str]) -> None:
         """One pass from profile to flat arrays (no facts kept), then one permutation into PC4 order."""
@@ -937,6 +954,14 @@ class MatchingIndex:
                 ragged.maybe_compact(t.n)
             self._vacancy_facts[vf.id] = vf
             self._prep[vf.id] = _Prepared(self, vf)
+            if self._c.n:  # (a bulk load warms once its candidates are in)
+                self._warm(vf)
+
+    def _warm(self, vf: VacancyFacts) -> None:
+        """Work out now which areas a query for this vacancy reaches, not on its first query."""
+        area = self._areas.index.get(vf.pc4)
+        if area is not None:
+            self._areas.in_reach(area, self._band_reach, self._c.cells.max_band)
 
     def remove_vacancy(self, vacancy_id: str) -> bool:
         with self._lock:
@@ -978,7 +1003,7 @@ class MatchingIndex:
         # the rows of the areas as far as the farthest reaching band could come from, from
         # each area's first reach band within which the vacancy is in near-miss reach
         rows, dist = t.cells.select(self._areas, self._areas.index.get(vf.pc4, self._areas.unknown),
-                                    self._band_reach[t.cells.max_band], self._band_reach, (*vf.hours, NEAR_HOURS),
+                                    self._band_reach, (*vf.hours, NEAR_HOURS),
                                     *(c[name][:t.n] for name in ("cell", "active", "hours_min", "hours_max")))
         rows, dist = self._filter_candidates(rows, dist, filters)
 

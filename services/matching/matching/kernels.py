@@ -75,24 +75,16 @@ def distances_km(area, lat, lon, cos_lat):
 
 
 @njit(cache=True, nogil=True)
-def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, start, sorted_rows, hours_lo,
-                hours_hi, near_hours, sorted_hours, active, cells, indexed, check_filed):
-    """The active rows that may be in reach of ``area``, with their km from it.
-
-    Areas within ``lat_span`` and ``lon_span`` of it are measured; of each, the rows of
-    the cells from the first band whose reach (``band_reach``, ascending) gets that far,
-    whose hours (``sorted_hours``: least and most, as ``sorted_rows``) are at most
-    ``near_hours`` off the vacancy's ``hours_lo``..``hours_hi``. Without a branch a row:
-    which rows pass is unpredictable, and a mispredicted branch costs more than the write.
-    With ``check_filed``, only rows still filed under their cell (see _CellIndex). Also
-    returns the areas measured, their km and first band (for rows not yet filed)."""
+def areas_in_reach(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands):
+    """The areas some band's reach (``band_reach``, ascending) gets to from ``area``, of
+    those within ``lat_span`` and ``lon_span`` of it: each area, its km and the first band
+    that reaches it."""
     n_areas = len(lat)
-    areas = np.empty(n_areas, np.int64)
+    areas = np.empty(n_areas, np.int32)
     area_km = np.empty(n_areas, np.float64)
-    area_band = np.empty(n_areas, np.int64)
+    area_band = np.empty(n_areas, np.uint8)
     lat0, lon0, cos0 = lat[area], lon[area], cos_lat[area]
     k = 0
-    total = 0
     for a in range(n_areas):
         if abs(lat[a] - lat0) > lat_span or abs(lon[a] - lon0) > lon_span:
             continue
@@ -104,25 +96,38 @@ def select_rows(area, lat, lon, cos_lat, lat_span, lon_span, band_reach, bands, 
                 band = middle + 1
             else:
                 above = middle
-        areas[k], area_km[k], area_band[k] = a, km, band
-        k += 1
         if band < bands:
-            total += start[(a + 1) * bands] - start[a * bands + band]
+            areas[k], area_km[k], area_band[k] = a, km, band
+            k += 1
+    return areas[:k].copy(), area_km[:k].copy(), area_band[:k].copy()
+
+
+@njit(cache=True, nogil=True)
+def select_rows(areas, area_km, area_band, bands, start, sorted_rows, hours_lo, hours_hi, near_hours, sorted_hours,
+                active, cells, indexed, check_filed):
+    """The active rows that may be in reach, with their km: of each of the ``areas``
+    (``areas_in_reach``), the rows of the cells from its first band reaching it, whose hours
+    (``sorted_hours``: least and most, as ``sorted_rows``) are at most ``near_hours`` off
+    the vacancy's ``hours_lo``..``hours_hi``. Without a branch a row: which rows pass is
+    unpredictable, and a mispredicted branch costs more than the write. With
+    ``check_filed``, only rows still filed under their cell (see _CellIndex)."""
+    total = 0
+    for i in range(len(areas)):
+        a = np.int64(areas[i])
+        total += start[(a + 1) * bands] - start[a * bands + area_band[i]]
     rows = np.empty(total, np.int64)
     dist = np.empty(total, np.float64)
     n = 0
-    for i in range(k):
-        a, band = areas[i], area_band[i]
-        if band >= bands:
-            continue
+    for i in range(len(areas)):
+        a = np.int64(areas[i])
         km = area_km[i]
-        for p in range(start[a * bands + band], start[(a + 1) * bands]):
+        for p in range(start[a * bands + area_band[i]], start[(a + 1) * bands]):
             row = sorted_rows[p]
             rows[n] = row
             dist[n] = km
             near = max(hours_lo - np.int64(sorted_hours[p, 1]), np.int64(sorted_hours[p, 0]) - hours_hi) <= near_hours
             n += near & active[row] & (not check_filed or cells[row] == indexed[row])
-    return rows[:n], dist[:n], areas[:k], area_km[:k], area_band[:k]
+    return rows[:n], dist[:n]
 
 
 @njit(cache=True, nogil=True)

@@ -265,6 +265,19 @@ def test_changed_hours_are_matched_as_changed_after_a_load():
     assert idx.candidates_for_vacancy("v40").near_misses == []  # 32 hours short is no near-miss
 
 
+def test_a_wider_reach_after_a_query_is_matched():
+    # a query keeps the areas it reaches from the vacancy's area for the widest reach then
+    # held; a candidate reaching further afterwards must still be found
+    idx = MatchingIndex(knowledge())
+    idx.load([f.candidate("near", skills=[f.SORT_WASTE], pc4="7511", max_distance_km=5)],
+             [f.vacancy("v1", skills_required=[f.SORT_WASTE], pc4="7512")])
+    assert idx.candidates_for_vacancy("v1").ids == ["near"]
+    idx.upsert_candidate(f.candidate("far", skills=[f.SORT_WASTE], pc4="1011", max_distance_km=250,
+                                     transport_modes=["car"], max_travel_minutes=240))
+    assert sorted(idx.candidates_for_vacancy("v1").ids) == ["far", "near"]
+    assert idx.memory_bytes() > 0
+
+
 def test_a_placement_takes_the_candidate_out_of_the_pool_and_an_ended_one_puts_them_back(index):
     index.upsert_candidate(f.candidate("c", skills=[f.SORT_WASTE]))
     assert index.set_in_pool("c", False)
