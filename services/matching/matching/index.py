@@ -1290,7 +1290,9 @@ def _best(score: np.ndarray, contenders: tuple[np.ndarray, ...], ks: tuple[int, 
     the positions (into ``score``) of its best k, ties by id as scoring.rank_key. All at once:
     a few numpy calls on a dozen values cost more than the values."""
     every = np.concatenate(contenders)
-    keys = (-np.round(score[every], 9)).tolist()
+    keys = score[every] * -1e9  # -np.round(score, 9) by the same steps, without np.round's wrapping
+    np.rint(keys, out=keys)
+    keys = (keys / 1e9).tolist()
     names = list(map(ids.__getitem__, rows[every].tolist()))
     positions = every.tolist()
     out, at = [], 0

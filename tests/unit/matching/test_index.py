@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -408,3 +409,15 @@ def test_counts_and_memory():
     idx.load([f.candidate(f"c{i}", skills=[f.SORT_WASTE]) for i in range(100)], [f.vacancy("v1")], ["c0"])
     assert idx.counts() == {"candidates": 100, "in_pool": 99, "vacancies": 1, "open_vacancies": 1}
     assert idx.memory_bytes() > empty
+
+
+def test_best_orders_as_rank_key_on_rounded_ties():
+    # _best rounds as np.round(score, 9) does, by its steps: near-ties within 1e-9 order by id
+    rng = np.random.default_rng(5)
+    score = np.round(rng.random(400), 9) + rng.choice([0.0, 4e-10, 5e-10, 6e-10], 400)
+    ids = [f"c{i:03d}" for i in rng.permutation(400)]
+    rows = np.arange(400)
+    top, rest = index_module._best(score, (np.arange(0, 300), np.arange(300, 400)), (25, 5), ids, rows)
+    want = sorted(range(300), key=lambda i: scoring.rank_key(score[i], ids[i]))[:25]
+    assert top == want
+    assert rest == sorted(range(300, 400), key=lambda i: scoring.rank_key(score[i], ids[i]))[:5]
