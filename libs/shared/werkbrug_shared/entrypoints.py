@@ -41,6 +41,7 @@ from nameko.exceptions import (
     ConfigurationError,
     ContainerBeingKilled,
     IncorrectSignature,
+    UnknownService,
     UnserializableValueError,
     serialize,
 )
@@ -267,6 +268,10 @@ class Http(_CommitFirst, HttpRequestHandler):
                 if isinstance(exc, ValidationError):
                     body["errors"] = exc.errors
                 return Response(json.dumps(body), status=status, mimetype="application/json")
+        if isinstance(exc, UnknownService):  # not (yet) running, as while the system starts: worth a retry
+            return Response(
+                json.dumps({"error": "ServiceUnavailable", "message": f"not running: {exc}"}),
+                status=503, headers={"Retry-After": "5"}, mimetype="application/json")
         return Response(
             json.dumps({"error": "InternalError", "message": "internal error"}),
             status=500,
