@@ -43,3 +43,11 @@ def system():
 def rpc(system):
     with system.rpc() as proxy:
         yield proxy
+
+
+@pytest.fixture
+def soweco(system):
+    """A client of Soweco, the organisation whose jobcoaches the tests register (as
+    harness.register_jobcoaches does): only it sees and records their aftercare tasks."""
+    with system.rpc("dev-soweco") as proxy:
+        yield proxy

@@ -20,7 +20,7 @@ from tests.integration.harness import (
     register_jobcoaches,
 )
 from tests.integration.test_spine import PLACEMENT_RECORDED, SKILL, Region, plans_for
-from werkbrug_shared.errors import Conflict, Forbidden, ValidationError
+from werkbrug_shared.errors import Conflict, Forbidden, Unauthorized, ValidationError
 
 SOWECO = "dev-soweco"
 START = date.today() + timedelta(days=7)  # plans are weighed against the coming four weeks
@@ -110,7 +110,7 @@ def test_with_nobody_free_the_plan_is_unassigned_escalated_and_counted(system, r
     assert not [e for e in rpc.aftercare.escalations() if e["plan_id"] == plan["id"]]
 
 
-def test_the_budget_of_a_24_hour_contract_follows_the_uwv_norm(system, rpc):
+def test_the_budget_of_a_24_hour_contract_follows_the_uwv_norm(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1)
     plan = plan_of(rpc, place(rpc, region, register(rpc, region), hours=24))
     budget = plan["budget"]
@@ -119,11 +119,11 @@ def test_the_budget_of_a_24_hour_contract_follows_the_uwv_norm(system, rpc):
     assert budget["planned_per_year"][0] > 0 and budget["used_per_year"] == [0, 0, 0]
 
     first = plan["tasks"][0]
-    rpc.aftercare.complete_task(first["id"], "going_well", None, 1.5)
+    soweco.aftercare.complete_task(first["id"], "going_well", None, 1.5)
     assert rpc.aftercare.plan_for_placement(plan["placement_id"])["budget"]["used_per_year"][0] == 1.5
 
 
-def test_one_plan_per_placement_with_two_instances_and_redelivered_events(system, rpc):
+def test_one_plan_per_placement_with_two_instances_and_redelivered_events(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=2)
     candidate = register(rpc, region)
     system.start_instance("aftercare", "aftercare-2")
@@ -140,13 +140,13 @@ def test_one_plan_per_placement_with_two_instances_and_redelivered_events(system
         eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")
         time.sleep(3)  # let every copy land (and any retry run)
         assert plans_for(system, placement["id"]) == 1
-        assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
+        assert len(soweco.aftercare.tasks(placement_id=placement["id"])) == 8
         assert system.queue_depth(aftercare_placement_queue() + ".dlq") == dlq
     finally:
         system.stop("aftercare-2")
 
 
-def test_the_overdue_sweep_escalates_each_task_once(system, rpc):
+def test_the_overdue_sweep_escalates_each_task_once(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1)
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
     later = START + timedelta(days=40)  # first day, week 1 and week 4 are past due
@@ -164,14 +164,14 @@ def test_the_overdue_sweep_escalates_each_task_once(system, rpc):
         "nl.werkbrug.aftercare_task.overdue.v1", plan["placement_id"])) == 3 and rows,
         what="three task_overdue events in reporting")
     assert len({s for (s,) in events}) == 3
-    tasks = {t["id"]: t for t in rpc.aftercare.tasks(placement_id=plan["placement_id"])}
+    tasks = {t["id"]: t for t in soweco.aftercare.tasks(placement_id=plan["placement_id"])}
     assert sorted(tasks[s]["kind"] for (s,) in events) == ["first_working_day", "week_1", "week_4"]
     eventually(lambda: [m for m in mails_to(system, "coordinator@soweco.example")
                         if "te laat" in m["Subject"] and plan["placement_id"] in m.get_content()],
                what="the coordinator's escalation mail")
 
     # doing the task settles its escalation
-    rpc.aftercare.complete_task(events[0][0], "going_well", None)
+    soweco.aftercare.complete_task(events[0][0], "going_well", None)
     assert len([e for e in rpc.aftercare.escalations() if e["plan_id"] == plan["id"]]) == 2
 
 
@@ -209,13 +209,13 @@ def test_the_timer_sweeps_on_an_injected_clock():
         system.destroy()
 
 
-def test_at_risk_plans_a_check_in_and_tells_the_coach(system, rpc):
+def test_at_risk_plans_a_check_in_and_tells_the_coach(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1)
     coach = region.jobcoaches[0]
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
     first = plan["tasks"][0]
-    rpc.aftercare.complete_task(first["id"], "at_risk", "Conflict met collega.")
-    check_in, = [t for t in rpc.aftercare.tasks(placement_id=plan["placement_id"], status="open")
+    soweco.aftercare.complete_task(first["id"], "at_risk", "Conflict met collega.")
+    check_in, = [t for t in soweco.aftercare.tasks(placement_id=plan["placement_id"], status="open")
                  if t["kind"] == "check_in"]
     assert check_in["jobcoach_id"] == coach["id"]
     assert date.fromisoformat(check_in["due"]) - date.today() <= timedelta(days=7)
@@ -224,7 +224,7 @@ def test_at_risk_plans_a_check_in_and_tells_the_coach(system, rpc):
     assert check_in["id"] in mail[0].get_content()
 
 
-def test_ended_returns_the_candidate_to_the_pool_and_reopens_the_opening(system, rpc):
+def test_ended_returns_the_candidate_to_the_pool_and_reopens_the_opening(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1, openings=1)
     candidate = register(rpc, region)
     placement = place(rpc, region, candidate)
@@ -233,9 +233,9 @@ def test_ended_returns_the_candidate_to_the_pool_and_reopens_the_opening(system,
     eventually(lambda: rpc.candidates.get(candidate["id"])["status"] == "placed", what="the candidate placed")
 
     with pytest.raises(ValidationError) as refused:
-        rpc.aftercare.complete_task(plan["tasks"][1]["id"], "ended", None)
+        soweco.aftercare.complete_task(plan["tasks"][1]["id"], "ended", None)
     assert "end_reason" in refused.value.errors
-    rpc.aftercare.complete_task(plan["tasks"][1]["id"], "ended", "Werkgever stopt.", None,
+    soweco.aftercare.complete_task(plan["tasks"][1]["id"], "ended", "Werkgever stopt.", None,
                                 (START + timedelta(days=8)).isoformat(), "dismissed")
 
     ended = eventually(lambda: (p := rpc.matching.get_placement(placement["id"]))["status"] == "ended" and p,
@@ -250,17 +250,17 @@ def test_ended_returns_the_candidate_to_the_pool_and_reopens_the_opening(system,
     assert sum(t["status"] == "cancelled" for t in final["tasks"]) == 7  # the first day was still open too
 
 
-def test_a_sustained_checkpoint_reaches_reporting(system, rpc):
+def test_a_sustained_checkpoint_reaches_reporting(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1)
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
     month_6 = next(t for t in plan["tasks"] if t["kind"] == "month_6")
-    rpc.aftercare.complete_task(month_6["id"], "going_well", None)
+    soweco.aftercare.complete_task(month_6["id"], "going_well", None)
     stored = eventually(lambda: system.sql(
         "reporting", "SELECT data FROM event_store WHERE type = %s AND subject = %s",
         "nl.werkbrug.placement.sustained.v1", plan["placement_id"]), what="placement.sustained in reporting")
     assert stored[0][0]["months"] == 6
     # a going_well elsewhere is no checkpoint
-    rpc.aftercare.complete_task(plan["tasks"][0]["id"], "going_well", None)
+    soweco.aftercare.complete_task(plan["tasks"][0]["id"], "going_well", None)
     time.sleep(0.5)
     assert len(system.sql("reporting", "SELECT 1 FROM event_store WHERE type = %s AND subject = %s",
                           "nl.werkbrug.placement.sustained.v1", plan["placement_id"])) == 1
@@ -309,17 +309,41 @@ def test_a_jobcoach_works_the_task_list_over_http(system, rpc):
     region = Region(rpc, system, jobcoaches=1)
     coach = region.jobcoaches[0]
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
-    listed = system.http("GET", f"/v1/jobcoaches/{coach['id']}/tasks",
-                         params={"status": "open", "placement_id": plan["placement_id"]})
+    as_soweco = {"Authorization": f"Bearer {SOWECO}"}
+    query = {"status": "open", "placement_id": plan["placement_id"]}
+    assert system.http("GET", f"/v1/jobcoaches/{coach['id']}/tasks", params=query).status_code == 401
+    listed = system.http("GET", f"/v1/jobcoaches/{coach['id']}/tasks", params=query, headers=as_soweco)
     assert listed.status_code == 200
     tasks = listed.json()
     assert [t["due"] for t in tasks] == sorted(t["due"] for t in tasks) and len(tasks) == 8
 
-    bad = system.http("POST", f"/v1/aftercare/tasks/{tasks[0]['id']}/completion", json={"outcome": "fine"})
+    completion = f"/v1/aftercare/tasks/{tasks[0]['id']}/completion"
+    bad = system.http("POST", completion, json={"outcome": "fine"}, headers=as_soweco)
     assert bad.status_code == 400 and "outcome" in bad.text
-    done = system.http("POST", f"/v1/aftercare/tasks/{tasks[0]['id']}/completion",
-                       json={"outcome": "going_well", "hours_spent": 0.75})
+    assert system.http("POST", completion, json={"outcome": "going_well"}).status_code == 401
+    done = system.http("POST", completion, json={"outcome": "going_well", "hours_spent": 0.75}, headers=as_soweco)
     assert done.status_code == 200 and done.json()["status"] == "done"
     assert system.http("GET", f"/v1/jobcoaches/{coach['id']}/workload").json()["open_tasks"] == 7
     used = system.http("GET", f"/v1/placements/{plan['placement_id']}/aftercare").json()["budget"]["used_per_year"]
     assert used[0] == 0.75
+
+
+def test_only_the_coaches_organisation_sees_and_records_their_tasks(system, rpc, soweco):
+    # aftercare tasks are a coaching organisation's caseload, and recording "ended" ends a
+    # placement: nobody else lists them or records them
+    region = Region(rpc, system, jobcoaches=1)
+    coach = region.jobcoaches[0]
+    plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
+    task = plan["tasks"][0]
+    with pytest.raises(Unauthorized):
+        rpc.aftercare.tasks(placement_id=plan["placement_id"])
+    with pytest.raises(Unauthorized):
+        rpc.aftercare.complete_task(task["id"], "ended", None, None, None, "dismissed")
+    with system.rpc("dev-gemeente-enschede") as other:
+        assert other.aftercare.tasks(placement_id=plan["placement_id"]) == []
+        with pytest.raises(Forbidden):
+            other.aftercare.tasks(jobcoach_id=coach["id"])
+        with pytest.raises(Forbidden):
+            other.aftercare.complete_task(task["id"], "ended", None, None, None, "dismissed")
+    assert [t["status"] for t in soweco.aftercare.tasks(placement_id=plan["placement_id"])] == ["open"] * 8
+    assert rpc.matching.get_placement(plan["placement_id"])["status"] == "active"

@@ -24,7 +24,7 @@ def every_row_as_text(system, service: str) -> list[tuple[str, str]]:
     return rows
 
 
-def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
+def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system, soweco):
     tag = uuid.uuid4().hex[:6]
     region, cohort = f"regio-{tag}", f"werkfit-{tag}"
     secrets = {
@@ -51,8 +51,8 @@ def test_erasure_leaves_nothing_personal_anywhere_and_keeps_the_counts(system):
         placement = rpc.matching.record_placement({"candidate_id": candidate["id"], "vacancy_id": vacancy["id"],
                                                    "start_date": "2026-12-01", "hours_per_week": 24})
         eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan")
-        first = rpc.aftercare.tasks(placement_id=placement["id"])[0]
-        rpc.aftercare.complete_task(first["id"], "going_well", task_note)
+        first = soweco.aftercare.tasks(placement_id=placement["id"])[0]
+        soweco.aftercare.complete_task(first["id"], "going_well", task_note)
         eventually(lambda: rpc.reporting.outflow(cohort=cohort, suppress=False)["placed"] == 1, what="reporting")
 
         # before: the personal data really is there to be erased

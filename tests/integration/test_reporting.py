@@ -55,7 +55,7 @@ def open_tasks(system) -> float:
     return system.metric("reporting", "werkbrug_aftercare_tasks_open")
 
 
-def test_enrolments_placements_ends_and_checkpoints_move_the_figures(system, rpc):
+def test_enrolments_placements_ends_and_checkpoints_move_the_figures(system, rpc, soweco):
     region = Region(rpc, system)
     people = [region.candidate(i, ["doelgroepregister"] if i < 3 else ["bijstand", "50plus"]) for i in range(7)]
     trajectory, cohort = enrolled_cohort(system, region, people)
@@ -107,7 +107,7 @@ def test_enrolments_placements_ends_and_checkpoints_move_the_figures(system, rpc
 
     # aftercare: every task of the new plans open, as aftercare itself holds them
     def my_open_tasks():
-        return sum(1 for p in placements for t in rpc.aftercare.tasks(placement_id=p["id"]) if t["status"] == "open")
+        return sum(1 for p in placements for t in soweco.aftercare.tasks(placement_id=p["id"]) if t["status"] == "open")
 
     planned = eventually(my_open_tasks, what="the aftercare plans")
     eventually(lambda: open_tasks(system) == tasks_open + planned, what="reporting to count the open tasks")

@@ -69,7 +69,7 @@ def plans_for(system, placement_id: str) -> int:
                       placement_id)[0][0]
 
 
-def test_a_cohort_of_18_with_14_placements(system, rpc):
+def test_a_cohort_of_18_with_14_placements(system, rpc, soweco):
     region = Region(rpc, system)
     candidates = [region.candidate(i, ["statushouder", "bijstand"] if i % 2 else ["statushouder"])
                   for i in range(18)]
@@ -77,8 +77,8 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
     placements = [region.place(c) for c in candidates[:14]]
 
     for placement in placements:
-        tasks = eventually(lambda p=placement: len(rpc.aftercare.tasks(placement_id=p["id"])) == 8
-                           and rpc.aftercare.tasks(placement_id=p["id"]), what="the aftercare plan")
+        tasks = eventually(lambda p=placement: len(soweco.aftercare.tasks(placement_id=p["id"])) == 8
+                           and soweco.aftercare.tasks(placement_id=p["id"]), what="the aftercare plan")
         assert [t["status"] for t in tasks] == ["open"] * 8
         assert len({t["jobcoach_id"] for t in tasks}) == 1
         assert tasks[0]["jobcoach_id"] in {j["id"] for j in region.jobcoaches}
@@ -89,7 +89,7 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
         assert plans_for(system, placement["id"]) == 1
 
     # the two coaches share the work: most room left first
-    per_coach = [len(rpc.aftercare.tasks(jobcoach_id=j["id"])) for j in region.jobcoaches]
+    per_coach = [len(soweco.aftercare.tasks(jobcoach_id=j["id"])) for j in region.jobcoaches]
     assert sorted(per_coach) == [56, 56]
 
     outflow = eventually(lambda: (o := rpc.reporting.outflow(cohort=region.cohort))["placed"] == 14 and o,
@@ -112,7 +112,7 @@ def test_a_cohort_of_18_with_14_placements(system, rpc):
     assert system.metric("reporting", "werkbrug_placements_total", target_group="statushouder") >= 14
 
 
-def test_the_same_event_delivered_twice_creates_one_plan(system, rpc):
+def test_the_same_event_delivered_twice_creates_one_plan(system, rpc, soweco):
     region = Region(rpc, system)
     candidate = region.candidate()
     region.wait_indexed([candidate])
@@ -130,14 +130,14 @@ def test_the_same_event_delivered_twice_creates_one_plan(system, rpc):
     eventually(lambda: system.metric("aftercare", "werkbrug_events_handled_total", event_type=PLACEMENT_RECORDED,
                                      outcome="duplicate") == duplicates + 2, what="both copies to be skipped")
     assert plans_for(system, placement["id"]) == 1
-    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
+    assert len(soweco.aftercare.tasks(placement_id=placement["id"])) == 8
     eventually(lambda: rpc.reporting.outflow(cohort=region.cohort, suppress=False)["placed"] == 1, what="reporting")
     time.sleep(0.5)
     assert rpc.reporting.outflow(cohort=region.cohort, suppress=False)["placed"] == 1
     assert rpc.vacancies.get(region.vacancy["id"])["openings_filled"] == 1
 
 
-def test_a_handler_failing_twice_then_succeeding_creates_one_plan(system, rpc):
+def test_a_handler_failing_twice_then_succeeding_creates_one_plan(system, rpc, soweco):
     region = Region(rpc, system)
     candidate = region.candidate()
     region.wait_indexed([candidate])
@@ -155,7 +155,7 @@ def test_a_handler_failing_twice_then_succeeding_creates_one_plan(system, rpc):
 
     eventually(lambda: plans_for(system, placement["id"]) == 1, what="the plan after the retries")
     assert system.metric("aftercare", "werkbrug_events_retried_total", event_type=PLACEMENT_RECORDED) == retried + 2
-    assert len(rpc.aftercare.tasks(placement_id=placement["id"])) == 8
+    assert len(soweco.aftercare.tasks(placement_id=placement["id"])) == 8
     assert system.queue_depth(aftercare_placement_queue() + ".dlq") == dead
 
 
@@ -374,7 +374,7 @@ def test_a_redelivered_rpc_request_is_answered_from_its_record_not_run_twice(sys
     assert registered() == 1
 
 
-def test_unknown_ids_are_not_found_everywhere(system, rpc):
+def test_unknown_ids_are_not_found_everywhere(system, rpc, soweco):
     from werkbrug_shared.errors import NotFound
 
     calls = [
@@ -384,35 +384,35 @@ def test_unknown_ids_are_not_found_everywhere(system, rpc):
         lambda: rpc.matching.get_placement("no-such-placement"),
         lambda: rpc.matching.record_placement({"candidate_id": "nobody", "vacancy_id": "nothing",
                                                "start_date": "2026-12-01", "hours_per_week": 8}),
-        lambda: rpc.aftercare.complete_task("no-such-task", "going_well", None),
+        lambda: soweco.aftercare.complete_task("no-such-task", "going_well", None),
     ]
     for call in calls:
         with pytest.raises(NotFound):
             call()
 
 
-def test_a_jobcoach_completes_tasks_and_an_at_risk_outcome_travels(system, rpc):
+def test_a_jobcoach_completes_tasks_and_an_at_risk_outcome_travels(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=1)
     candidate = region.candidate()
     region.wait_indexed([candidate])
     placement = region.place(candidate)
-    first, second = eventually(lambda: rpc.aftercare.tasks(placement_id=placement["id"]), what="the tasks")[:2]
+    first, second = eventually(lambda: soweco.aftercare.tasks(placement_id=placement["id"]), what="the tasks")[:2]
 
-    done = rpc.aftercare.complete_task(first["id"], "going_well", "Eerste dag goed verlopen.")
+    done = soweco.aftercare.complete_task(first["id"], "going_well", "Eerste dag goed verlopen.")
     assert done["status"] == "done" and done["outcome"] == "going_well"
     with pytest.raises(ValidationError) as refused:
-        rpc.aftercare.complete_task(second["id"], "fine", None)
+        soweco.aftercare.complete_task(second["id"], "fine", None)
     assert "outcome" in refused.value.errors
     from werkbrug_shared.errors import Conflict
     with pytest.raises(Conflict):
-        rpc.aftercare.complete_task(first["id"], "going_well", None)
+        soweco.aftercare.complete_task(first["id"], "going_well", None)
 
-    rpc.aftercare.complete_task(second["id"], "at_risk", "Spanning met leidinggevende.")
-    open_tasks = rpc.aftercare.tasks(placement_id=placement["id"], status="open")
+    soweco.aftercare.complete_task(second["id"], "at_risk", "Spanning met leidinggevende.")
+    open_tasks = soweco.aftercare.tasks(placement_id=placement["id"], status="open")
     # at risk: a check-in within a week joins the protocol's remaining tasks
     assert sorted(t["kind"] for t in open_tasks) == sorted(
         ["check_in", "week_4", "end_of_probation", "month_3", "month_6", "month_12", "month_18"])
-    coach_done = rpc.aftercare.tasks(jobcoach_id=region.jobcoaches[0]["id"], status="done")
+    coach_done = soweco.aftercare.tasks(jobcoach_id=region.jobcoaches[0]["id"], status="done")
     assert [t["id"] for t in coach_done] == [first["id"], second["id"]]
     stored = eventually(lambda: system.sql(
         "reporting", "SELECT data FROM event_store WHERE type = %s AND subject = %s",

@@ -165,10 +165,18 @@ class AftercareService:
 
     @rpc
     def tasks(self, jobcoach_id=None, status=None, due_before=None, placement_id=None):
-        """Tasks by due date; ``due_before`` is exclusive."""
+        """The calling organisation's jobcoaches' tasks, by due date; ``due_before`` is exclusive.
+        Another organisation's coach: Forbidden (their caseload is theirs to see)."""
+        actor = self.caller.require()
         query = load(TaskQuery(), {"placement_id": placement_id, "jobcoach_id": jobcoach_id, "status": status,
                                    "due_before": due_before}, "task query")
-        stmt = select(AftercareTask).order_by(AftercareTask.due, AftercareTask.id)
+        if query["jobcoach_id"] is not None:
+            coach = self.db.get(Jobcoach, query["jobcoach_id"], "jobcoach")
+            if coach.organisation_id != actor.organisation:
+                raise Forbidden(f"jobcoach {coach.id} belongs to another organisation")
+        own_coaches = select(Jobcoach.id).where(Jobcoach.organisation_id == actor.organisation)
+        stmt = select(AftercareTask).where(AftercareTask.jobcoach_id.in_(own_coaches)).order_by(
+            AftercareTask.due, AftercareTask.id)
         for key in ("placement_id", "jobcoach_id", "status"):
             if query[key] is not None:
                 stmt = stmt.where(getattr(AftercareTask, key) == query[key])
@@ -207,17 +215,21 @@ class AftercareService:
     def complete_task(self, task_id, outcome, note=None, hours_spent=None, end_date=None, end_reason=None):
         """Record a check-in. ``at_risk`` plans a check-in within a week; ``ended`` ends the
         placement (through matching, which owns placements); ``going_well`` on a 6-, 12- or
-        18-month checkpoint tells everyone the placement is sustained."""
+        18-month checkpoint tells everyone the placement is sustained. Only the organisation
+        whose jobcoach holds the task records it (a task nobody holds is reassigned first)."""
+        actor = self.caller.require()
         data = load(CompleteTask(), {"task_id": task_id, "outcome": outcome, "note": note, "hours_spent": hours_spent,
                                      "end_date": end_date, "end_reason": end_reason}, "task completion")
         task = self.db.get(AftercareTask, data["task_id"], "aftercare task", for_update=True)
+        organisation = self._organisation_of(task.jobcoach_id)
+        if organisation != actor.organisation:
+            raise Forbidden(f"task {task.id} is not held by a jobcoach of {actor.organisation}")
         if task.status != "open":
             raise Conflict(f"task {task.id} is already {task.status}")
         plan = self.db.session.get(AftercarePlan, task.plan_id)
         today = self.clock.today()
         task.status, task.outcome, task.completed_at = "done", data["outcome"], utcnow()
         task.note, task.hours_spent = data["note"], data["hours_spent"]
-        organisation = self._organisation_of(task.jobcoach_id)
         ended = task.outcome == "ended"
         # the note stays here: it is the jobcoach's free text and may name people
         self.db.emit("nl.werkbrug.aftercare_task.completed.v1", task.id, {
