@@ -246,10 +246,14 @@ def test_the_gateway_speaks_http_json(system, rpc):
     assert refused.json()["error"] == "ValidationError"
     assert "family_name" in refused.json()["errors"] and "family_name" in refused.json()["message"]
     assert system.http("POST", "/v1/candidates", data="{not json").status_code == 400
+    nowhere = system.http("POST", "/v1/candidates", json={
+        "given_name": "Anna", "family_name": "de Vries", "region": "Zuid", "postcode": "1234 AB",
+        "target_groups": ["ww"], "hours_per_week": 20})
+    assert nowhere.status_code == 400 and "postcode" in nowhere.json()["errors"]
     assert _counts(system) == before
 
     created = system.http("POST", "/v1/candidates", json={
-        "given_name": "Anna", "family_name": "de Vries", "region": "Zuid", "postcode": "1234 AB",
+        "given_name": "Anna", "family_name": "de Vries", "region": "Zuid", "postcode": "5611 AB",
         "target_groups": ["ww", "50plus"], "hours_per_week": 20, "cohort": "gw-1"})
     assert created.status_code == 201
     fetched = system.http("GET", f"/v1/candidates/{created.json()['id']}").json()

@@ -232,12 +232,12 @@ def test_unknown_postcode_area_is_refused():
     assert err.errors["postcode"] == ["not a Dutch postcode (1234 AB)"]
 
 
-def test_anonymous_calls_check_skills_but_only_the_shape_of_the_postcode():
-    schema = candidate_schema(checked=False)
-    load(schema, {**CANDIDATE, "postcode": "1000 AA"}, "candidate")
+def test_every_registration_checks_skills_and_the_postcode_area():
+    schema = candidate_schema()
+    assert isinstance(schema, CheckedCandidate)
+    refused(schema, {**CANDIDATE, "postcode": "1000 AA"}, "postcode")
     err = refused(schema, {**CANDIDATE, "skills": [MADE_UP_SKILL]}, "skills")
     assert err.errors["skills"] == {0: ["unknown ESCO skill"]}
-    assert isinstance(candidate_schema(checked=True), CheckedCandidate)
     # the bare schema checks shapes only (the spine's schema tests use made-up URIs)
     load(RegisterCandidate(), {**CANDIDATE, "skills": [MADE_UP_SKILL], "postcode": "1000 AA"}, "candidate")
 
@@ -286,7 +286,7 @@ def test_bad_profile_and_personal_values(field, value):
 
 
 def test_updates_are_partial_and_cannot_touch_bsn():
-    schema = candidate_schema(checked=True, update=True)
+    schema = candidate_schema(update=True)
     assert load(schema, {"hours_per_week": 20}, "changes") == {"hours_per_week": 20}
     with pytest.raises(ValidationError) as caught:
         load(schema, {"bsn": "111222333"}, "changes")

@@ -74,7 +74,7 @@ class Address(Schema):
 
 class RegisterCandidate(Schema):
     """A candidate: the shape of every field, and the occupations against ESCO.
-    The service loads AnonymousCandidate or CheckedCandidate, which add checks."""
+    The service loads CheckedCandidate, which adds the checks against reference data."""
 
     # who someone is: personal data, kept apart
     given_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -137,20 +137,15 @@ class RegisterCandidate(Schema):
 
 
 
-class AnonymousCandidate(RegisterCandidate):
-    """A candidate registered without a credential (the spine's callers):
-    skills must be ESCO skills that exist."""
+class CheckedCandidate(RegisterCandidate):
+    """A candidate as registered, with or without a credential: skills must be ESCO skills
+    that exist, and the postcode must lie in a known PC4 area (matching measures travel
+    from it: an unknown area would leave the candidate out of every match unseen)."""
 
     @validates("skills")
     def _known_skills(self, value, **_):
         if unknown := _unknown([skill_uri(s) for s in value], refdata.skills(), UNKNOWN_SKILL):
             raise ValidationError(unknown)
-
-
-class CheckedCandidate(AnonymousCandidate):
-    """A candidate from a partner: the postcode must lie in a known PC4 area too.
-    Anonymous calls are spared only this check, because the spine's HTTP test
-    registers in 1234 AB, an area the PC4 table does not have."""
 
     @validates("postcode")
     def _known_area(self, value, **_):
@@ -165,11 +160,10 @@ class CheckedCandidate(AnonymousCandidate):
 UPDATE_EXCLUDES = ("bsn", "source_ref", "cohort")
 
 
-def candidate_schema(checked: bool, update: bool = False) -> Schema:
-    cls = CheckedCandidate if checked else AnonymousCandidate
+def candidate_schema(update: bool = False) -> Schema:
     if update:
-        return cls(partial=True, exclude=UPDATE_EXCLUDES)
-    return cls()
+        return CheckedCandidate(partial=True, exclude=UPDATE_EXCLUDES)
+    return CheckedCandidate()
 
 
 class RegisterBatch(Schema):

@@ -75,7 +75,7 @@ class CandidatesService:
     @rpc
     def register(self, candidate):
         """One candidate; a BSN needs a partner credential. Answers the profile view."""
-        data = load(candidate_schema(checked=self.actor.partner is not None), candidate, "candidate")
+        data = load(candidate_schema(), candidate, "candidate")
         if (data["bsn"] or data["source_ref"]) and self.actor.partner is None:
             raise Unauthorized("a BSN or source_ref needs a partner credential (werkbrug.credential)")
         new = records.prepare(data, self.actor.organisation, utcnow(), vault() if data["bsn"] else None)
@@ -174,7 +174,7 @@ class CandidatesService:
         """Change profile and personal fields (not the BSN); the registering organisation only."""
         row = self._live(candidate_id, for_update=True)
         self._require_custodian(row)
-        data = load(candidate_schema(checked=self.actor.partner is not None, update=True), changes, "changes")
+        data = load(candidate_schema(update=True), changes, "changes")
         columns = records.profile_columns(data)
         if "postcode" in data:
             _, columns["pc4"] = domain.normalise_postcode(data["postcode"])
