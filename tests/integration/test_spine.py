@@ -279,6 +279,13 @@ def test_the_gateway_speaks_http_json(system, rpc):
 
 
 def test_every_service_serves_prometheus_metrics(system, rpc):
+    # a placement of its own, so that the figures it looks for exist whichever tests ran before
+    region = Region(rpc, system, jobcoaches=1)
+    candidate = region.candidate(0, ["statushouder"])
+    region.wait_indexed([candidate])
+    region.place(candidate)
+    eventually(lambda: system.metric("reporting", "werkbrug_placements_total", target_group="statushouder",
+                                     region=region.name) == 1, what="reporting to count the placement")
     rpc.reporting.outflow()
     for service in config.SERVICES:
         response = requests.get(system.metrics_url(service), timeout=5)
