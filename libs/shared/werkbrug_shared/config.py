@@ -103,6 +103,14 @@ def rpc_reply_retention_hours() -> float:
     return _setting(None, "RPC_REPLY_RETENTION_HOURS", 24.0)
 
 
+def processed_retention_days() -> float:
+    """How long a consumer remembers an event it handled, to skip it if it comes again.
+    A broker redelivers within minutes; the margin is for dead letters replayed late
+    (``werkbrug deadletters replay``): one handled before, then dead-lettered on a later
+    delivery, and replayed after this long, would be handled a second time."""
+    return _setting(None, "PROCESSED_RETENTION_DAYS", 90.0)
+
+
 def outbox_poll_seconds(config: dict | None = None) -> float:
     """How often the outbox relay looks for rows nobody woke it for."""
     raw = (config or {}).get("OUTBOX_POLL_SECONDS") or os.environ.get("WERKBRUG_OUTBOX_POLL_SECONDS")

@@ -207,16 +207,21 @@ class OutboxRelay(Extension):
 
     def housekeeping(self) -> None:
         """Forget what no longer protects anything: events published long ago,
-        and recorded RPC replies older than any broker would redeliver (they may
-        hold what a caller was told, personal data included)."""
+        recorded RPC replies older than any broker would redeliver (they may hold
+        what a caller was told, personal data included), and handled events'
+        markers past their retention (else the table grows with every event)."""
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(delete(self.table).where(
                 self.table.c.published_at < now - timedelta(days=config.outbox_retention_days())))
             if self.processed is not None:
+                markers = self.processed.c
                 conn.execute(delete(self.processed).where(
-                    self.processed.c.consumer.like("rpc:%"),
-                    self.processed.c.processed_at < now - timedelta(hours=config.rpc_reply_retention_hours())))
+                    markers.consumer.like("rpc:%"),
+                    markers.processed_at < now - timedelta(hours=config.rpc_reply_retention_hours())))
+                conn.execute(delete(self.processed).where(
+                    markers.consumer.not_like("rpc:%"),
+                    markers.processed_at < now - timedelta(days=config.processed_retention_days())))
         self._next_housekeeping = time.monotonic() + 3600
 
     def _run(self):
