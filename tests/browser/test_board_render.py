@@ -31,8 +31,8 @@ BOARD = {
     "by_cohort": [
         row(cohort="werkfit-2026-1", enrolled=18, placed=14, outflow_rate=0.7778, median_days_to_placement=84,
             ended_early="< 5", sustained_6m_rate=0.9286, sustained_12m_rate=None),
-        row(cohort="zorg-2026-1", enrolled=11, placed=8, outflow_rate=0.7273, median_days_to_placement=90,
-            ended_early="< 5", sustained_6m_rate=None),
+        row(cohort="zorg-2026-1", enrolled="x", placed="x", ended_early="< 5", sustained_6m_rate=None),
+        row(cohort="zorg-2026-2", enrolled="< 5", placed="< 5", ended_early=0),
     ],
     "trend": [
         {"period": "2026-08", "enrolled": 96, "placed": 41},
@@ -69,7 +69,11 @@ def test_the_page_renders_every_section_in_dutch_and_follows_a_new_version(brows
     assert groups[0] == ["Bijstand", "640", "301", "47%", "52", "20", "79%", "68%"]
     assert groups[1][:4] == ["Statushouders", "212", "159", "75%"]
     assert groups[2] == ["WW", "< 5", "< 5", "–", "–", "< 5", "–", "–"], "small groups stay hidden"
-    assert browser.call("rows", selector="#cohort-table tr")[0][:4] == ["werkfit-2026-1", "18", "14", "77,8%"]
+    cohorts = browser.call("rows", selector="#cohort-table tr")
+    assert cohorts[0][:4] == ["werkfit-2026-1", "18", "14", "77,8%"]
+    assert cohorts[1][:4] == ["zorg-2026-1", "x", "x", "–"], "a count hidden beside a small one"
+    why = "Array.from(document.querySelectorAll('#cohort-table abbr')).map(a => a.textContent + ': ' + a.title)"
+    assert "x: verborgen: anders is een kleine groep uit het totaal af te leiden" in browser.call("eval", js=why)
     assert browser.call("rows", selector="#trend-table tr")[2] == ["okt 2026", "< 5", "< 5"]
     assert browser.call("eval", js="!document.getElementById('trend-note').hidden")
 

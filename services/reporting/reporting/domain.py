@@ -47,6 +47,7 @@ from werkbrug_shared.events.catalogue import TARGET_GROUPS
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SUPPRESSED = "< 5"
 SUPPRESS_BELOW = 5
+HIDDEN = "x"  # a count of five or more hidden so that a small one cannot be worked out (protect_rows)
 PERIODS = ("month", "quarter", "year")
 NO_ORGANISATION = "unassigned"  # as aftercare labels tasks nobody holds; the board says so in Dutch
 
@@ -445,6 +446,54 @@ def ratio(part: int, whole: int, suppress: bool = True) -> float | None:
     if not whole or (suppress and (is_small(part) or is_small(whole))):
         return None
     return round(part / whole, 4)
+
+
+# the counts rows show, by the Figures attribute they show; and what each count gives away too
+COUNT_FIELDS = {"enrolled": "enrolled", "placed": "placed", "ended_early": "ended_early",
+                "placements": "placements", "decided_6m": "decided_6", "sustained_6m": "durable_6",
+                "decided_12m": "decided_12", "sustained_12m": "durable_12"}
+DERIVED = {"enrolled": ("outflow_rate",), "placed": ("outflow_rate", "median_days_to_placement"),
+           "decided_6m": ("sustained_6m_rate",), "sustained_6m": ("sustained_6m_rate",),
+           "decided_12m": ("sustained_12m_rate",), "sustained_12m": ("sustained_12m_rate",)}
+
+
+def cells_to_hide(values: list[int], unshown: int = 0) -> set[int]:
+    """Which counts of rows that add up to a total shown elsewhere to hide (``unshown``: the
+    part of the total no row shows). Small ones (1-4), and then, smallest first, as many more
+    as it takes for what is hidden to be at least two parts adding up to five or more: else
+    the total less the rows shown gives a small group away (secondary suppression)."""
+    hidden = {i for i, v in enumerate(values) if is_small(v)}
+    if not hidden and not is_small(unshown):
+        return hidden
+    parts, pool = len(hidden) + (unshown > 0), unshown + sum(values[i] for i in hidden)
+    for v, i in sorted((v, i) for i, v in enumerate(values) if v > 0 and i not in hidden):
+        if parts >= 2 and pool >= SUPPRESS_BELOW:
+            break
+        hidden.add(i)
+        parts, pool = parts + 1, pool + v
+    return hidden
+
+
+def protect_rows(rows: list[dict], figures: list[Figures], total: Figures) -> None:
+    """Secondary suppression of rows (as shown, from ``figures``) whose counts add up to
+    ``total``'s, which is shown too: a count hidden beside a small one reads ``HIDDEN``, and
+    what it gives away (its rates, the median) goes too. Rows of groups that overlap (a
+    person in two target groups) add up to more than the total: nothing can be worked out."""
+    if not rows:
+        return
+    for field, attr in COUNT_FIELDS.items():
+        if field not in rows[0]:
+            continue
+        values = [getattr(f, attr) for f in figures]
+        unshown = getattr(total, attr) - sum(values)
+        if unshown < 0:
+            continue
+        for i in cells_to_hide(values, unshown):
+            if rows[i][field] != SUPPRESSED:
+                rows[i][field] = HIDDEN
+            for derived in DERIVED.get(field, ()):
+                if derived in rows[i]:
+                    rows[i][derived] = None
 
 
 def outflow_rate(enrolled: int, placed: int) -> float:

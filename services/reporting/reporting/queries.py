@@ -160,9 +160,11 @@ def collect(session: Session, query: dict, *, outflow: bool = True, durability: 
     return figures
 
 
-def _rows(figures: dict, query: dict, render) -> list[dict]:
+def _rows(figures: dict, query: dict, render, total: domain.Figures) -> list[dict]:
+    """A row per (group, period), as ``render`` shows its figures; suppressed, the rows are
+    protected against telling a small group from the total (``domain.protect_rows``)."""
     group_by = query.get("group_by")
-    rows = []
+    rows, shown = [], []
     for (group, when), f in sorted(figures.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
         row = {}
         if group_by is not None:
@@ -170,6 +172,9 @@ def _rows(figures: dict, query: dict, render) -> list[dict]:
         row["period"] = when
         row.update(render(f))
         rows.append(row)
+        shown.append(f)
+    if query["suppress"]:
+        domain.protect_rows(rows, shown, total)
     return rows
 
 
@@ -180,10 +185,11 @@ def _echo(query: dict) -> dict:
 def outflow(session: Session, query: dict) -> dict:
     """Totals for the selection, and ``rows`` per group and/or period."""
     suppress = query["suppress"]
-    total = collect(session, {**query, "group_by": None, "period": None}, durability=False)
-    result = {**_echo(query), **total.get((None, None), domain.Figures()).outflow(suppress)}
+    total = collect(session, {**query, "group_by": None, "period": None}, durability=False).get(
+        (None, None), domain.Figures())
+    result = {**_echo(query), **total.outflow(suppress)}
     if query.get("group_by") or query.get("period"):
-        rows = _rows(collect(session, query, durability=False), query, lambda f: f.outflow(suppress))
+        rows = _rows(collect(session, query, durability=False), query, lambda f: f.outflow(suppress), total)
     else:
         rows = [{"period": None, **{k: result[k] for k in domain.Figures().outflow()}}]
     result["rows"] = rows
@@ -193,10 +199,11 @@ def outflow(session: Session, query: dict) -> dict:
 def durability(session: Session, query: dict) -> dict:
     """Placements and how many reached the 6 and 12 month marks, by the start date's period."""
     suppress = query["suppress"]
-    total = collect(session, {**query, "group_by": None, "period": None}, outflow=False)
-    result = {**_echo(query), **total.get((None, None), domain.Figures()).durability(suppress)}
+    total = collect(session, {**query, "group_by": None, "period": None}, outflow=False).get(
+        (None, None), domain.Figures())
+    result = {**_echo(query), **total.durability(suppress)}
     if query.get("group_by") or query.get("period"):
-        rows = _rows(collect(session, query, outflow=False), query, lambda f: f.durability(suppress))
+        rows = _rows(collect(session, query, outflow=False), query, lambda f: f.durability(suppress), total)
     else:
         rows = [{"period": None, **{k: result[k] for k in domain.Figures().durability()}}]
     result["rows"] = rows
@@ -272,20 +279,24 @@ def board(session: Session, target_definitions: list[dict], today: date) -> dict
     by_cohort = collect(session, {**base, "group_by": "cohort"})
     trend = collect(session, {**base, "period": "month"}, durability=False, days=False)
     months = sorted(m for _, m in trend)
-    trend_rows = []
+    trend_rows, trend_figures = [], []
     if months:
         for month in domain.months_between(months[0], months[-1])[-TREND_MONTHS:]:
             f = trend.get((None, month), domain.Figures())
             trend_rows.append({"period": month, "enrolled": domain.suppressed(f.enrolled),
                                "placed": domain.suppressed(f.placed)})
+            trend_figures.append(f)
+    domain.protect_rows(trend_rows, trend_figures, totals)
+    cohorts = sorted(((c, f) for (c, _), f in by_cohort.items() if c is not None), key=lambda cf: cf[0])
+    cohort_rows = [{"cohort": c, **f.board()} for c, f in cohorts]
+    domain.protect_rows(cohort_rows, [f for _, f in cohorts], totals)
     return {
         "version": int(state.get("version") or 0),
         "as_of": _iso(state.get("as_of")),
         "totals": totals.board(),
         "by_target_group": [{"target_group": g, **by_group.get((g, None), domain.Figures()).board()}
                             for g in TARGET_GROUPS],
-        "by_cohort": [{"cohort": c, **f.board()} for (c, _), f in sorted(by_cohort.items(), key=lambda kv:
-                                                                         kv[0][0] or "") if c is not None],
+        "by_cohort": cohort_rows,
         "trend": trend_rows,
         "targets": targets(session, target_definitions, today),
         "aftercare": [{"organisation": name, "open": domain.suppressed(o), "overdue": domain.suppressed(d)}

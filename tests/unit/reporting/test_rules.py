@@ -209,3 +209,45 @@ def test_target_trend_reaches_a_future_start_already_recorded():
     progress = target_progress(TARGET, [(date(2026, 3, 1), dgr, None, False, 1)], today=date(2026, 1, 20))
     assert [p["period"] for p in progress["trend"]] == ["2026-01", "2026-02", "2026-03"]
     assert progress["trend"][-1]["realised"] == 1
+
+
+@pytest.mark.parametrize(("values", "unshown", "hidden"), [
+    ([12, 4], 0, {0, 1}),          # 16 - 12 would tell the 4
+    ([12, 8, 4], 0, {1, 2}),       # the smallest other goes with it
+    ([12, 8, 1, 1], 0, {1, 2, 3}),  # two hidden adding up to 2 tell too much: one more
+    ([12, 8], 0, set()),
+    ([12, 8], 3, {1}),             # a small part no row shows (people without a cohort) is protected too
+    ([12, 3], 6, {1}),             # five or more unshown already cover the 3
+    ([0, 0, 3], 0, {2}),           # nothing else to hide: the total is small itself
+])
+def test_cells_to_hide(values, unshown, hidden):
+    assert domain.cells_to_hide(values, unshown) == hidden
+
+
+@given(st.lists(st.integers(0, 30), max_size=8), st.integers(0, 12))
+def test_no_small_group_can_be_worked_out_from_the_total(values, unshown):
+    hidden = domain.cells_to_hide(values, unshown)
+    assert {i for i, v in enumerate(values) if 0 < v < 5} <= hidden
+    parts = len([i for i in hidden if values[i]]) + (unshown > 0)
+    pool = unshown + sum(values[i] for i in hidden)
+    everything = all(i in hidden for i, v in enumerate(values) if v)
+    if hidden or 0 < unshown < 5:
+        assert everything or (parts >= 2 and pool >= 5)
+
+
+def test_protect_rows_hides_counts_and_what_they_give_away_but_not_overlapping_groups():
+    def figures(enrolled, placed):
+        f = domain.Figures()
+        f.enrolled, f.placed = enrolled, placed
+        return f
+
+    total = figures(16, 9)
+    parts = [figures(12, 8), figures(4, 1)]
+    rows = [{**f.outflow(), "cohort": c} for f, c in zip(parts, ("groot", "klein"), strict=True)]
+    domain.protect_rows(rows, parts, total)
+    assert [(r["enrolled"], r["placed"], r["outflow_rate"], r["median_days_to_placement"]) for r in rows] == [
+        (domain.HIDDEN, domain.HIDDEN, None, None), (SUPPRESSED, SUPPRESSED, None, None)]
+    overlapping = [figures(12, 8), figures(10, 6), figures(4, 1)]  # add up to more than the total
+    rows = [f.outflow() for f in overlapping]
+    domain.protect_rows(rows, overlapping, total)
+    assert [r["enrolled"] for r in rows] == [12, 10, SUPPRESSED]

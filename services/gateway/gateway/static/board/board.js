@@ -3,8 +3,9 @@
  * Polls GET v1/board/version about three times a second and fetches
  * GET v1/board only when the version moved; renders the figures as
  * text (nl-NL) and the trends with Chart.js (served by werkbrug itself).
- * Counts may be the string "< 5" (a group too small to show): shown as such,
- * never drawn. Everything from the server goes into the page as text.
+ * Counts may be the string "< 5" (a group too small to show) or "x" (a larger
+ * one hidden so that a small one cannot be worked out from the total): shown
+ * as such, never drawn. Everything from the server goes into the page as text.
  */
 (function () {
   "use strict";
@@ -71,10 +72,12 @@
     return node;
   }
 
-  /** A figure as a node: "< 5" is explained to whoever hovers or reads it. */
+  /** A figure as a node: "< 5" and "x" are explained to whoever hovers or reads them. */
   function figure(v, format) {
     if (isSuppressed(v)) {
-      return el("abbr", { className: "suppressed", title: "minder dan 5: te klein om te tonen", text: v });
+      var why = v === SUPPRESSED ? "minder dan 5: te klein om te tonen"
+        : "verborgen: anders is een kleine groep uit het totaal af te leiden";
+      return el("abbr", { className: "suppressed", title: why, text: v });
     }
     return document.createTextNode(format(v));
   }
