@@ -166,9 +166,12 @@ def test_the_overdue_sweep_escalates_each_task_once(system, rpc, soweco):
     assert len({s for (s,) in events}) == 3
     tasks = {t["id"]: t for t in soweco.aftercare.tasks(placement_id=plan["placement_id"])}
     assert sorted(tasks[s]["kind"] for (s,) in events) == ["first_working_day", "week_1", "week_4"]
-    eventually(lambda: [m for m in mails_to(system, "coordinator@soweco.example")
-                        if "te laat" in m["Subject"] and plan["placement_id"] in m.get_content()],
-               what="the coordinator's escalation mail")
+    def escalation_mails():
+        found = [m for m in mails_to(system, "coordinator@soweco.example") if "te laat" in m["Subject"]]
+        return all(any(task_id in m.get_content() for m in found) for (task_id,) in events) and found
+
+    mails = eventually(escalation_mails, what="the coordinator's escalation mails")
+    assert sum(m.get_content().count(task_id) for m in mails for (task_id,) in events) == 3  # each told once
 
     # doing the task settles its escalation
     soweco.aftercare.complete_task(events[0][0], "going_well", None)
@@ -205,6 +208,13 @@ def test_the_timer_sweeps_on_an_injected_clock():
         announced = system.sql("aftercare", "SELECT count(*) FROM outbox WHERE event_type = %s",
                                "nl.werkbrug.aftercare_task.overdue.v1")
         assert announced == [(6,)]
+        # announced in one sweep, they reach the coordinator in one mail
+        eventually(lambda: [m for m in mails_to(system, "c@soweco.example") if "te laat" in m["Subject"]],
+                   what="the coordinator's mail")
+        time.sleep(0.5)
+        told = [m for m in mails_to(system, "c@soweco.example") if "te laat" in m["Subject"]]
+        assert [m["Subject"] for m in told] == ["Escalatie: 6 nazorgtaken te laat"]
+        assert told[0].get_content().count(placement_id) == 6
     finally:
         system.destroy()
 

@@ -110,3 +110,19 @@ def test_overdue_is_the_day_after_the_due_date():
     assert not domain.overdue(date(2027, 1, 10), date(2027, 1, 10))
     assert domain.overdue(date(2027, 1, 10), date(2027, 1, 11))
     assert domain.check_in_due(date(2027, 1, 10)) == date(2027, 1, 17)
+
+
+def test_a_digest_lists_each_overdue_task_by_due_date_and_names_no_candidate():
+    from aftercare import notices
+    from aftercare.models import AftercareTask, CoachingOrganisation, Jobcoach
+
+    organisation = CoachingOrganisation(id="soweco", name="Soweco", coordinator_email="c@soweco.example")
+    coach = Jobcoach(id="j1", name="Mark", organisation_id="soweco")
+    late = AftercareTask(id="t-late", placement_id="p-1", kind="week_4", due=date(2026, 3, 1))
+    later = AftercareTask(id="t-later", placement_id="p-2", kind="first_working_day", due=date(2026, 2, 1))
+    subject, body = notices.tasks_overdue([(late, coach), (later, None)], organisation)
+    assert subject == "Escalatie: 2 nazorgtaken te laat"
+    ids = [line.split("taak ")[1] for line in body.splitlines() if "taak " in line]
+    assert ids == ["t-later", "t-late"]  # by due date
+    assert "01-02-2026" in body and "jobcoach Mark" in body
+    assert "niemand (geen jobcoach met ruimte)" in body and "Soweco" in body

@@ -66,6 +66,22 @@ def task_overdue(task: AftercareTask, coach: Jobcoach | None, organisation: Coac
     return subject, body
 
 
+def tasks_overdue(overdue: list[tuple[AftercareTask, Jobcoach | None]],
+                  organisation: CoachingOrganisation) -> tuple[str, str]:
+    """One mail for the tasks a sweep found overdue at once (after a quiet spell, hundreds):
+    each line the due date, the task, who holds it, the placement and the task's id."""
+    lines = "\n".join(
+        f"  - {task.due:%d-%m-%Y}  {kind_words(task.kind)}, "
+        f"{f'jobcoach {coach.name}' if coach else 'niemand (geen jobcoach met ruimte)'}\n"
+        f"    plaatsing {task.placement_id}, taak {task.id}"
+        for task, coach in sorted(overdue, key=lambda tc: (tc[0].due, tc[0].id)))
+    subject = f"Escalatie: {len(overdue)} nazorgtaken te laat"
+    body = (f"Aan de coördinator van {organisation.name},\n\n"
+            f"Deze {len(overdue)} nazorgtaken hadden op de genoemde datum gedaan moeten zijn en staan nog open:\n\n"
+            f"{lines}\n\n— werkbrug\n")
+    return subject, body
+
+
 def unassigned_plan(plan: AftercarePlan, tasks: list[AftercareTask],
                     organisation: CoachingOrganisation) -> tuple[str, str]:
     subject = f"Escalatie: nazorgplan zonder jobcoach ({plan.region})"

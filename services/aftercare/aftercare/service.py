@@ -395,18 +395,27 @@ class AftercareService:
             self.mail.send(coach.email, *notices.task_assigned(task, coach, event.data["assignment"]),
                            kind=f"task_{event.data['assignment']}")
 
-    @event_handler("nl.werkbrug.aftercare_task.overdue.v1")
-    def notify_task_overdue(self, event):
-        task = self.db.session.get(AftercareTask, event.data["task_id"])
-        organisation = (self.db.session.get(CoachingOrganisation, event.data["organisation"])
-                        if event.data["organisation"] else None)
-        if task is None or task.status != "open":
-            return
-        coordinators = [organisation] if organisation else self._organisations_in(
-            self.db.session.get(AftercarePlan, task.plan_id).region)
-        coach = self.db.session.get(Jobcoach, task.jobcoach_id) if task.jobcoach_id else None
-        for org in coordinators:
-            self.mail.send(org.coordinator_email, *notices.task_overdue(task, coach, org), kind="task_overdue")
+    @event_handler("nl.werkbrug.aftercare_task.overdue.v1", batch=True)
+    def notify_task_overdue(self, events):
+        """Each coordinator hears of the overdue tasks of a batch in one mail: a sweep after a
+        quiet spell (a weekend, an outage, the first run) may announce hundreds at once."""
+        per_coordinator: dict[str, tuple[CoachingOrganisation, list]] = {}
+        for event in events:
+            task = self.db.session.get(AftercareTask, event.data["task_id"])
+            if task is None or task.status != "open":
+                continue
+            organisation = (self.db.session.get(CoachingOrganisation, event.data["organisation"])
+                            if event.data["organisation"] else None)
+            coordinators = [organisation] if organisation else self._organisations_in(
+                self.db.session.get(AftercarePlan, task.plan_id).region)
+            coach = self.db.session.get(Jobcoach, task.jobcoach_id) if task.jobcoach_id else None
+            for org in coordinators:
+                per_coordinator.setdefault(org.id, (org, []))[1].append((task, coach))
+        for org, overdue in per_coordinator.values():
+            if len(overdue) == 1:
+                self.mail.send(org.coordinator_email, *notices.task_overdue(*overdue[0], org), kind="task_overdue")
+            else:
+                self.mail.send(org.coordinator_email, *notices.tasks_overdue(overdue, org), kind="tasks_overdue")
 
     # --- helpers -----------------------------------------------------------------------
 
