@@ -239,3 +239,34 @@ def test_partners_match_over_http(system):
                         json={"end_date": "2027-01-31", "reason": "better_job"})
     assert ended.json()["status"] == "ended"
     assert system.http("GET", "/v1/matching/fairness", headers=auth).json()["rankings"] >= 1
+
+
+def test_a_trajectorys_certificate_module_closes_that_skill_gap_also_after_a_restart(system):
+    # a skill no built-in module closes: a must-have of it excludes whoever lacks it, until a
+    # partner's trajectory offers a certificate module for it
+    from matching.modules import CATALOGUE
+    from werkbrug_shared import refdata
+
+    skill = next(s for s in sorted(refdata.skills()) if not CATALOGUE.closable(s) and s not in (CLEAN, SAFETY))
+    module = f"Certificaat {uuid.uuid4().hex[:6]}"
+    twente = Twente(system, must_have=(skill,))
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        candidate = twente.candidate(enschede, skills=(CLEAN,))
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+        ranking = twente.ranked(enschede)
+        assert candidate["id"] not in ids(ranking) + [r["candidate_id"] for r in ranking["near_misses"]]
+
+        with system.rpc("dev-leerwerkbedrijf-twente", "docent-2") as leerwerk:
+            leerwerk.candidates.define_trajectory({"name": f"werkfit {module}", "weeks": 8, "modules": [
+                {"code": "taal", "name": "Taal op de werkvloer"},
+                {"code": "cert", "name": module, "certificate_skill": skill}]})
+        ranked = eventually(lambda: candidate["id"] in ids(r := twente.ranked(enschede)) and r,
+                            what="the module to close the gap")
+        (result,) = [r for r in ranked["results"] if r["candidate_id"] == candidate["id"]]
+        assert [(g["skill"], g["closable_by"]) for g in result["skill_gaps"]] == [(skill, [module])]
+
+    system.stop("matching")
+    system.start("matching")
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        (result,) = [r for r in twente.ranked(enschede)["results"] if r["candidate_id"] == candidate["id"]]
+        assert result["skill_gaps"][0]["closable_by"] == [module]

@@ -54,6 +54,11 @@ SAMPLES: dict[str, dict] = {
     },
     "nl.werkbrug.candidate.module_completed.v1": {"candidate_id": "cand-1", "cohort": "2026-Q1", "module": "vca"},
     "nl.werkbrug.candidate.erased.v1": {"candidate_id": "cand-1"},
+    "nl.werkbrug.trajectory.defined.v1": {
+        "trajectory_id": "traj-1", "trajectory": "Werkfit bouw",
+        "modules": [{"code": "vca", "name": "VCA Basis",
+                     "skill": "http://data.europa.eu/esco/skill/0b7f9ae4-1f1c-4f2e-9cd2-1f2cbc43e6c1"},
+                    {"code": "taal", "name": "Taal op de werkvloer", "skill": None}]},
     "nl.werkbrug.employer.registered.v1": {"employer_id": "emp-1", "region": "Rijnmond"},
     "nl.werkbrug.vacancy.opened.v1": VACANCY,
     "nl.werkbrug.vacancy.updated.v1": {**VACANCY, "openings": 3},

@@ -54,6 +54,7 @@ PROFILE_UPDATED = "nl.werkbrug.candidate.profile_updated.v1"
 STATUS_CHANGED = "nl.werkbrug.candidate.status_changed.v1"
 ENROLLED = "nl.werkbrug.candidate.enrolled.v1"
 MODULE_COMPLETED = "nl.werkbrug.candidate.module_completed.v1"
+TRAJECTORY_DEFINED = "nl.werkbrug.trajectory.defined.v1"
 ERASED = "nl.werkbrug.candidate.erased.v1"
 
 OUTBOX = metadata.tables["outbox"]
@@ -291,6 +292,9 @@ class CandidatesService:
         row.modules = [Module(code=m["code"], name=m["name"], certificate_skill=m["certificate_skill"], position=i)
                        for i, m in enumerate(data["modules"])]
         self._add_named(row, f"a trajectory named {data['name']!r} already exists")
+        self.db.emit(TRAJECTORY_DEFINED, row.id, {
+            "trajectory_id": row.id, "trajectory": row.name,
+            "modules": [{"code": m.code, "name": m.name, "skill": m.certificate_skill} for m in row.modules]})
         return trajectory_view(row)
 
     @rpc

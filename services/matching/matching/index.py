@@ -724,6 +724,12 @@ class MatchingIndex:
             self._c.active[row] = in_pool
             return True
 
+    def learn_module(self, module_name: str, skill_uri: str) -> bool:
+        """A module that closes this skill gap from now on (between queries, not during one);
+        False if already known."""
+        with self._lock:
+            return self.modules.register(module_name, skill_uri)
+
     def in_pool(self, candidate_id: str) -> bool | None:
         row = self._c.row_of.get(candidate_id)
         return None if row is None else bool(self._c.in_pool[row])

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching.index import MatchingIndex, compile_queries
-from matching.models import IndexedCandidate, IndexedVacancy
+from matching.models import IndexedCandidate, IndexedVacancy, LearnedModule
+from matching.modules import ModuleCatalogue
 from matching.profiles import CandidateProfile, VacancyProfile
 from werkbrug_shared.db import databases_of
 
@@ -62,7 +63,11 @@ class LiveIndex(DependencyProvider):
         (db,) = databases_of(self.container)
         started = time.monotonic()
         compile_queries()
-        index = MatchingIndex()
+        with Session(db.engine) as session:  # the built-in modules and those trajectories taught it
+            modules = ModuleCatalogue()
+            for row in session.scalars(select(LearnedModule)):
+                modules.register(row.module, row.skill)
+        index = MatchingIndex(modules=modules)
         # The build makes millions of objects at once, and the garbage collector would walk
         # them again at every threshold (a third of the start-up). What it leaves (the index,
         # ESCO's knowledge) lives as long as the process: frozen, later collections, which

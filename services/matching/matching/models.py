@@ -99,3 +99,15 @@ class ErasedCandidate(Base):
 
     candidate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LearnedModule(Base):
+    """A module a partner's trajectory offers that closes a skill gap (trajectory.defined):
+    the index's module catalogue is the built-in one plus these, rebuilt at start-up."""
+
+    __tablename__ = "learned_modules"
+
+    module: Mapped[str] = mapped_column(String(120), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(120), primary_key=True)
+    trajectory_id: Mapped[str] = mapped_column(String(64))
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,8 +4,9 @@ A must-have skill that a known module teaches does not exclude a candidate:
 it becomes a skill gap with the module that closes it (a VCA course takes two
 days; an employer asking for VCA rarely means "already certified or nobody").
 The defaults are the certificates a werkbedrijf's trajectories commonly give,
-each tied to the ESCO skills it certifies. Trajectories define more modules
-with a skill at runtime (candidate.module_completed carries it): ``register``.
+each tied to the ESCO skills it certifies. A partner's trajectory with a
+certificate module teaches matching one more (trajectory.defined; matching keeps
+them in its database and registers them in its index's catalogue).
 """
 
 from __future__ import annotations

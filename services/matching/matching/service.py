@@ -10,7 +10,15 @@ from sqlalchemy import func, select, update
 from matching import domain, scoring
 from matching.fairness_metrics import FairnessMetrics
 from matching.live_index import LiveIndex, candidate_profile_of, vacancy_profile_of
-from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, Match, Placement, metadata
+from matching.models import (
+    ErasedCandidate,
+    IndexedCandidate,
+    IndexedVacancy,
+    LearnedModule,
+    Match,
+    Placement,
+    metadata,
+)
 from matching.profiles import CandidateProfile, VacancyProfile
 from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
 from werkbrug_shared.actor import CurrentActor
@@ -327,6 +335,22 @@ class MatchingService:
     @event_handler("nl.werkbrug.candidate.profile_updated.v1", batch=True)
     def on_candidate_profile_updated(self, events):
         self._index_candidates(events)
+
+    @event_handler("nl.werkbrug.trajectory.defined.v1")
+    def on_trajectory_defined(self, event):
+        """A trajectory's certificate modules (a module that adds a skill, such as VCA) close
+        that skill's gap from now on: a must-have it teaches no longer excludes a candidate,
+        and results name the module. Kept, so a restart knows them too."""
+        session, learned = self.db.session, []
+        for module in event.data["modules"]:
+            skill = module.get("skill")
+            if skill and session.get(LearnedModule, (module["name"], skill)) is None:
+                session.add(LearnedModule(module=module["name"], skill=skill,
+                                          trajectory_id=event.data["trajectory_id"], learned_at=utcnow()))
+                learned.append((module["name"], skill))
+        if learned:
+            index = self.index
+            self.db.on_commit(lambda: [index.learn_module(name, skill) for name, skill in learned])
 
     @event_handler("nl.werkbrug.vacancy.opened.v1")
     def on_vacancy_opened(self, event):

@@ -125,6 +125,21 @@ class CandidateModuleCompleted(EventData):
     skill = _skill(load_default=None, allow_none=True)
 
 
+class TrajectoryModule(EventData):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    # set when the module is a certificate (e.g. VCA) that adds a skill: it closes that skill gap
+    skill = _skill(load_default=None, allow_none=True)
+
+
+class TrajectoryDefined(EventData):
+    """A trajectory a partner offers and its modules: matching learns which skill gaps they close."""
+
+    trajectory_id = _id(required=True)
+    trajectory = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    modules = fields.List(fields.Nested(TrajectoryModule), required=True)
+
+
 class CandidateErased(EventData):
     candidate_id = _id(required=True)
 
@@ -335,6 +350,7 @@ CATALOGUE: dict[str, EventType] = {
         _t("candidate.enrolled", "candidates", CandidateEnrolled),
         _t("candidate.module_completed", "candidates", CandidateModuleCompleted),
         _t("candidate.erased", "candidates", CandidateErased),
+        _t("trajectory.defined", "candidates", TrajectoryDefined),
         _t("employer.registered", "vacancies", EmployerRegistered),
         _t("vacancy.opened", "vacancies", VacancyProfile),
         _t("vacancy.updated", "vacancies", VacancyProfile),
