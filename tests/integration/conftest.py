@@ -46,6 +46,13 @@ def rpc(system):
 
 
 @pytest.fixture
+def outsider(system):
+    """A client without a credential: refused everything but the public aggregates."""
+    with system.rpc(None) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def soweco(system):
     """A client of Soweco, the organisation whose jobcoaches the tests register (as
     harness.register_jobcoaches does): only it sees and records their aftercare tasks."""

@@ -97,6 +97,9 @@ class MailServer:
         return list(mailbox.Maildir(self.directory, create=False)) if (self.directory / "new").exists() else []
 
 
+DEFAULT_PARTNER = "dev-gemeente-enschede"  # who the tests' clients call as, unless they say
+
+
 class System:
     def __init__(self, tag: str | None = None, extra_env: dict | None = None):
         self.tag = tag or uuid.uuid4().hex[:8]
@@ -227,14 +230,20 @@ class System:
 
     # -- talking to it -------------------------------------------------------------
 
-    def rpc(self, credential: str | None = None, professional: str | None = None):
-        """An RPC client; with ``credential`` (e.g. "dev-gemeente-enschede", see
-        werkbrug_shared/partners.dev.yml) it calls as that partner."""
+    def rpc(self, credential: str | None = DEFAULT_PARTNER, professional: str | None = None):
+        """An RPC client calling as the partner of ``credential`` (see werkbrug_shared/partners.dev.yml;
+        every call is some partner's); ``None``: without one, as an outsider would."""
         context_data = actor.context(credential, professional) if credential else None
         return ClusterRpcProxy(config.nameko_config(AMQP_URI=self.amqp_uri), context_data=context_data, timeout=30)
 
-    def http(self, method: str, path: str, **kwargs):
-        return requests.request(method, f"http://127.0.0.1:{self.http_port}{path}", timeout=30, **kwargs)
+    def http(self, method: str, path: str, anonymous: bool = False, **kwargs):
+        """A request to the gateway as ``DEFAULT_PARTNER`` unless it names its own
+        ``Authorization`` header, or, ``anonymous``, without a credential."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if not anonymous:
+            headers.setdefault("Authorization", f"Bearer {DEFAULT_PARTNER}")
+        return requests.request(method, f"http://127.0.0.1:{self.http_port}{path}", timeout=30, headers=headers,
+                                **kwargs)
 
     def metrics_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.metrics_ports[service]}/metrics"

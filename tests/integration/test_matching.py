@@ -119,15 +119,18 @@ def test_a_rejected_match_is_final_and_its_reason_is_a_code(system):
         assert jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])["status"] == "proposed"
 
 
-def test_proposals_need_a_partner_credential(system, rpc):
+def test_proposals_need_a_partner_credential(system, outsider):
     twente = Twente(system)
     with system.rpc(ENSCHEDE) as enschede:
         candidate = twente.candidate(enschede)
         eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
     from werkbrug_shared.errors import Unauthorized
 
-    with pytest.raises(Unauthorized):
-        rpc.matching.propose(candidate["id"], twente.vacancy["id"])
+    for call in (lambda: outsider.matching.propose(candidate["id"], twente.vacancy["id"]),
+                 lambda: outsider.matching.candidates_for_vacancy(twente.vacancy["id"])):
+        with pytest.raises(Unauthorized):
+            call()
+    assert "rankings" in outsider.matching.fairness()  # shares, no one in them: public
 
 
 def test_two_full_time_placements_never_coexist_but_part_time_ones_that_fit_do(system):

@@ -345,6 +345,9 @@ def test_a_redelivered_rpc_request_is_answered_from_its_record_not_run_twice(sys
     redelivered by the broker, reaches candidates after it already ran."""
     from kombu import Connection, Exchange, Queue
 
+    from tests.integration.harness import DEFAULT_PARTNER
+    from werkbrug_shared.actor import CREDENTIAL
+
     region = Region(rpc, system)
     correlation_id = str(uuid.uuid4())
     rpc_exchange = Exchange("nameko-rpc", type="topic", durable=True)
@@ -358,7 +361,8 @@ def test_a_redelivered_rpc_request_is_answered_from_its_record_not_run_twice(sys
         with Connection(system.amqp_uri, transport_options={"confirm_publish": True}) as conn:
             conn.Producer().publish(dumps(request), exchange=rpc_exchange, routing_key="candidates.register",
                                     content_type="application/json", reply_to=replies.name,
-                                    correlation_id=correlation_id, declare=[replies], retry=False)
+                                    correlation_id=correlation_id, declare=[replies], retry=False,
+                                    headers={f"nameko.{CREDENTIAL}": DEFAULT_PARTNER})
 
     def reply():
         with Connection(system.amqp_uri) as conn:

@@ -165,17 +165,23 @@ class RpcReplies(RpcConsumer):
 
 
 class Rpc(_CommitFirst, NamekoRpc):
-    """nameko's ``@rpc``, committing before the reply, and safe to redeliver.
+    """nameko's ``@rpc``, committing before the reply, and safe to redeliver;
+    every call carries a known partner credential, unless ``public``.
 
     RabbitMQ redelivers a request whose ack was lost, e.g. when the service
     was killed after committing. A call that wrote anything records its
     correlation id and reply in the same transaction; a redelivered request
     that finds that record gets the recorded reply and is not run twice.
+
+    Every call is one organisation's (``werkbrug.credential``): a call without a
+    credential, or with an unknown one, is refused before any work is done.
+    ``@rpc(public=True)``: aggregates anyone may read (the board), which take none.
     """
 
     rpc_consumer = RpcReplies()
 
-    def __init__(self, expected_exceptions=(), **kwargs):
+    def __init__(self, expected_exceptions=(), public: bool = False, **kwargs):
+        self.public = public
         super().__init__(expected_exceptions=tuple(expected_exceptions) + EXPECTED, **kwargs)
 
     @property
@@ -195,7 +201,8 @@ class Rpc(_CommitFirst, NamekoRpc):
 
     def handle_message(self, body, message):
         try:
-            partner_for(self.unpack_message_headers(message).get(CREDENTIAL))
+            if partner_for(self.unpack_message_headers(message).get(CREDENTIAL)) is None and not self.public:
+                raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
         except Unauthorized:
             # refused before any work is done; the caller hears why
             with broker_may_be_gone("refuse a call"):

@@ -110,7 +110,7 @@ class MatchingService:
         except KeyError:
             raise NotFound(f"no candidate in the matching index: {candidate_id}") from None
 
-    @rpc
+    @rpc(public=True)  # shares per target group, no one in them: the board shows them
     def fairness(self):
         """Per target group: share of the top 10 served against share of the eligible pool,
         over the rankings this instance served since it started (metrics hold the same)."""

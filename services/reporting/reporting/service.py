@@ -80,7 +80,7 @@ class ReportingService:
 
     # --- figures --------------------------------------------------------------------------
 
-    @rpc
+    @rpc(public=True)
     def outflow(self, cohort=None, trajectory=None, target_group=None, region=None, period=None, suppress=True,
                 group_by=None):
         """People in scope (enrolled), placed, the outflow rate, median days to placement and placements
@@ -92,7 +92,7 @@ class ReportingService:
             "period": period, "suppress": suppress, "group_by": group_by}, "outflow query")
         return queries.outflow(self.db.session, query)
 
-    @rpc
+    @rpc(public=True)
     def durability(self, cohort=None, trajectory=None, target_group=None, region=None, period=None, suppress=True,
                    group_by=None):
         """Placements still working 6 and 12 months after their start, as CBS counts them: of the
@@ -102,17 +102,17 @@ class ReportingService:
             "period": period, "suppress": suppress, "group_by": group_by}, "durability query")
         return queries.durability(self.db.session, query)
 
-    @rpc
+    @rpc(public=True)
     def targets(self):
         """Each configured target (``REPORTING_TARGETS``): realised against the target, per month."""
         return queries.targets(self.db.session, self.targets_config, today())
 
-    @rpc
+    @rpc(public=True)
     def board_version(self):
         """The read models' version: it grows with every change; fetch ``board()`` when it did."""
         return {"version": queries.version(self.db.session)}
 
-    @rpc
+    @rpc(public=True)
     def board(self):
         """The regional board, suppressed (counts of 1-4 read "< 5", rates from them None). A contract::
 

@@ -108,7 +108,7 @@ class VacanciesService:
         found = load(ListFilters(), filters or {}, "filters")
         return self._page(queries.visible_to(self.caller), found, limit, cursor)
 
-    @rpc
+    @rpc(public=True)  # what job sites show: public, open vacancies, no steward or note
     def list_published(self, filters=None, limit=50, cursor=None):
         """What may go to a job site: public, open and still valid."""
         found = load(ListFilters(exclude=("status", "visibility")), filters or {}, "filters")
