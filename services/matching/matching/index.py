@@ -905,8 +905,8 @@ class MatchingIndex:
             prep.gap_codes if coded_gaps else NO_CODES, prep.occupation, wanted.starts, wanted.lens, wanted.data[0])
         masks = masks.tolist()
         if not coded_gaps:  # more than a mask holds: by sets
-            skills = held.data[0]
-            masks = [prep.explainer.held_mask(frozenset(skills[start:start + n].tolist()))
+            codes = held.data[0]
+            masks = [prep.explainer.held_mask(frozenset(codes[start:start + n].tolist()))
                      for start, n in zip(held.starts[rows].tolist(), held.lens[rows].tolist(), strict=True)]
         groups, skills = len(vf.target), len(vf.target_skills)
         transfers = [scoring.Transfer(f, tuple(c for c in three if c >= 0), groups, c, e, skills)

@@ -141,10 +141,12 @@ class CandidateFacts:
 
 class Served(NamedTuple):
     """What writing a result reads of a candidate (``Explainer.results``; CandidateFacts
-    has the same): the index builds only these for the candidates it serves."""
+    has the same): the index builds only these for the candidates it serves, and leaves
+    held skills, concepts and wanted occupations empty: it hands its explainers each
+    transfer and ``coded`` numbers instead."""
 
     held: Collection[str]  # skill URIs
-    concepts: Collection[int]  # the index leaves them empty: it hands its explainers each transfer
+    concepts: Collection[int]
     modes: tuple[str, ...]
     wanted: tuple[str, ...]
     to_check: tuple[str, ...]
@@ -530,7 +532,7 @@ class Transfer(NamedTuple):
     (a tuple, not a frozen dataclass: one is made per result written, and that was slower)."""
 
     transfer_fit: float  # fit from concepts only reached through other skills
-    others: Collection[int]  # those concepts
+    others: Collection[int]  # those concepts (the index hands only the three heaviest: all an explanation names)
     target_groups: int
     covered_groups: int
     exact_held: int
