@@ -287,6 +287,9 @@ def board(session: Session, target_definitions: list[dict], today: date) -> dict
                                "placed": domain.suppressed(f.placed)})
             trend_figures.append(f)
     domain.protect_rows(trend_rows, trend_figures, totals)
+    group_figures = [by_group.get((g, None), domain.Figures()) for g in TARGET_GROUPS]
+    group_rows = [{"target_group": g, **f.board()} for g, f in zip(TARGET_GROUPS, group_figures, strict=True)]
+    domain.protect_rows(group_rows, group_figures, totals)  # only if nobody is in two: else they add up to more
     cohorts = sorted(((c, f) for (c, _), f in by_cohort.items() if c is not None), key=lambda cf: cf[0])
     cohort_rows = [{"cohort": c, **f.board()} for c, f in cohorts]
     domain.protect_rows(cohort_rows, [f for _, f in cohorts], totals)
@@ -294,8 +297,7 @@ def board(session: Session, target_definitions: list[dict], today: date) -> dict
         "version": int(state.get("version") or 0),
         "as_of": _iso(state.get("as_of")),
         "totals": totals.board(),
-        "by_target_group": [{"target_group": g, **by_group.get((g, None), domain.Figures()).board()}
-                            for g in TARGET_GROUPS],
+        "by_target_group": group_rows,
         "by_cohort": cohort_rows,
         "trend": trend_rows,
         "targets": targets(session, target_definitions, today),
