@@ -60,7 +60,7 @@ def mails_to(system, address: str) -> list:
     return [parser.parsebytes(m.as_bytes()) for m in system.mail.messages() if m["To"] == address]
 
 
-def test_the_jobcoach_is_chosen_by_region_expertise_and_room(system, rpc):
+def test_the_jobcoach_is_chosen_by_region_expertise_and_room(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=0)
     generalist, = register_jobcoaches(system, region.name, 1, capacity_hours=24)
     expert, = register_jobcoaches(system, region.name, 1, capacity_hours=24, expertise=["autism"])
@@ -76,13 +76,18 @@ def test_the_jobcoach_is_chosen_by_region_expertise_and_room(system, rpc):
     plain = register(rpc, region)
     assert plan_of(rpc, place(rpc, region, plain))["jobcoach_id"] == generalist["id"]
 
-    load = rpc.aftercare.workload(expert["id"])
+    load = soweco.aftercare.workload(expert["id"])  # the coaches' organisation's to see
     assert load["open_tasks"] == 8 and load["active_plans"] == 1
+    with pytest.raises(Forbidden):
+        rpc.aftercare.workload(expert["id"])
+    with pytest.raises(Forbidden):
+        rpc.aftercare.workload(organisation="soweco")
+    assert expert["id"] in [w["jobcoach_id"] for w in soweco.aftercare.workload()]
     assert 0 < load["planned_hours"] <= load["capacity_hours"]
     assert load["remaining_hours"] == pytest.approx(load["capacity_hours"] - load["planned_hours"])
 
 
-def test_with_nobody_free_the_plan_is_unassigned_escalated_and_counted(system, rpc):
+def test_with_nobody_free_the_plan_is_unassigned_escalated_and_counted(system, rpc, soweco):
     region = Region(rpc, system, jobcoaches=0)
     # half an hour a week: less than the first weeks of any plan need
     busy, = register_jobcoaches(system, region.name, 1, capacity_hours=0.5)
@@ -90,7 +95,7 @@ def test_with_nobody_free_the_plan_is_unassigned_escalated_and_counted(system, r
 
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
     assert plan["unassigned"] and plan["jobcoach_id"] is None and len(plan["tasks"]) == 8
-    assert rpc.aftercare.workload(busy["id"])["open_tasks"] == 0
+    assert soweco.aftercare.workload(busy["id"])["open_tasks"] == 0
     (escalation,) = [e for e in rpc.aftercare.escalations() if e["plan_id"] == plan["id"]]
     assert escalation["kind"] == "unassigned_plan" and escalation["region"] == region.name
     assert system.metric("aftercare", "werkbrug_aftercare_plans_unassigned_total",
@@ -333,7 +338,7 @@ def test_a_jobcoach_works_the_task_list_over_http(system, rpc):
     assert system.http("POST", completion, json={"outcome": "going_well"}, anonymous=True).status_code == 401
     done = system.http("POST", completion, json={"outcome": "going_well", "hours_spent": 0.75}, headers=as_soweco)
     assert done.status_code == 200 and done.json()["status"] == "done"
-    assert system.http("GET", f"/v1/jobcoaches/{coach['id']}/workload").json()["open_tasks"] == 7
+    assert system.http("GET", f"/v1/jobcoaches/{coach['id']}/workload", headers=as_soweco).json()["open_tasks"] == 7
     used = system.http("GET", f"/v1/placements/{plan['placement_id']}/aftercare").json()["budget"]["used_per_year"]
     assert used[0] == 0.75
 

@@ -186,16 +186,20 @@ class AftercareService:
 
     @rpc
     def workload(self, jobcoach_id=None, organisation=None):
-        """Per coach: open and overdue tasks, hours a week planned against capacity, active plans.
-        One coach by id, or every coach of an organisation (a coordinator's view)."""
+        """Per coach of the calling organisation: open and overdue tasks, hours a week planned
+        against capacity, active plans. One coach by id, or all its active coaches (a
+        coordinator's view); another organisation's are Forbidden (their caseload is theirs)."""
+        actor = self.caller.require()
         session, today = self.db.session, self.clock.today()
+        if organisation is not None and organisation != actor.organisation:
+            raise Forbidden(f"the workload of {organisation} is for {organisation} to see")
         if jobcoach_id is not None:
             coaches = [self.db.get(Jobcoach, require_id(jobcoach_id, "jobcoach_id"), "jobcoach")]
+            if coaches[0].organisation_id != actor.organisation:
+                raise Forbidden(f"jobcoach {coaches[0].id} belongs to another organisation")
         else:
-            stmt = select(Jobcoach).where(Jobcoach.active).order_by(Jobcoach.name, Jobcoach.id)
-            if organisation is not None:
-                stmt = stmt.where(Jobcoach.organisation_id == organisation)
-            coaches = list(session.scalars(stmt))
+            coaches = list(session.scalars(select(Jobcoach).where(
+                Jobcoach.active, Jobcoach.organisation_id == actor.organisation).order_by(Jobcoach.name, Jobcoach.id)))
         open_by_coach = self._open_by_coach([c.id for c in coaches])
         out = []
         for coach in coaches:
