@@ -58,6 +58,7 @@ from werkbrug_shared.db import UnitOfWork, databases_of, finish_unit_of_work
 from werkbrug_shared.errors import EXPECTED, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from werkbrug_shared.events import parse_event
 from werkbrug_shared.events.catalogue import event_type as catalogued
+from werkbrug_shared.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class _CommitFirst:
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
+        crash_point("rpc.after_commit")
         with broker_may_be_gone("reply"):
             return self.answer(message, worker_ctx, result, exc_info)
         return result, exc_info
@@ -400,7 +402,9 @@ class ReliableEventHandler(Consumer):
                 self._flush()
 
     def _settle_batch(self, batch, worker_ctx, result, exc_info):
+        crash_point("event.before_commit")
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        crash_point("event.after_commit")
         service = self.container.service_name
         for event, (delivery, raw) in batch:
             outcome = exc_info if exc_info is not None else result[event.id]

@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select, update
 
 from werkbrug_shared import config, metrics, topology
 from werkbrug_shared.events.envelope import BATCH_CONTENT_TYPE, CONTENT_TYPE, utcnow
+from werkbrug_shared.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -270,12 +271,16 @@ class OutboxRelay(Extension):
             with self.engine.begin() as conn:
                 rows = conn.execute(query.with_for_update(skip_locked=True)).all()
                 done, unroutable = self._publish(rows)
+                if done:
+                    crash_point("relay.after_confirm")
                 self._mark(conn, done)
         else:
             # SQLite: never hold its single connection across network waits.
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
             done, unroutable = self._publish(rows)
+            if done:
+                crash_point("relay.after_confirm")
             with self.engine.begin() as conn:
                 self._mark(conn, done)
         self._report_backlog(len(rows) < self.batch_size and len(done) == len(rows))
