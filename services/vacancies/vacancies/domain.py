@@ -1,5 +1,6 @@
-"""Vacancy rules, free of frameworks: who sees and changes a vacancy in the
-shared pool, how openings move with placements, and the list cursor."""
+"""Vacancy rules, free of frameworks: who changes a vacancy in the shared pool
+(who sees one is the platform's rule, :mod:`werkbrug_shared.visibility`), how
+openings move with placements, and the list cursor."""
 
 from __future__ import annotations
 
@@ -68,19 +69,7 @@ def check_openings(openings: int, filled: int) -> None:
         raise Refused("openings", f"{filled} openings are already filled; cannot lower openings to {openings}")
 
 
-# --- who sees, who changes ----------------------------------------------------------------
-
-
-def may_see(visibility: str, region: str, caller_region: str | None, caller_is_steward: bool = False) -> bool:
-    """Public: everyone. Internal: every partner. Hidden: every professional of
-    the vacancy's region (and its stewards, wherever they are); never anonymous."""
-    if visibility == "public":
-        return True
-    if caller_region is None:
-        return False
-    if visibility == "internal" or caller_is_steward:
-        return True
-    return caller_region == region
+# --- who changes (who sees: werkbrug_shared.visibility) ----------------------------------
 
 
 def may_change(steward_organisations: Collection[str], region: str,

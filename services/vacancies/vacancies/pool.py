@@ -19,10 +19,12 @@ from vacancies import domain
 from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill, metadata
 from vacancies.schemas import BulkVacancy
 from werkbrug_shared import actor as partners
+from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.errors import Forbidden, NotFound, ValidationError
 from werkbrug_shared.events import Event, event_type
+from werkbrug_shared.visibility import Viewer
 
 OPENED = "nl.werkbrug.vacancy.opened.v1"
 UPDATED = "nl.werkbrug.vacancy.updated.v1"
@@ -98,7 +100,7 @@ def steward_dict(s: Steward) -> dict:
 
 
 def visible(v: Vacancy, caller: Actor) -> bool:
-    return domain.may_see(v.visibility, v.region, caller.region, caller.organisation in steward_organisations(v))
+    return visibility.may_see_vacancy(Viewer.of(caller), v.visibility, v.region, steward_organisations(v))
 
 
 def require_visible(v: Vacancy, caller: Actor) -> Vacancy:

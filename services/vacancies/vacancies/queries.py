@@ -1,7 +1,8 @@
 """Reading the pool: what a caller may see, filtered, a page at a time.
 
-The SQL here states :func:`vacancies.domain.may_see` for a whole table, so a
-list never returns what ``get`` would answer NotFound for.
+The SQL here states :func:`werkbrug_shared.visibility.may_see_vacancy` for a
+whole table (through its :func:`~werkbrug_shared.visibility.reach`), so a list
+never returns what ``get`` would answer NotFound for.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 from vacancies import domain
 from vacancies.models import Steward, Vacancy, VacancySkill
 from vacancies.pool import vacancy_dict
+from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
+from werkbrug_shared.visibility import Viewer
 
 EQUALS = ("region", "status", "visibility", "is_leerwerkbaan", "banenafspraak_suitable", "employer_id")
 # what a job site gets: the vacancy, not how the partners organise it
@@ -22,11 +25,14 @@ NOT_PUBLISHED = ("steward_organisations", "source_ref", "closed_reason")
 
 
 def visible_to(caller: Actor):
-    if caller.partner is None:
-        return Vacancy.visibility == "public"
-    stewarded = exists().where(Steward.vacancy_id == Vacancy.id, Steward.organisation == caller.organisation)
-    # public and internal: every partner; hidden: the partners of its region, and its stewards
-    return or_(Vacancy.visibility.in_(("public", "internal")), Vacancy.region == caller.region, stewarded)
+    seen = visibility.reach(Viewer.of(caller))
+    where = [Vacancy.visibility.in_(sorted(seen.anywhere))]
+    if seen.region is not None and seen.own_region - seen.anywhere:
+        where.append(and_(Vacancy.region == seen.region, Vacancy.visibility.in_(sorted(seen.own_region))))
+    if seen.organisation is not None and seen.stewarded - seen.anywhere:
+        stewarded = exists().where(Steward.vacancy_id == Vacancy.id, Steward.organisation == seen.organisation)
+        where.append(and_(stewarded, Vacancy.visibility.in_(sorted(seen.stewarded))))
+    return or_(*where)
 
 
 def published(today: date):
