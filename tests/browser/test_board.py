@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.browser.conftest import ARTIFACTS
 from tests.browser.system import running_system
 from tests.integration.conftest import _require_infrastructure
 from tests.integration.harness import eventually
+from werkbrug_shared import clock  # the services' date, not the machine's
 
 ENSCHEDE = "dev-gemeente-enschede"
 CLEAN = "http://data.europa.eu/esco/skill/021cf226-3dac-4712-9738-24bf0952c064"
@@ -69,7 +69,7 @@ def test_a_placement_recorded_through_rpc_shows_on_the_open_board(system, browse
         wanted = {c["id"] for c in candidates}
         eventually(lambda: wanted <= set(rpc.matching.indexed(sorted(wanted))), what="matching to index them")
         for candidate in candidates[:5]:
-            region.place(candidate, date.today().isoformat())
+            region.place(candidate, clock.today().isoformat())
         eventually(lambda: board_over_http(system)["totals"]["placed"] == 5, what="the board to count 5")
 
         browser.call("open", url=f"http://127.0.0.1:{system.http_port}/board")
@@ -80,7 +80,7 @@ def test_a_placement_recorded_through_rpc_shows_on_the_open_board(system, browse
         assert rows["Statushouders"][:2] == ["< 5", "0"], "small groups read < 5"
         assert browser.call("rows", selector="#cohort-table tr")[0][:3] == [region.cohort, "8", "5"]
 
-        region.place(candidates[5], date.today().isoformat())
+        region.place(candidates[5], clock.today().isoformat())
         recorded = time.monotonic()
         browser.call("wait_text", selector=PLACED, text="6", timeout_ms=10_000)
         shown_after = time.monotonic() - recorded

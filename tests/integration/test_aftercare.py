@@ -20,10 +20,12 @@ from tests.integration.harness import (
     register_jobcoaches,
 )
 from tests.integration.test_spine import PLACEMENT_RECORDED, SKILL, Region, plans_for
+from werkbrug_shared import clock
 from werkbrug_shared.errors import Conflict, Forbidden, Unauthorized, ValidationError
 
 SOWECO = "dev-soweco"
-START = date.today() + timedelta(days=7)  # plans are weighed against the coming four weeks
+# the services' date (the Netherlands'), not the machine's: they differ from 23:00 UTC in winter
+START = clock.today() + timedelta(days=7)  # plans are weighed against the coming four weeks
 
 
 def register(rpc, region: Region, conditions=(), target_groups=("bijstand",), dutch_level=None) -> dict:
@@ -229,11 +231,13 @@ def test_at_risk_plans_a_check_in_and_tells_the_coach(system, rpc, soweco):
     coach = region.jobcoaches[0]
     plan = plan_of(rpc, place(rpc, region, register(rpc, region)))
     first = plan["tasks"][0]
+    before = clock.today()  # the services' date, read around the call in case midnight passes in between
     soweco.aftercare.complete_task(first["id"], "at_risk", "Conflict met collega.")
+    after = clock.today()
     check_in, = [t for t in soweco.aftercare.tasks(placement_id=plan["placement_id"], status="open")
                  if t["kind"] == "check_in"]
     assert check_in["jobcoach_id"] == coach["id"]
-    assert date.fromisoformat(check_in["due"]) - date.today() <= timedelta(days=7)
+    assert before < date.fromisoformat(check_in["due"]) <= after + timedelta(days=7), "within a week"
     mail = eventually(lambda: [m for m in mails_to(system, coach["email"]) if "extra contact" in m["Subject"]],
                       what="the check-in mail")
     assert check_in["id"] in mail[0].get_content()

@@ -2,13 +2,16 @@
 
 ``WERKBRUG_TODAY`` (container config key ``TODAY``, or the environment) fixes
 the date, e.g. for a test that needs tasks to be a month overdue; otherwise it
-is the date in the Netherlands, where the work is.
+is the date in the Netherlands, where the work is: from 23:00 UTC in winter
+(22:00 in summer) that is already tomorrow's date in UTC terms. Tests compare
+with :func:`today`, never with the machine's ``date.today()``.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
@@ -16,20 +19,39 @@ from nameko.extensions import DependencyProvider
 NL = ZoneInfo("Europe/Amsterdam")
 
 
+def date_in_nl(instant: datetime) -> date:
+    """The date in the Netherlands at ``instant`` (an aware datetime)."""
+    return instant.astimezone(NL).date()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Clock:
-    def __init__(self, fixed: date | None = None):
+    def __init__(self, fixed: date | None = None, now: Callable[[], datetime] = _now):
         self.fixed = fixed
+        self.now = now
 
     def today(self) -> date:
-        return self.fixed or datetime.now(NL).date()
+        return self.fixed or date_in_nl(self.now())
+
+
+def fixed_date(raw) -> date | None:
+    """A configured date: ISO text (environment), a date already (YAML config), or none."""
+    if isinstance(raw, str) and raw:
+        return date.fromisoformat(raw)
+    return raw or None
+
+
+def today() -> date:
+    """The date the services count with, as their clock reads it in this process's environment."""
+    return Clock(fixed_date(os.environ.get("WERKBRUG_TODAY"))).today()
 
 
 class Today(DependencyProvider):
     def setup(self):
-        raw = self.container.config.get("TODAY") or os.environ.get("WERKBRUG_TODAY")
-        if isinstance(raw, str) and raw:
-            raw = date.fromisoformat(raw)
-        self.clock = Clock(raw or None)  # YAML config hands over a date already
+        self.clock = Clock(fixed_date(self.container.config.get("TODAY") or os.environ.get("WERKBRUG_TODAY")))
 
     def get_dependency(self, worker_ctx):
         return self.clock
