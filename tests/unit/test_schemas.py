@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import date
 
 import pytest
 
 from aftercare.schemas import CompleteTask, RegisterJobcoach, TaskQuery
-from candidates.schemas import RegisterCandidate
+from candidates.schemas import DefineTrajectory, RegisterCandidate
 from matching.schemas import RecordPlacement
 from vacancies.schemas import OpenVacancy, RegisterEmployer
 from werkbrug_shared.errors import ValidationError, describe_fields
-from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.validation import arguments, bad_arguments, load, optional_text, require_id, text
 
 SKILL = "http://data.europa.eu/esco/skill/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
@@ -267,3 +268,80 @@ def test_require_id():
         with pytest.raises(ValidationError) as caught:
             require_id(bad, "candidate_id")
         assert "candidate_id" in caught.value.errors and "candidate_id" in str(caught.value)
+
+
+# --- text that cannot be stored or sent: refused everywhere, naming the field --------------
+
+BAD_TEXT = ["7511\x00AB", "\udfff", "Twente\x00", "ok \ud800 half a pair"]
+
+
+@pytest.mark.parametrize("value", BAD_TEXT)
+def test_nul_and_lone_surrogates_are_refused_naming_the_field(value):
+    with pytest.raises(ValidationError) as refused:
+        load(RegisterCandidate(), {**CANDIDATE, "region": value}, "candidate")
+    assert refused.value.errors == {"region": [refused.value.errors["region"][0]]}
+    assert value not in str(refused.value)
+    str(refused.value).encode("utf-8")  # the refusal itself can be sent
+
+
+def test_bad_text_is_found_in_lists_nested_objects_and_keys():
+    payload = {**CANDIDATE, "skills": [SKILL, {"skill": "x\x00", "level": 2, "evidence": "diploma"}],
+               "address": {"street": "\udfff", "house_number": "1", "city": "Enschede"}, "a\x00": 1}
+    with pytest.raises(ValidationError) as refused:
+        load(RegisterCandidate(), payload, "candidate")
+    errors = refused.value.errors
+    assert set(errors) == {"skills", "address", ascii("a\x00")}
+    assert errors["skills"] == {1: {"skill": ["contains a NUL character"]}}
+    assert errors["address"] == {"street": ["contains an unpaired surrogate (not valid Unicode)"]}
+    str(refused.value).encode("utf-8")
+
+
+def test_valid_unicode_passes():
+    loaded = load(RegisterCandidate(), {**CANDIDATE, "given_name": "Zoë 😀 Ŝ"}, "candidate")
+    assert loaded["given_name"] == "Zoë 😀 Ŝ"
+
+
+@pytest.mark.parametrize("value", BAD_TEXT)
+def test_an_id_with_bad_text_is_refused(value):
+    with pytest.raises(ValidationError) as refused:
+        require_id(value, "candidate_id")
+    assert set(refused.value.errors) == {"candidate_id"}
+
+
+def test_plain_arguments_are_checked_by_name():
+    assert text({"region": "Twente", "n": [1, 2.5, None]}, "filters") == {"region": "Twente", "n": [1, 2.5, None]}
+    with pytest.raises(ValidationError) as refused:
+        arguments(match_id="m-1", note="\udfff")
+    assert refused.value.errors == {"note": ["contains an unpaired surrogate (not valid Unicode)"]}
+    with pytest.raises(ValidationError) as refused:
+        optional_text({"a": 1}, "organisation")
+    assert set(refused.value.errors) == {"organisation"}
+    assert optional_text(None, "organisation") is None
+
+
+def test_every_argument_of_a_call_is_checked_by_its_parameter_name():
+    def introduce(self, match_id, note=None):
+        pass
+
+    signature = inspect.signature(introduce)
+    bad_arguments(signature, ("m-1",), {"note": "ok"})
+    with pytest.raises(ValidationError) as refused:
+        bad_arguments(signature, ("m-1", "7511\x00AB"), {})
+    assert set(refused.value.errors) == {"note"}
+
+
+def test_absurdly_deep_payloads_are_refused_not_recursed():
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValidationError) as refused:
+        load(RegisterCandidate(), {**CANDIDATE, "skills": deep}, "candidate")
+    assert "skills" in refused.value.errors
+
+
+def test_a_trajectory_module_without_a_code_is_named_not_a_key_error():
+    module = {"code": "VCA", "name": "VCA basis"}
+    for broken in ({"name": "zonder code"}, {"code": None, "name": "code leeg"}, {"code": 7, "name": "getal"}):
+        with pytest.raises(ValidationError) as refused:
+            load(DefineTrajectory(), {"name": "werkfit", "weeks": 12, "modules": [module, broken]}, "trajectory")
+        assert "code" in refused.value.errors["modules"][1]

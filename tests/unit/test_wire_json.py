@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+import kombu.exceptions
 import kombu.serialization
 import numpy as np
 import pytest
@@ -52,3 +53,19 @@ def test_what_only_kombu_reads_is_read_by_kombu():
 
 def test_floats_that_are_not_finite_travel_as_null():
     assert wire_json.loads(wire_json.dumps({"x": float("nan"), "y": float("inf")})) == {"x": None, "y": None}
+
+
+@pytest.mark.parametrize("body", [b"[" * 1500 + b"]" * 1500, b"[" * 100_000,
+                                  b'{"__type__": ' + b"[" * 1500 + b"]" * 1500 + b"}"])
+def test_a_payload_nested_too_deep_is_a_clean_decode_error(body):
+    with pytest.raises(wire_json.TooDeep):
+        wire_json.loads(body)
+    with pytest.raises(kombu.exceptions.DecodeError) as refused:  # what a kombu consumer sees
+        kombu.serialization.loads(body, "application/json", "utf-8")
+    assert not isinstance(refused.value.__context__, RecursionError)
+
+
+def test_unpaired_surrogates_travel_escaped():
+    body = wire_json.dumps({"note": "\udfff"})
+    assert body == b'{"note": "\\udfff"}'
+    assert wire_json.loads(body) == {"note": "\udfff"}

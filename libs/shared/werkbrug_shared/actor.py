@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 from nameko.extensions import DependencyProvider
 
-from werkbrug_shared.errors import Unauthorized
+from werkbrug_shared.errors import Unauthorized, ValidationError
+from werkbrug_shared.validation import text_problem
 
 CREDENTIAL = "werkbrug.credential"
 PROFESSIONAL = "werkbrug.professional"
@@ -41,7 +42,15 @@ class Actor:
     """The caller of one worker; ``partner`` is None for an unauthenticated call."""
 
     partner: Partner | None
-    professional: str | None = None
+    given_professional: str | None = None  # as the caller sent it, at most 64 characters
+
+    @property
+    def professional(self) -> str | None:
+        """Which professional acts; refused (naming the field) when it is not valid text, where
+        it is about to be written: checked on use, as a dependency may not raise."""
+        if self.given_professional is not None and (problem := text_problem(self.given_professional)):
+            raise ValidationError.from_fields("context", {PROFESSIONAL: [problem]})
+        return self.given_professional
 
     @property
     def organisation(self) -> str | None:
@@ -76,10 +85,15 @@ def partners_file() -> str:
     return os.environ.get("WERKBRUG_PARTNERS_FILE") or str(DEV_PARTNERS)
 
 
-def partner_for(credential: str | None) -> Partner | None:
-    if not credential:
+def partner_for(credential) -> Partner | None:
+    """The partner of a credential; None without one; Unauthorized for one nobody issued,
+    whatever its type (context data is whatever the caller sent)."""
+    if credential is None or credential == "":
         return None
-    digest = hashlib.sha256(credential.encode()).hexdigest()
+    if not isinstance(credential, str):
+        raise Unauthorized("a partner credential is a string")
+    # surrogatepass: text that is not valid Unicode hashes too, and matches nothing
+    digest = hashlib.sha256(credential.encode("utf-8", "surrogatepass")).hexdigest()
     for known, partner in _registry(partners_file()).items():
         if hmac.compare_digest(known, digest):
             return partner

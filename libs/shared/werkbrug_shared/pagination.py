@@ -19,8 +19,10 @@ def encode_cursor(*key) -> str:
 
 def decode_cursor(cursor: str | None, parts: int = 1) -> list | None:
     """The key a cursor carries, or None for the first page; ValidationError for junk."""
-    if not cursor:
+    if cursor is None or cursor == "":
         return None
+    if not isinstance(cursor, str):
+        raise ValidationError.from_fields("query", {"cursor": ["not a cursor this service gave out"]})
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError):

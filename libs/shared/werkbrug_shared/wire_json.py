@@ -10,12 +10,15 @@ bytes stay plain JSON that any kombu client reads.
 What orjson cannot write exactly as kombu would (datetimes and dates, which
 kombu wraps as ``{"__type__": ..., "__value__": ...}``; Decimals, bytes,
 subclasses of str, int, dict and list, non-string keys, integers beyond 64
-bits) falls back to kombu's own writer, and a payload holding such a wrapper,
+bits, strings holding an unpaired surrogate, which it escapes as ``\\udfff``) falls
+back to kombu's own writer, and a payload holding such a wrapper,
 NaN or Infinity, or a run of 20 digits (an integer orjson would read as a
 float) is read by kombu's reader. Two things differ from kombu: a
 float that is not finite is written as ``null`` (JSON has no such number), and
 a UUID as its plain string. werkbrug's services send neither: they send
-identifiers as strings.
+identifiers as strings. A payload nested deeper than 1024 levels is refused
+(``TooDeep``, a ValueError that kombu reports as a ``DecodeError``) without
+recursing.
 """
 
 from __future__ import annotations
@@ -43,14 +46,24 @@ def dumps(value) -> bytes:
         return kombu_json.dumps(value).encode()
 
 
+class TooDeep(ValueError):
+    """A payload nested deeper than orjson reads (1024 levels): refused at once.
+    The standard library's reader would recurse until a RecursionError."""
+
+
 def loads(data):
-    raw = data.encode() if isinstance(data, str) else bytes(data)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if _WRAPPED not in raw and _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # NaN, Infinity, or not JSON at all: kombu's reader says which
-    return kombu_json.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion" in str(exc).lower():
+                raise TooDeep(f"JSON nested too deeply ({exc})") from None
+            # NaN, Infinity, or not JSON at all: kombu's reader says which
+    try:
+        return kombu_json.loads(raw)
+    except RecursionError:
+        raise TooDeep("JSON nested too deeply") from None
 
 
 def register() -> None:

@@ -32,8 +32,8 @@ class UpdateJobcoach(Schema):
 
 
 class TaskQuery(Schema):
-    placement_id = fields.String(load_default=None, allow_none=True)
-    jobcoach_id = fields.String(load_default=None, allow_none=True)
+    placement_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+    jobcoach_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(TASK_STATUSES))
     due_before = fields.Date(load_default=None, allow_none=True)
 

@@ -26,12 +26,12 @@ from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
-from werkbrug_shared.errors import Conflict, Forbidden, NotFound
+from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.mail import Mailer
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.timers import configured_timer
-from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.validation import load, optional_text, require_id
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class AftercareService:
 
     @rpc
     def jobcoaches(self, region=None):
+        optional_text(region, "region", "query")
         stmt = select(Jobcoach).order_by(Jobcoach.name, Jobcoach.id)
         return [jobcoach_dict(j) for j in self.db.session.scalars(stmt) if region is None or region in j.regions]
 
@@ -191,6 +192,7 @@ class AftercareService:
         coordinator's view); another organisation's are Forbidden (their caseload is theirs)."""
         actor = self.caller.require()
         session, today = self.db.session, self.clock.today()
+        optional_text(organisation, "organisation", "query")
         if organisation is not None and organisation != actor.organisation:
             raise Forbidden(f"the workload of {organisation} is for {organisation} to see")
         if jobcoach_id is not None:
@@ -298,6 +300,9 @@ class AftercareService:
 
     @rpc
     def escalations(self, organisation=None, open_only=True):
+        optional_text(organisation, "organisation", "query")
+        if not isinstance(open_only, bool):
+            raise ValidationError.from_fields("query", {"open_only": ["expected true or false"]})
         stmt = select(Escalation).order_by(Escalation.created_at, Escalation.id)
         if organisation is not None:
             stmt = stmt.where(Escalation.organisation_id == organisation)

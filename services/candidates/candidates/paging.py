@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_
 
 from werkbrug_shared.errors import ValidationError
 from werkbrug_shared.pagination import check_limit, decode_cursor, encode_cursor
+from werkbrug_shared.validation import text_problem
 
 
 def page(session, stmt, at_column, id_column, limit, cursor, item) -> dict:
@@ -22,6 +23,8 @@ def page(session, stmt, at_column, id_column, limit, cursor, item) -> dict:
     if key is not None:
         try:
             at, row_id = datetime.fromisoformat(key[0]), str(key[1])
+            if text_problem(row_id):
+                raise ValueError("not text")
         except (TypeError, ValueError):
             raise ValidationError.from_fields("query", {"cursor": ["not a cursor this service gave out"]}) from None
         stmt = stmt.where(or_(at_column > at, and_(at_column == at, id_column > row_id)))

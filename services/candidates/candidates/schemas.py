@@ -212,7 +212,8 @@ class DefineTrajectory(Schema):
 
     @validates("modules")
     def _unique_codes(self, value, **_):
-        codes = [m["code"] for m in value]
+        # a module whose code failed its own check is named there; here only the codes that loaded
+        codes = [m["code"] for m in value if isinstance(m, dict) and m.get("code") is not None]
         if len(set(codes)) != len(codes):
             raise ValidationError("module codes must be unique within a trajectory")
 

@@ -40,12 +40,13 @@ from candidates.schemas import (
     candidate_schema,
 )
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
-from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.validation import load, require_id, text
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class CandidatesService:
     db = Database(metadata)
     actor = CurrentActor()
     metrics = EntrypointMetrics()
+    clock = Today()
 
     # --- registration -----------------------------------------------------------------
 
@@ -356,6 +358,9 @@ class CandidatesService:
         cohort = self.db.get(Cohort, cohort_id, "cohort")
         if self.db.session.get(Enrolment, (cohort.id, row.id)) is None:
             raise NotFound(f"candidate {row.id} is not enrolled in cohort {cohort.id}")
+        if not isinstance(module_code, str):
+            raise ValidationError.from_fields("module", {"module_code": ["expected a module code"]})
+        text(module_code, "module_code", "module")
         module = next((m for m in cohort.trajectory.modules if m.code == module_code), None)
         if module is None:
             raise ValidationError.from_fields(
@@ -510,7 +515,8 @@ class CandidatesService:
     def _log(self, candidate_id: str, text: str, date) -> LogEntry:
         now = utcnow()
         entry = LogEntry(id=str(uuid.uuid4()), candidate_id=candidate_id, organisation=self.actor.organisation,
-                         professional=self.actor.professional, date=date or now.date(), text=text, recorded_at=now)
+                         professional=self.actor.professional, date=date or self.clock.today(), text=text,
+                         recorded_at=now)  # undated: today where the work is, not in UTC
         self.db.session.add(entry)
         return entry
 

@@ -14,6 +14,8 @@ def json_body(request) -> dict:
         body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError:
         raise ValidationError.from_fields("request", {"body": ["not valid JSON"]}) from None
+    except RecursionError:  # e.g. 100,000 "[": the reader gives up, the request is the caller's error
+        raise ValidationError.from_fields("request", {"body": ["nested too deeply"]}) from None
     if not isinstance(body, dict):
         raise ValidationError.from_fields("request", {"body": ["expected a JSON object"]})
     return body
