@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 import eventlet
+import kombu.exceptions
 import kombu.serialization
 from amqp.exceptions import AMQPError
 from eventlet.semaphore import Semaphore
@@ -45,27 +46,31 @@ from nameko.exceptions import (
     UnserializableValueError,
     serialize,
 )
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, get_rpc_exchange
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from werkbrug_shared import config, metrics, topology
 from werkbrug_shared.actor import CREDENTIAL, PROFESSIONAL, partner_for
+from werkbrug_shared.consuming import EventQueueConsumer, RpcQueueConsumer
 from werkbrug_shared.db import UnitOfWork, databases_of, finish_unit_of_work
 from werkbrug_shared.errors import EXPECTED, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from werkbrug_shared.events import parse_event
 from werkbrug_shared.events.catalogue import event_type as catalogued
+from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.faults import crash_point
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = 1  # AMQP delivery mode: kept in memory only
 
-# What a connection lost mid-way raises: socket errors, and py-amqp's own.
-CONNECTION_LOST = (OSError, AMQPError)
+# What a connection lost mid-way raises: socket errors, py-amqp's own, and
+# kombu's re-raised as its OperationalError (a publish retried on a refused connection)
+CONNECTION_LOST = (OSError, AMQPError, kombu.exceptions.OperationalError)
 
 
 @contextmanager
@@ -83,14 +88,34 @@ def broker_may_be_gone(what: str):
 
 
 class _CommitFirst:
+    """Commit, then answer; whatever fails on the way is the caller's error.
+
+    nameko treats an exception escaping ``handle_result`` as fatal to the whole
+    container, so nothing may escape here: a failure while recording the reply
+    or committing (a data error, an integrity error, a serialisation failure,
+    a deadlock) rolls back and becomes the error reply, and a reply that cannot
+    be sent is logged, never raised.
+    """
+
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is None:
+            try:
+                self.before_commit(message, worker_ctx, result)
+            except Exception:
+                exc_info = sys.exc_info()
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
         crash_point("rpc.after_commit")
-        with broker_may_be_gone("reply"):
-            return self.answer(message, worker_ctx, result, exc_info)
+        try:
+            with broker_may_be_gone("reply"):
+                return self.answer(message, worker_ctx, result, exc_info)
+        except Exception:
+            log.exception("could not answer %s", worker_ctx.entrypoint.method_name)
         return result, exc_info
+
+    def before_commit(self, message, worker_ctx, result):
+        """Work that commits with the worker's own (recording an RPC's reply)."""
 
     def answer(self, message, worker_ctx, result, exc_info):
         return super().handle_result(message, worker_ctx, result, exc_info)
@@ -106,6 +131,8 @@ class RpcReplies(RpcConsumer):
     spares the broker writing it (rankings are about 14 kB). Calls that may have
     written keep nameko's confirmed, persistent publish, so their reply (and
     record, see ``Rpc``) holds."""
+
+    queue_consumer = RpcQueueConsumer()
 
     def setup(self):
         super().setup()
@@ -130,9 +157,19 @@ class RpcReplies(RpcConsumer):
             with broker_may_be_gone("close the reply connection"):
                 connection.release()
 
+    def handle_undecodable(self, message, exc):
+        """A request whose body cannot be read: its caller hears so at once."""
+        log.warning("an RPC request could not be decoded (%s: %s)", type(exc).__name__, str(exc)[:200])
+        error = ValidationError("the request could not be decoded", {"_schema": ["not a readable payload"]})
+        if message.properties.get("reply_to"):
+            with broker_may_be_gone("refuse an unreadable call"):
+                self.handle_result(message, None, (ValidationError, error, None))
+                return
+        self.queue_consumer.ack_message(message)
+
     def handle_result(self, message, result, exc_info, confirm=True):
-        # encoded the way the request was, as nameko does
-        serializer = kombu.serialization.registry.type_to_name[message.properties["content_type"]]
+        # encoded the way the request was, as nameko does (JSON when that is not a known type)
+        serializer = kombu.serialization.registry.type_to_name.get(message.properties.get("content_type"), "json")
         error = None if exc_info is None else serialize(exc_info[1])
         try:
             encoded = kombu.serialization.dumps({"result": result, "error": error}, serializer)
@@ -205,31 +242,54 @@ class Rpc(_CommitFirst, NamekoRpc):
         try:
             if partner_for(self.unpack_message_headers(message).get(CREDENTIAL)) is None and not self.public:
                 raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
-        except Unauthorized:
+            if message.delivery_info.get("redelivered") and self._answered_again(message):
+                return
+        except (Unauthorized, Conflict):
             # refused before any work is done; the caller hears why
-            with broker_may_be_gone("refuse a call"):
-                self.rpc_consumer.handle_result(message, None, sys.exc_info())
+            self._refuse(message, sys.exc_info())
             return
-        correlation_id = message.properties.get("correlation_id")
-        if correlation_id and message.delivery_info.get("redelivered"):
-            for db in databases_of(self.container):
-                found, recorded = db.recorded_result(self.consumer_name, correlation_id)
-                if found:
-                    log.warning("redelivered request for %s answered from its record", self.consumer_name)
-                    result = json.loads(recorded) if recorded is not None else None
-                    with broker_may_be_gone("answer a redelivered call"):
-                        self.rpc_consumer.handle_result(message, result, None)
-                    return
+        except Exception:
+            log.exception("could not look up a redelivered request for %s", self.consumer_name)
+            self._refuse(message, sys.exc_info())
+            return
         super().handle_message(body, message)
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
+    def _refuse(self, message, exc_info):
+        with broker_may_be_gone("refuse a call"):
+            self.rpc_consumer.handle_result(message, None, exc_info)
+
+    def _answered_again(self, message) -> bool:
+        """A request RabbitMQ delivers again: the service died while it was in work.
+
+        If it committed, its recorded reply answers it, and it is not run twice.
+        If not, it runs once more; should the service die on it again, the third
+        delivery is refused (Conflict), so one request cannot crash-loop a service.
+        """
         correlation_id = message.properties.get("correlation_id")
-        if exc_info is None and correlation_id:
+        databases = databases_of(self.container)
+        if not correlation_id or not databases:
+            return False
+        for db in databases:
+            found, recorded = db.recorded_result(self.consumer_name, correlation_id)
+            if found:
+                log.warning("redelivered request for %s answered from its record", self.consumer_name)
+                result = json.loads(recorded) if recorded is not None else None
+                with broker_may_be_gone("answer a redelivered call"):
+                    self.rpc_consumer.handle_result(message, result, None)
+                return True
+        if not _record_once(databases[0], f"{self.consumer_name}#redelivered", correlation_id):
+            log.error("a request for %s was delivered again after stopping the service twice; refusing it",
+                      self.consumer_name)
+            raise Conflict("this request stopped the service twice and is refused; nothing was changed")
+        return False
+
+    def before_commit(self, message, worker_ctx, result):
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id:
             for db in databases_of(self.container):
                 uow = db.unit_of_work(worker_ctx)
                 if uow is not None and uow.wrote:
                     uow.mark_processed(self.consumer_name, correlation_id, json.dumps(result, default=str))
-        return super().handle_result(message, worker_ctx, result, exc_info)
 
     def answer(self, message, worker_ctx, result, exc_info):
         # a call that never opened its database wrote nothing: its reply needs no confirm
@@ -239,6 +299,16 @@ class Rpc(_CommitFirst, NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+def _record_once(db, consumer: str, key: str) -> bool:
+    """Note ``key`` for ``consumer`` in a transaction of its own; False if it was noted before."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(db.processed.insert().values(consumer=consumer, event_id=key, processed_at=utcnow()))
+        return True
+    except IntegrityError:
+        return False
 
 HTTP_STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 
@@ -290,15 +360,6 @@ class Http(_CommitFirst, HttpRequestHandler):
 
 http = Http.decorator
 
-class EventQueueConsumer(QueueConsumer):
-    """The event consumers' own AMQP connection, with a prefetch window big
-    enough to fill batches (RPC keeps nameko's, sized to the worker pool)."""
-
-    @property
-    def prefetch_count(self):
-        return config.event_prefetch(self.container.config)
-
-
 class ReliableEventHandler(Consumer):
     """Consumes one or more catalogued event types from one durable queue.
 
@@ -339,6 +400,17 @@ class ReliableEventHandler(Consumer):
         with get_producer(self.amqp_uri, confirms=True) as producer:
             topology.declare_consumer(producer.channel, self.queue, self.delays_ms)
         super().setup()
+
+    def handle_undecodable(self, message, exc):
+        """A body that is not even JSON: dead-lettered with the reason, never retried."""
+        log.warning("undecodable message on %s: %s", self.queue.name, type(exc).__name__)
+        delivery = Delivery(message, batched=False)
+        reason = f"invalid: undecodable body ({type(exc).__name__})"
+        if self._move(delivery, None, None, topology.dead_letter_exchange(), 0, reason):
+            metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.label, "invalid").inc()
+            self._settle(delivery)
+        else:
+            self._requeue(delivery)
 
     def handle_message(self, body, message):
         if isinstance(body, list):  # a CloudEvents batch: each event decided on its own
