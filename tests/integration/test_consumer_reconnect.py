@@ -25,6 +25,7 @@ from werkbrug_shared import config, topology
 from werkbrug_shared.consuming import EventQueueConsumer, RpcQueueConsumer, WatchedQueueConsumer
 from werkbrug_shared.db import Database, service_metadata
 from werkbrug_shared.entrypoints import event_handler, rpc
+from werkbrug_shared.metrics import liveness, readiness
 
 EMPLOYER_REGISTERED = "nl.werkbrug.employer.registered.v1"
 metadata = service_metadata()
@@ -138,6 +139,9 @@ def test_the_watchdog_reconnects_a_consumer_that_lost_its_consumers_anyway(probe
 
     queue_consumer.on_iteration = cancel_once
     eventually(lambda: consumers_on(uri, queue) == 0, timeout=5, interval=0.1, what="the consumer cancelled")
+    assert readiness(container)["consumers:events"] is False
+    eventually(lambda: not liveness(container)["consumers:events"], timeout=30, interval=0.1,
+               what="the watchdog to declare the consumer dead")
 
     eventually(lambda: queue_consumer.live and queue_consumer.consuming() and consumers_on(uri, queue) == 1,
                timeout=30, interval=0.2,

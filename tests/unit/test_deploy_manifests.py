@@ -290,11 +290,11 @@ def test_k8s_deployment_runs_its_module_with_probes_and_resources(deployments_by
         for name in ("livenessProbe", "readinessProbe", "startupProbe")
         if name in container
     }
-    assert targets["livenessProbe"] == ("/metrics", metrics_port)
+    assert targets["livenessProbe"] == ("/health/live", metrics_port)
     if service == "gateway":
         assert targets["readinessProbe"] == ("/health", GATEWAY_HTTP_PORT)
     else:
-        assert targets["readinessProbe"] == ("/metrics", metrics_port)
+        assert targets["readinessProbe"] == ("/health/ready", metrics_port)
 
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     assert int(env.get(f"{service.upper()}_METRICS_PORT", metrics_port)) == metrics_port

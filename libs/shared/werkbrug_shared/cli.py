@@ -35,6 +35,10 @@ def main(argv=None) -> int:
     reb = rsub.add_parser("rebuild", help="replay the event store into fresh read models (REPORTING_DATABASE_URL)")
     reb.add_argument("--batch-size", type=int, default=5000)
 
+    health = sub.add_parser("health", help="ask a running service whether it is ready (or live); exit 0 if so")
+    health.add_argument("service", choices=list(config.SERVICES))
+    health.add_argument("--live", action="store_true", help="liveness instead of readiness")
+
     dlq = sub.add_parser("dlq", help="dead-lettered events")
     dsub = dlq.add_subparsers(dest="action", required=True)
     dsub.add_parser("list", help="dead-letter queues and how many messages each holds")
@@ -50,6 +54,8 @@ def main(argv=None) -> int:
         from werkbrug_shared.runner import run
 
         return run(args.services, args.config)
+    if args.command == "health":
+        return check_health(args.service, "live" if args.live else "ready")
     if args.command == "import":
         from werkbrug_shared.importer import run_import
 
@@ -83,6 +89,23 @@ def main(argv=None) -> int:
     elif args.action == "replay":
         print(f"replayed {deadletters.replay(args.queue, args.limit)} message(s)")
     return 0
+
+
+def check_health(service: str, which: str) -> int:
+    """The compose healthcheck: the service's /health/<which> on its metrics port."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{config.metrics_port(service)}/health/{which}"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as reply:  # noqa: S310 (loopback, our own port)
+            print(reply.read().decode())
+            return 0
+    except urllib.error.HTTPError as failing:
+        print(failing.read().decode())
+    except OSError as exc:
+        print(f"{service} does not answer at {url}: {exc}")
+    return 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ are bounded: service, entrypoint, event type, outcome — never a person.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from weakref import WeakKeyDictionary
@@ -17,6 +18,7 @@ from nameko.extensions import DependencyProvider, SharedExtension
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 from werkbrug_shared import config, diagnostics
+from werkbrug_shared.consuming import queue_consumers
 from werkbrug_shared.errors import EXPECTED
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,54 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 )
 
 
+def liveness(container) -> dict[str, bool]:
+    """Whether the process should be left running: its hub answers (this runs on
+    it) and no consumer's watchdog gave up on its connection (see consuming.py)."""
+    return {f"consumers:{qc.kind}": qc.live for qc in queue_consumers(container)}
+
+
+def readiness(container) -> dict[str, bool]:
+    """Whether the process can take work: each consumer consuming on the broker,
+    and each database answering a query."""
+    from werkbrug_shared.db import databases_of
+
+    checks = {f"consumers:{qc.kind}": qc.consuming() for qc in queue_consumers(container) if qc._providers}
+    for db in databases_of(container):
+        checks["database"] = database_answers(db.engine)
+    return checks
+
+
+def database_answers(engine, timeout: float = 2.0) -> bool:
+    if engine is None:
+        return False
+    try:
+        with eventlet.Timeout(timeout), engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except (Exception, eventlet.Timeout):
+        return False
+
+
+def health_app(container, metrics_app):
+    """``/health/live`` and ``/health/ready`` (200 or 503, JSON naming each check); the rest is metrics."""
+    checks_of = {"/health/live": liveness, "/health/ready": readiness}
+
+    def app(environ, start_response):
+        check = checks_of.get(environ.get("PATH_INFO", ""))
+        if check is None:
+            return metrics_app(environ, start_response)
+        checks = check(container)
+        ok = all(checks.values())
+        body = json.dumps({"status": "ok" if ok else "failing", "checks": checks}).encode()
+        start_response("200 OK" if ok else "503 Service Unavailable",
+                       [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+        return [body]
+
+    return app
+
+
 class MetricsServer(SharedExtension):
-    """Serves the registry on the service's own metrics port.
+    """Serves the registry, and the health checks, on the service's own metrics port.
 
     A green WSGI server on the container's managed thread, so it starts and
     stops with the container and never blocks the hub.
@@ -89,7 +137,7 @@ class MetricsServer(SharedExtension):
             return
         self._socket = eventlet.listen(("0.0.0.0", port))
         self.port = self._socket.getsockname()[1]
-        app = make_wsgi_app(REGISTRY)
+        app = health_app(self.container, make_wsgi_app(REGISTRY))
         self._thread = self.container.spawn_managed_thread(
             lambda: eventlet.wsgi.server(self._socket, app, log_output=False),
             identifier="metrics-server",
