@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests.integration.harness import eventually, matching_has
-from werkbrug_shared.errors import Conflict, ValidationError
+from werkbrug_shared.errors import Conflict, NotFound, ValidationError
 
 ENSCHEDE, SOWECO, JOBHUNTERS = "dev-gemeente-enschede", "dev-soweco", "dev-jobhunters-twente"
 # real ESCO skills: cleaning, and health and safety (what VCA proves)
@@ -273,3 +273,109 @@ def test_a_trajectorys_certificate_module_closes_that_skill_gap_also_after_a_res
     with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
         (result,) = [r for r in twente.ranked(enschede)["results"] if r["candidate_id"] == candidate["id"]]
         assert result["skill_gaps"][0]["closable_by"] == [module]
+
+
+# --- partners see only what they may (werkbrug_shared.visibility) ----------------------------
+
+HENGELO, UTRECHT = "dev-gemeente-hengelo", "dev-gemeente-utrecht"
+
+
+def test_a_hidden_vacancy_of_twente_is_ranked_offered_and_placed_only_by_whoever_may_see_it(system):
+    region = f"twente-{uuid.uuid4().hex[:8]}"  # the candidate's; the vacancy is Twente's own, hidden
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        kvk = f"{uuid.uuid4().int % 10**8:08d}"
+        employer = enschede.vacancies.register_employer(
+            {"name": "Verborgen BV", "kvk_number": kvk, "region": "Twente", "postcode": "7511 JD"})
+        hidden = enschede.vacancies.open({
+            "employer_id": employer["id"], "title": "verborgen schoonmaker", "region": "Twente",
+            "postcode": "7511 JD", "must_have": [{"skill": CLEAN, "weight": 1.0}], "hours_per_week": 32,
+            "openings": 2, "visibility": "hidden"})
+        candidate = enschede.candidates.register({
+            "given_name": "Sanne", "family_name": "de Vries", "region": region, "postcode": "7512 AB",
+            "target_groups": ["bijstand"], "skills": [CLEAN], "hours_per_week": 32})
+        eventually(lambda: matching_has(enschede, hidden["id"], [candidate["id"]]), what="indexing")
+        match = enschede.matching.propose(candidate["id"], hidden["id"])
+    offered_only = {"region": "Twente", "visibility": "hidden"}
+
+    def offered(rpc) -> list[str]:
+        ranking = rpc.matching.vacancies_for_candidate(candidate["id"], 100, offered_only)
+        return [r["vacancy_id"] for r in ranking["results"] + ranking["near_misses"]]
+
+    with system.rpc(UTRECHT, "p-utrecht-9") as utrecht:
+        assert hidden["id"] not in offered(utrecht)
+        for call in (lambda: utrecht.matching.candidates_for_vacancy(hidden["id"]),
+                     lambda: utrecht.matching.propose(candidate["id"], hidden["id"]),
+                     lambda: utrecht.matching.get_match(match["id"]),
+                     lambda: utrecht.matching.introduce(match["id"]),
+                     lambda: utrecht.matching.reject(match["id"], "other"),
+                     lambda: utrecht.matching.record_placement({
+                         "candidate_id": candidate["id"], "vacancy_id": hidden["id"], "start_date": "2026-12-01",
+                         "hours_per_week": 32})):
+            with pytest.raises(NotFound):  # as if it did not exist, not even Forbidden
+                call()
+    with system.rpc(HENGELO, "p-hengelo-4") as hengelo:  # every professional of Twente
+        assert hidden["id"] in offered(hengelo)
+        assert candidate["id"] in ids(hengelo.matching.candidates_for_vacancy(hidden["id"], 10, {"region": region}))
+        assert hengelo.matching.get_match(match["id"])["vacancy_id"] == hidden["id"]
+        placement = hengelo.matching.record_placement({
+            "candidate_id": candidate["id"], "vacancy_id": hidden["id"], "match_id": match["id"],
+            "start_date": "2026-12-01", "hours_per_week": 32})
+    with system.rpc(UTRECHT, "p-utrecht-9") as utrecht:
+        assert utrecht.matching.placements_of(candidate["id"]) == []
+        for call in (lambda: utrecht.matching.get_placement(placement["id"]),
+                     lambda: utrecht.matching.end_placement(placement["id"], "2027-01-31", "other")):
+            with pytest.raises(NotFound):
+                call()
+
+    # a steward from another region works it too, once vacancies says so
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
+        enschede.vacancies.add_steward(hidden["id"], {"organisation": "gemeente-utrecht", "professional": "p-9"})
+    with system.rpc(UTRECHT, "p-utrecht-9") as utrecht:
+        eventually(lambda: utrecht.matching.placements_of(candidate["id"]), what="matching to learn the steward")
+        assert utrecht.matching.get_placement(placement["id"])["vacancy_id"] == hidden["id"]
+        assert hidden["id"] in offered(utrecht)
+
+
+def test_a_filter_of_the_wrong_kind_is_refused_naming_it(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE) as enschede:
+        with pytest.raises(ValidationError) as refused:
+            enschede.matching.candidates_for_vacancy(twente.vacancy["id"], 10, {"target_group": {"ww": True}})
+        assert list(refused.value.errors) == ["filters"] and "target_group" in refused.value.errors["filters"]
+
+
+# --- a retried record_placement (request_id) ---------------------------------------------------
+
+
+def test_a_retried_placement_answers_the_placement_it_made_and_records_nothing_new(system):
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede, system.rpc(JOBHUNTERS, "jh-3") as jobhunters:
+        candidate = twente.candidate(enschede)
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [candidate["id"]]), what="indexing")
+        request = {"candidate_id": candidate["id"], "vacancy_id": twente.vacancy["id"], "start_date": "2026-12-01",
+                   "hours_per_week": 32, "request_id": str(uuid.uuid4())}
+        placement = enschede.matching.record_placement(request)
+        assert placement["request_id"] == request["request_id"]
+        # the reply was lost, the caller sends the same request again: the same placement, nothing new
+        assert enschede.matching.record_placement(dict(request)) == placement
+        assert system.http("POST", "/v1/placements", json=request).json() == placement
+        assert [p["id"] for p in enschede.matching.placements_of(candidate["id"])] == [placement["id"]]
+
+        # without the key (or with a new one) it is what it is: a conflict
+        with pytest.raises(Conflict) as refused:
+            enschede.matching.record_placement({**request, "request_id": str(uuid.uuid4())})
+        assert "active placement" in str(refused.value)
+        # the same key with other content is a conflict naming request_id
+        with pytest.raises(Conflict) as refused:
+            enschede.matching.record_placement({**request, "hours_per_week": 16})
+        assert "request_id" in str(refused.value) and "hours_per_week" in str(refused.value)
+        # a key is the organisation's own: another organisation's same key is its own request
+        with pytest.raises(Conflict) as refused:
+            jobhunters.matching.record_placement(dict(request))
+        assert "active placement" in str(refused.value)
+
+    recorded = system.sql("matching", "SELECT count(*) FROM outbox WHERE event_type = %s AND payload LIKE %s",
+                          "nl.werkbrug.placement.recorded.v1", f"%{placement['id']}%")
+    assert recorded == [(1,)], "one placement.recorded, however often it was asked"
+    eventually(lambda: system.sql("aftercare", "SELECT count(*) FROM aftercare_plans WHERE placement_id = %s",
+                                  placement["id"]) == [(1,)], what="one aftercare plan")

@@ -46,6 +46,12 @@ def check_hours_fit(active_hours: list[int], new_hours: int, most_wanted: int | 
             f"{new_hours} more would make {total}, over the {limit} they want at most")
 
 
+def request_differences(recorded: dict, given: dict) -> list[str]:
+    """The fields in which a call reusing a request_id asks other than the call that made
+    the placement: none, and it is a retry to answer with that placement."""
+    return sorted(field for field in given if recorded.get(field) != given[field])
+
+
 def credited_organisations(stewards, proposed_by: str | None, recorded_by: str | None) -> list[str]:
     """Who shares a placement's credit: every steward organisation of the vacancy,
     and the organisation that proposed the match (or recorded the placement)."""

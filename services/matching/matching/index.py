@@ -54,7 +54,8 @@ from matching.scoring import (
     Ranking,
     VacancyFacts,
 )
-from werkbrug_shared import refdata
+from werkbrug_shared import refdata, visibility
+from werkbrug_shared.visibility import Viewer
 
 NEED_BITS = {need: 1 << i for i, need in enumerate((*CONDITION_OFFERS, "no_heavy_lifting"))}
 OFFER_BITS = {offer: NEED_BITS[need] for need, offer in CONDITION_OFFERS.items()}
@@ -607,6 +608,7 @@ class MatchingIndex:
         self._v = _Table(VACANCY_COLUMNS, {
             "must": (np.int32, np.float64), "nice": (np.int32, np.float64), "target": (np.uint16, np.float64)})
         self._vacancy_facts: dict[str, VacancyFacts] = {}
+        self._stewarded: dict[str, set[str]] = {}  # organisation -> the vacancies it stewards
         self._odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
         self._closable = (None, None)
         # scratch lookup tables, zero between queries: must/nice weight and strictness per
@@ -958,6 +960,7 @@ class MatchingIndex:
             t.raggeds["target"].set(row, *target)
             for ragged in t.raggeds.values():
                 ragged.maybe_compact(t.n)
+            self._set_stewards(vf.id, vf.steward_organisations)
             self._vacancy_facts[vf.id] = vf
             self._prep[vf.id] = _Prepared(self, vf)
             if self._c.n:  # (a bulk load warms once its candidates are in)
@@ -971,12 +974,47 @@ class MatchingIndex:
 
     def remove_vacancy(self, vacancy_id: str) -> bool:
         with self._lock:
+            self._set_stewards(vacancy_id, frozenset())
             self._vacancy_facts.pop(vacancy_id, None)
             self._prep.pop(vacancy_id, None)
             return self._v.remove(vacancy_id)
 
     def vacancy_profile_facts(self, vacancy_id: str) -> VacancyFacts | None:
         return self._vacancy_facts.get(vacancy_id)
+
+    # --- who may see a vacancy ---------------------------------------------------------
+
+    def _set_stewards(self, vacancy_id: str, organisations: frozenset[str]) -> None:
+        known = self._vacancy_facts.get(vacancy_id)
+        for organisation in (known.steward_organisations if known else ()):
+            self._stewarded.get(organisation, set()).discard(vacancy_id)
+        for organisation in organisations:
+            self._stewarded.setdefault(organisation, set()).add(vacancy_id)
+
+    def may_see(self, vacancy_id: str, viewer: Viewer | None) -> bool:
+        """Whether ``viewer`` may see an indexed vacancy (None: a caller inside matching sees all)."""
+        vf = self._vacancy_facts.get(vacancy_id)
+        return vf is not None and (viewer is None or _sees(viewer, vf))
+
+    def _seen_by(self, viewer: Viewer, m: int) -> np.ndarray:
+        """Of the first ``m`` vacancy rows, those ``viewer`` may see: the shared rule's reach
+        tested against the visibility and region columns, then the rows its organisation stewards."""
+        codes = self._v.columns["visibility"][:m]
+        kinds = self._visibilities.values
+        seen = visibility.reach(viewer)
+
+        def allowed(visibilities) -> np.ndarray:
+            return np.array([k in visibilities for k in kinds], np.bool_)
+
+        mask = allowed(seen.anywhere)[codes] if kinds else np.zeros(m, np.bool_)
+        own = self._regions.index.get(seen.region) if seen.region is not None else None
+        if own is not None and kinds:
+            mask |= (self._v.columns["region"][:m] == own) & allowed(seen.own_region)[codes]
+        for vacancy_id in self._stewarded.get(seen.organisation, ()) if seen.organisation else ():
+            row = self._v.row_of.get(vacancy_id)
+            if row is not None and row < m:
+                mask[row] |= kinds[codes[row]] in seen.stewarded
+        return mask
 
     @staticmethod
     def _offers(vf: VacancyFacts) -> int:
@@ -988,16 +1026,17 @@ class MatchingIndex:
     # --- candidates for a vacancy ----------------------------------------------------
 
     def candidates_for_vacancy(self, vacancy: str | VacancyProfile, limit: int = 10, filters: dict | None = None,
-                               near_misses: int = 3) -> Ranking:
+                               near_misses: int = 3, viewer: Viewer | None = None) -> Ranking:
         """The best ``limit`` candidates in the pool for a vacancy (an indexed id, or a
-        profile to try out), with near-misses and the fairness counts."""
+        profile to try out), with near-misses and the fairness counts. KeyError for a
+        vacancy not indexed, or one ``viewer`` may not see (None: matching itself)."""
         filters = scoring.check_filters(filters, scoring.CANDIDATE_FILTERS)
         with self._lock:
             if isinstance(vacancy, VacancyProfile):
                 vf = scoring.vacancy_facts(vacancy, self.knowledge)
             else:
                 vf = self._vacancy_facts.get(vacancy)
-                if vf is None:
+                if vf is None or (viewer is not None and not _sees(viewer, vf)):
                     raise KeyError(vacancy)
             return self._candidates_for(vf, limit, filters, near_misses)
 
@@ -1100,20 +1139,24 @@ class MatchingIndex:
     # --- vacancies for a candidate ---------------------------------------------------
 
     def vacancies_for_candidate(self, candidate_id: str, limit: int = 10, filters: dict | None = None,
-                                near_misses: int = 3, today: date | None = None) -> Ranking:
-        """Open vacancies with a free opening, not past their date, best first for this candidate."""
+                                near_misses: int = 3, today: date | None = None,
+                                viewer: Viewer | None = None) -> Ranking:
+        """Open vacancies with a free opening, not past their date, best first for this candidate;
+        only those ``viewer`` may see (None: matching itself, every one)."""
         filters = scoring.check_filters(filters, scoring.VACANCY_FILTERS)
         today = today or date.today()
         with self._lock:
             row = self._c.row_of.get(candidate_id)
             if row is None:
                 raise KeyError(candidate_id)
-            return self._vacancies_for(self._candidate_facts(row), limit, filters, near_misses, today)
+            return self._vacancies_for(self._candidate_facts(row), limit, filters, near_misses, today, viewer)
 
-    def _vacancies_for(self, cf: CandidateFacts, limit, filters, near_misses, today) -> Ranking:
+    def _vacancies_for(self, cf: CandidateFacts, limit, filters, near_misses, today, viewer=None) -> Ranking:
         t, v = self._v, self._v.columns
         m = t.n
         ok = v["alive"][:m] & v["open"][:m] & (v["valid_through"][:m] >= today.toordinal())
+        if viewer is not None:  # never offered, not even as a near-miss
+            ok &= self._seen_by(viewer, m)
         if "region" in filters:
             ok &= np.isin(v["region"][:m], self._regions.codes(filters["region"]))
         if "visibility" in filters:
@@ -1244,6 +1287,10 @@ class MatchingIndex:
                 raise KeyError(candidate_id)
             cf = self._candidate_facts(row)
         return scoring.suggest_occupations(cf, limit, self.knowledge, self.modules)
+
+
+def _sees(viewer: Viewer, vf: VacancyFacts) -> bool:
+    return visibility.may_see_vacancy(viewer, vf.visibility, vf.region, vf.steward_organisations)
 
 
 def compile_queries(knowledge: esco.SkillKnowledge | None = None) -> None:

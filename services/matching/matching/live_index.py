@@ -42,6 +42,10 @@ def vacancy_profile_of(row: IndexedVacancy) -> VacancyProfile:
         "skills_required": row.skills_required, "hours_per_week": row.hours_per_week, "openings": row.openings,
     })
     data["status"], data["openings"] = row.status, row.openings
+    # who may see it: the columns, kept also for rows indexed before profiles were
+    data["visibility"] = row.visibility or data.get("visibility")
+    if row.steward_organisations is not None:
+        data["steward_organisations"] = row.steward_organisations
     return VacancyProfile.from_event(data)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Float, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from werkbrug_shared.db import service_metadata
@@ -47,6 +47,10 @@ class IndexedVacancy(Base):
     openings: Mapped[int]
     status: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
     profile: Mapped[dict | None] = mapped_column(JSON)
+    # who may see it, and so its rankings, matches and placements (werkbrug_shared.visibility),
+    # as the last vacancy.opened / updated said
+    visibility: Mapped[str] = mapped_column(String(12), default="public", server_default="public")
+    steward_organisations: Mapped[list | None] = mapped_column(JSON)
 
 
 class Match(Base):
@@ -76,7 +80,11 @@ class Match(Base):
 
 
 class Placement(Base):
+    """``request_id``: the recording organisation's own key for its call, so that a call
+    retried after a lost reply answers the placement it made rather than a second one."""
+
     __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("recorded_by", "request_id", name="uq_placements_recorded_by_request_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     candidate_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -90,6 +98,8 @@ class Placement(Base):
     credited_organisations: Mapped[list | None] = mapped_column(JSON)
     end_date: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(40))
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class ErasedCandidate(Base):

@@ -180,6 +180,8 @@ class VacancyProfile:
     banenafspraak_suitable: bool = False
     valid_through: date | None = None
     status: str = "open"
+    # with visibility and region, who may see it (werkbrug_shared.visibility)
+    steward_organisations: tuple[str, ...] = ()
 
     @property
     def skills_required(self) -> tuple[str, ...]:
@@ -215,4 +217,5 @@ class VacancyProfile:
             banenafspraak_suitable=bool(data.get("banenafspraak_suitable", False)),
             valid_through=_date(data.get("valid_through")),
             status=data.get("status") or "open",
+            steward_organisations=tuple(sorted(set(data.get("steward_organisations") or ()))),
         )

@@ -173,6 +173,7 @@ class VacancyFacts:
     visibility: str = "public"
     is_leerwerkbaan: bool = False
     banenafspraak_suitable: bool = False
+    steward_organisations: frozenset[str] = frozenset()  # with visibility and region: who may see it
 
     @property
     def must_total(self) -> float:
@@ -297,6 +298,7 @@ def vacancy_facts(profile: VacancyProfile, knowledge: esco.SkillKnowledge | None
         visibility=profile.visibility,
         is_leerwerkbaan=profile.is_leerwerkbaan,
         banenafspraak_suitable=profile.banenafspraak_suitable,
+        steward_organisations=frozenset(profile.steward_organisations),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from matching import domain, scoring
 from matching.fairness_metrics import FairnessMetrics
@@ -21,7 +22,9 @@ from matching.models import (
 )
 from matching.profiles import CandidateProfile, VacancyProfile
 from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
+from werkbrug_shared import visibility
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database, insert_rows
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
@@ -29,9 +32,12 @@ from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.visibility import Viewer
 
 CANDIDATE_FIELDS = ("region", "pc4", "target_groups", "skills", "hours_per_week", "conditions", "cohort")
-VACANCY_FIELDS = ("employer_id", "region", "pc4", "skills_required", "hours_per_week", "openings")
+VACANCY_FIELDS = ("employer_id", "region", "pc4", "skills_required", "hours_per_week", "openings", "visibility")
+# what a retried record_placement must repeat to get its placement back (request_id)
+PLACEMENT_REQUEST_FIELDS = ("candidate_id", "vacancy_id", "start_date", "hours_per_week", "match_id")
 
 
 def placement_dict(p: Placement) -> dict:
@@ -40,6 +46,7 @@ def placement_dict(p: Placement) -> dict:
         "start_date": p.start_date.isoformat(), "hours_per_week": p.hours_per_week, "status": p.status,
         "match_id": p.match_id, "credited_organisations": p.credited_organisations or [],
         "end_date": p.end_date.isoformat() if p.end_date else None, "end_reason": p.end_reason,
+        "request_id": p.request_id,
     }
 
 
@@ -64,12 +71,28 @@ def _ranking(ranking, id_key: str) -> dict:
     return out
 
 
+def may_see(viewer: Viewer, vacancy: IndexedVacancy) -> bool:
+    return visibility.may_see_vacancy(viewer, vacancy.visibility, vacancy.region, vacancy.steward_organisations or ())
+
+
+def placement_request(row: Placement) -> dict:
+    return {"candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id, "start_date": row.start_date,
+            "hours_per_week": row.hours_per_week, "match_id": row.match_id}
+
+
+def request_id_taken(request_id: str, differences=()) -> Conflict:
+    other = f" (its {', '.join(differences)} differed)" if differences else ""
+    return Conflict(f"request_id {request_id!r} was already used by your organisation for another placement"
+                    f"{other}; a retry sends the same placement, a new request a new request_id")
+
+
 class MatchingService:
     name = "matching"
 
     db = Database(metadata)
     index = LiveIndex()
     caller = CurrentActor()
+    clock = Today()
     metrics = EntrypointMetrics()
     fairness_metrics = FairnessMetrics()
 
@@ -82,19 +105,22 @@ class MatchingService:
         query = load(CANDIDATE_QUERY, {"vacancy_id": vacancy_id, "limit": limit, "filters": filters or {}},
                      "query")
         try:
-            ranking = self.index.candidates_for_vacancy(query["vacancy_id"], query["limit"], query["filters"])
-        except KeyError:
+            ranking = self.index.candidates_for_vacancy(query["vacancy_id"], query["limit"], query["filters"],
+                                                        viewer=self.viewer)
+        except KeyError:  # also a vacancy the caller may not see: its existence must not leak
             raise NotFound(f"no vacancy in the matching index: {query['vacancy_id']}") from None
         self.fairness_metrics.served(ranking.fairness)
         return _ranking(ranking, "candidate_id")
 
     @rpc
     def vacancies_for_candidate(self, candidate_id, limit=10, filters=None):
-        """Open vacancies with a free opening, best first for this candidate, explained."""
+        """Open vacancies with a free opening, best first for this candidate, explained; only
+        those the caller may see (werkbrug_shared.visibility)."""
         query = load(VACANCY_QUERY, {"candidate_id": candidate_id, "limit": limit, "filters": filters or {}},
                      "query")
         try:
-            ranking = self.index.vacancies_for_candidate(query["candidate_id"], query["limit"], query["filters"])
+            ranking = self.index.vacancies_for_candidate(query["candidate_id"], query["limit"], query["filters"],
+                                                         today=self.clock.today(), viewer=self.viewer)
         except KeyError:
             raise NotFound(f"no candidate in the matching index: {query['candidate_id']}") from None
         return _ranking(ranking, "vacancy_id")
@@ -158,7 +184,7 @@ class MatchingService:
         actor = self.caller.require()
         session = self.db.session
         candidate = self.db.get(IndexedCandidate, data["candidate_id"], "candidate in the matching index:")
-        vacancy = self.db.get(IndexedVacancy, data["vacancy_id"], "vacancy in the matching index:")
+        vacancy = self._visible_vacancy(data["vacancy_id"])
         if vacancy.status != "open":
             raise Conflict(f"vacancy {vacancy.vacancy_id} is {vacancy.status}")
         open_match = session.scalar(select(Match.id).where(
@@ -210,10 +236,10 @@ class MatchingService:
     @rpc
     def get_match(self, match_id):
         require_id(match_id, "match_id")
-        return match_dict(self.db.get(Match, match_id, "match"))
+        return match_dict(self._visible(self.db.get(Match, match_id, "match")))
 
     def _match_moving_to(self, match_id: str, status: str) -> Match:
-        match = self.db.get(Match, match_id, "match", for_update=True)
+        match = self._visible(self.db.get(Match, match_id, "match", for_update=True))
         try:
             domain.check_match_transition(match.status, status)
         except domain.RuleBroken as exc:
@@ -225,12 +251,23 @@ class MatchingService:
     @rpc
     def record_placement(self, placement):
         """A candidate starts work. From a match (``match_id``) or directly; the credit goes
-        to every steward organisation of the vacancy and to whoever proposed or recorded it."""
+        to every steward organisation of the vacancy and to whoever proposed or recorded it.
+
+        ``request_id`` (the caller's own key, e.g. a uuid): sent again by the same organisation,
+        the call answers the placement it made, unchanged, and records nothing new; with other
+        content it is a Conflict. So a call whose reply was lost is safely retried."""
         data = load(RecordPlacement(), placement, "placement")
+        organisation = self.caller.organisation
+        if data["request_id"] is not None:
+            self.caller.require()
+            if (made := self._placement_requested(organisation, data)) is not None:
+                return made
         session = self.db.session
         candidate = self.db.get(IndexedCandidate, data["candidate_id"], "candidate in the matching index:",
                                 for_update=True)
-        vacancy = self.db.get(IndexedVacancy, data["vacancy_id"], "vacancy in the matching index:")
+        if data["request_id"] is not None and (made := self._placement_requested(organisation, data)) is not None:
+            return made  # the same request, committed while we waited for the candidate's lock
+        vacancy = self._visible_vacancy(data["vacancy_id"])
         match = None
         if data["match_id"] is not None:
             match = self._match_moving_to(data["match_id"], domain.PLACED)
@@ -246,19 +283,23 @@ class MatchingService:
                                    candidate.hours_per_week)
         except domain.RuleBroken as exc:
             raise Conflict(str(exc)) from None
-        stewards = (vacancy.profile or {}).get("steward_organisations", [])
         row = Placement(
             id=str(uuid.uuid4()), candidate_id=candidate.candidate_id, vacancy_id=vacancy.vacancy_id,
             employer_id=vacancy.employer_id, start_date=data["start_date"], hours_per_week=data["hours_per_week"],
             status=domain.ACTIVE, recorded_at=utcnow(), match_id=match.id if match else None,
             credited_organisations=domain.credited_organisations(
-                stewards, match.proposed_by if match else None, self.caller.organisation),
+                vacancy.steward_organisations or [], match.proposed_by if match else None, organisation),
+            recorded_by=organisation, request_id=data["request_id"],
         )
         session.add(row)
         if match is not None:
             match.status, match.placement_id, match.decided_at = domain.PLACED, row.id, utcnow()
         candidate.in_pool = False
-        session.flush()
+        try:
+            with session.begin_nested():  # the same request_id at this moment, for another candidate
+                session.flush()
+        except IntegrityError:
+            raise request_id_taken(data["request_id"]) from None
         self.db.emit("nl.werkbrug.placement.recorded.v1", row.id, {
             "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
             "employer_id": row.employer_id, "start_date": row.start_date.isoformat(),
@@ -272,12 +313,24 @@ class MatchingService:
         self.db.on_commit(lambda: index.set_in_pool(candidate_id, False))
         return placement_dict(row)
 
+    def _placement_requested(self, organisation: str, data: dict) -> dict | None:
+        """The placement this organisation's request_id made before, if the request is the same."""
+        row = self.db.session.scalar(select(Placement).where(
+            Placement.recorded_by == organisation, Placement.request_id == data["request_id"]))
+        if row is None:
+            return None
+        differences = domain.request_differences(placement_request(row),
+                                                 {k: data[k] for k in PLACEMENT_REQUEST_FIELDS})
+        if differences:
+            raise request_id_taken(data["request_id"], differences)
+        return placement_dict(row)
+
     @rpc
     def end_placement(self, placement_id, end_date, reason):
         """A placement ended: the candidate is back in the pool (unless still placed elsewhere)."""
         data = load(EndPlacement(), {"placement_id": placement_id, "end_date": end_date, "reason": reason},
                     "placement end")
-        row = self.db.get(Placement, data["placement_id"], "placement", for_update=True)
+        row = self._visible(self.db.get(Placement, data["placement_id"], "placement", for_update=True))
         if row.status != domain.ACTIVE:
             raise Conflict(f"placement {row.id} has already ended")
         self._end(row, data["end_date"], data["reason"])
@@ -314,17 +367,42 @@ class MatchingService:
 
     @rpc
     def placements_of(self, candidate_id):
-        """A candidate's placements, newest first."""
+        """A candidate's placements on vacancies the caller may see, newest first."""
         require_id(candidate_id, "candidate_id")
         rows = self.db.session.scalars(select(Placement).where(Placement.candidate_id == candidate_id)
-                                       .order_by(Placement.recorded_at.desc()))
-        return [placement_dict(p) for p in rows]
+                                       .order_by(Placement.recorded_at.desc())).all()
+        seen = self._vacancies_seen({p.vacancy_id for p in rows})
+        return [placement_dict(p) for p in rows if p.vacancy_id in seen]
 
     @rpc
     def get_placement(self, placement_id):
         require_id(placement_id, "placement_id")
-        row = self.db.get(Placement, placement_id, "placement")
-        return placement_dict(row)
+        return placement_dict(self._visible(self.db.get(Placement, placement_id, "placement")))
+
+    # --- who may see what (werkbrug_shared.visibility) -----------------------------------------
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer.of(self.caller)
+
+    def _vacancies_seen(self, vacancy_ids) -> set[str]:
+        """Of these vacancies, those the caller may see; one matching does not hold, nobody."""
+        if not vacancy_ids:
+            return set()
+        rows = self.db.session.scalars(select(IndexedVacancy).where(IndexedVacancy.vacancy_id.in_(vacancy_ids)))
+        return {v.vacancy_id for v in rows if may_see(self.viewer, v)}
+
+    def _visible_vacancy(self, vacancy_id: str) -> IndexedVacancy:
+        vacancy = self.db.session.get(IndexedVacancy, vacancy_id)
+        if vacancy is None or not may_see(self.viewer, vacancy):
+            raise NotFound(f"no vacancy in the matching index: {vacancy_id}")
+        return vacancy
+
+    def _visible(self, row: Match | Placement) -> Match | Placement:
+        """A match or placement, if the caller may see its vacancy; else as if it did not exist."""
+        if row.vacancy_id not in self._vacancies_seen({row.vacancy_id}):
+            raise NotFound(f"no {'match' if isinstance(row, Match) else 'placement'} {row.id}")
+        return row
 
     # --- the index, fed by events --------------------------------------------------------------
 
@@ -419,6 +497,7 @@ class MatchingService:
             self.db.session.add(row)
         for field in VACANCY_FIELDS:
             setattr(row, field, data[field])
+        row.steward_organisations = sorted(set(data["steward_organisations"]))
         row.status = data["status"]
         row.profile = event.wire_data
         profile, index = VacancyProfile.from_event(data), self.index
