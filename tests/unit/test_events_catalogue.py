@@ -392,3 +392,21 @@ def test_consumer_ignores_unknown_data_fields():
     evt = parse_event(json.dumps(body))
     assert "added_in_a_later_release" not in evt.data
     assert evt.data["candidate_id"] == "cand-1"
+
+
+# --- who may see a vacancy travels with it (werkbrug_shared.visibility) ------------------------
+
+
+@pytest.mark.parametrize("name", ["nl.werkbrug.vacancy.opened.v1", "nl.werkbrug.vacancy.updated.v1"])
+def test_vacancy_events_carry_who_may_see_it(name):
+    """Matching applies the shared visibility rule to what these events say: visibility,
+    region and steward organisations. Older events, without them, read as public."""
+    data = {**VACANCY, "visibility": "hidden", "steward_organisations": ["gemeente-enschede", "uwv-twente"]}
+    parsed = parse_event(new_event(name, "vac-1", data).to_json())
+    assert (parsed.data["visibility"], parsed.data["region"], parsed.data["steward_organisations"]) == (
+        "hidden", "Rijnmond", ["gemeente-enschede", "uwv-twente"])
+    older = parse_event(new_event(name, "vac-1", VACANCY).to_json())
+    assert (older.data["visibility"], older.data["steward_organisations"]) == ("public", [])
+    with pytest.raises(ValidationError) as refused:
+        new_event(name, "vac-1", {**VACANCY, "visibility": "secret"})
+    assert "visibility" in refused.value.errors

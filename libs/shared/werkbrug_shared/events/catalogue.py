@@ -153,7 +153,9 @@ class EmployerRegistered(EventData):
 class VacancyProfile(EventData):
     """What matching needs of a vacancy. ``skills_required`` are the must-haves'
     URIs; ``openings`` the openings still free. Fields after ``openings`` came
-    with the shared pool and default for older events."""
+    with the shared pool and default for older events. ``visibility``, ``region``
+    and ``steward_organisations`` say who may see it: a consumer that returns or
+    explains the vacancy applies :mod:`werkbrug_shared.visibility` to them."""
 
     vacancy_id = _id(required=True)
     employer_id = _id(required=True)
