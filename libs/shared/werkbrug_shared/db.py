@@ -224,6 +224,10 @@ class UnitOfWork:
         self._outbox = outbox
         self._processed = processed
         self.emitted: list[Event] = []
+        # outbox rows emitted in this transaction, and how many of them are written:
+        # the rest go in one COPY before the next statement or the commit
+        self._outbox_rows: list[dict] = []
+        self._outbox_written = 0
         # what follows the database in memory (matching's index): applied only
         # once the transaction committed, so memory is never ahead of the rows
         self.after_commit: list = []
@@ -234,6 +238,29 @@ class UnitOfWork:
     def _open(self, session: Session) -> None:
         self._session = session
         event.listen(session, "after_flush", self._after_flush)
+        # Outbox rows are written lazily: a handler emitting nine events (a plan and
+        # its tasks) cost nine COPYs, each a few round trips; now it costs one. Any
+        # statement of the session, and the commit, writes them first, so within
+        # the transaction the outbox reads as if each emit had written at once.
+        event.listen(session, "do_orm_execute", self._before_statement)
+        event.listen(session, "before_commit", self._before_commit)
+
+    def _before_statement(self, _state) -> None:
+        self.write_outbox()
+
+    def _before_commit(self, _session) -> None:
+        self.write_outbox()
+
+    def write_outbox(self) -> None:
+        """Write the outbox rows emitted since the last write (one COPY)."""
+        if self._outbox_written < len(self._outbox_rows):
+            rows = self._outbox_rows[self._outbox_written:]
+            self._outbox_written = len(self._outbox_rows)  # first: insert_rows may run a statement itself
+            try:
+                insert_rows(self._session, self._outbox, rows)
+            except BaseException:
+                self._outbox_written -= len(rows)
+                raise
 
     @property
     def session(self) -> Session:
@@ -270,13 +297,17 @@ class UnitOfWork:
         """Call ``callback()`` after this unit of work commits; forgotten on rollback."""
         self.after_commit.append(callback)
 
-    def mark(self) -> tuple[int, int]:
-        """Where a savepoint starts, to :meth:`forget_since` should it roll back."""
-        return len(self.emitted), len(self.after_commit)
+    def mark(self) -> tuple[int, int, int, int]:
+        """Where a savepoint starts (take it just before), to :meth:`forget_since` should it roll back."""
+        return len(self.emitted), len(self.after_commit), len(self._outbox_rows), self._outbox_written
 
-    def forget_since(self, mark: tuple[int, int]) -> None:
+    def forget_since(self, mark: tuple[int, int, int, int]) -> None:
+        """After a savepoint rolled back: forget what was emitted in it. Rows written in it
+        went with it, also those emitted before it began: they are to be written again."""
         del self.emitted[mark[0]:]
         del self.after_commit[mark[1]:]
+        del self._outbox_rows[mark[2]:]
+        self._outbox_written = min(self._outbox_written, mark[3])
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
         """Add an event to this transaction's outbox; refused if its schema says no."""
@@ -286,11 +317,12 @@ class UnitOfWork:
         """Many events of one type in a single INSERT: ``items`` are (subject, data)."""
         events = [new_event(type_name, subject, data, source_service=self.service_name) for subject, data in items]
         if events:
-            insert_rows(self.session, self._outbox, [
+            self.session  # noqa: B018 (opened now, so its commit writes the rows)
+            self._outbox_rows.extend(
                 {"event_id": e.id, "event_type": e.type, "source_service": self.service_name,
                  "payload": e.to_json(), "created_at": e.time}
                 for e in events
-            ])
+            )
             self.emitted.extend(events)
         return events
 
@@ -421,8 +453,7 @@ class Database(DependencyProvider):
         if uow is not None:
             if uow.touched:
                 uow.session.rollback()
-            uow.emitted = []
-            uow.after_commit = []
+            uow.forget_since((0, 0, 0, 0))
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
