@@ -21,30 +21,10 @@ from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.integration.harness import AMQP_BASE, dumps, eventually, rabbitmqctl
+from tests.integration.probe_service import EMPLOYER_REGISTERED, HANDLED, Probe, metadata
 from werkbrug_shared import config, topology
 from werkbrug_shared.consuming import EventQueueConsumer, RpcQueueConsumer, WatchedQueueConsumer
-from werkbrug_shared.db import Database, service_metadata
-from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.metrics import liveness, readiness
-
-EMPLOYER_REGISTERED = "nl.werkbrug.employer.registered.v1"
-metadata = service_metadata()
-HANDLED: list[str] = []
-
-
-class Probe:
-    """A service with one event consumer and one RPC, as every werkbrug service has."""
-
-    name = "probe"
-    db = Database(metadata)
-
-    @rpc(public=True)
-    def ping(self):
-        return "pong"
-
-    @event_handler(EMPLOYER_REGISTERED)
-    def on_employer_registered(self, event):
-        HANDLED.append(event.id)
 
 
 def employer_registered() -> dict:
