@@ -481,15 +481,25 @@ def finish_unit_of_work(worker_ctx, exc_info):
 
     databases = databases_of(worker_ctx.container)
     if exc_info is not None:
-        for db in databases:
-            db.rollback(worker_ctx)
+        _roll_back(databases, worker_ctx)
         return exc_info
     try:
         for db in databases:
             db.commit(worker_ctx)
     except Exception:
         log.exception("commit failed for %s", worker_ctx)
-        for db in databases:
-            db.rollback(worker_ctx)
-        return sys.exc_info()
+        failed = sys.exc_info()
+        _roll_back(databases, worker_ctx)
+        return failed
     return None
+
+
+def _roll_back(databases, worker_ctx) -> None:
+    """Roll back, come what may: on a connection the database just dropped the
+    rollback fails too, and that must not escape into nameko (it would stop
+    the service); the transaction is gone with the connection anyway."""
+    for db in databases:
+        try:
+            db.rollback(worker_ctx)
+        except Exception:
+            log.warning("rollback failed for %s; the connection is discarded", worker_ctx, exc_info=True)

@@ -468,6 +468,12 @@ class ReliableEventHandler(Consumer):
     def handle_result(self, batch, worker_ctx, result, exc_info):
         try:
             return self._settle_batch(batch, worker_ctx, result, exc_info)
+        except Exception:
+            # never into nameko, which would stop the service: the broker delivers them again
+            log.exception("could not settle a batch on %s; handing its messages back", self.queue.name)
+            for delivery in {id(d): d for _, (d, _) in batch}.values():
+                self._requeue(delivery)
+            return result, exc_info
         finally:
             self._in_flight = False
             if self._batch:
