@@ -472,7 +472,8 @@ class ReliableEventHandler(Consumer):
             # never into nameko, which would stop the service: the broker delivers them again
             log.exception("could not settle a batch on %s; handing its messages back", self.queue.name)
             for delivery in {id(d): d for _, (d, _) in batch}.values():
-                self._requeue(delivery)
+                if not delivery.message.acknowledged:
+                    self._requeue(delivery)
             return result, exc_info
         finally:
             self._in_flight = False
