@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,42 @@ def diagnose(system) -> None:
           system.sql("reporting", "SELECT count(*) FROM event_store WHERE type = %s", PLACEMENT_RECORDED))
 
 
+def tail(system, walls) -> None:
+    """Each placement's path in wall-clock stamps the services wrote themselves: the RPC's return,
+    matching's relay marking the event published (after the broker's confirm), reporting's
+    handler starting on it and marking it processed (just before its commit), the board
+    showing it. Per gap its p50/p99, and the slowest placements stage by stage."""
+    ids = [p for p, _, _ in walls]
+    published = dict(system.sql(
+        "matching", "SELECT subject, published_at FROM (SELECT payload::json->>'subject' AS subject, published_at "
+        "FROM outbox WHERE event_type = %s) o WHERE subject = ANY(%s)", PLACEMENT_RECORDED, ids))
+    found = system.sql(
+        "reporting", "SELECT e.subject, e.received_at, p.processed_at FROM event_store e JOIN processed_events p "
+        "ON p.event_id = e.event_id AND p.consumer = 'reporting.store' WHERE e.type = %s AND e.subject = ANY(%s)",
+        PLACEMENT_RECORDED, ids)
+    stored = {subject: (received, processed) for subject, received, processed in found}
+    gaps = {"return -> published by relay": [], "published -> reporting handler starts": [],
+            "handler starts -> marked processed": [], "processed -> board shows it": []}
+    rows = []
+    for placement_id, returned, seen in walls:
+        if placement_id not in published or placement_id not in stored:
+            continue
+        received, processed = stored[placement_id]
+        stamps = [returned, published[placement_id], received, processed, seen]
+        steps = [(b - a).total_seconds() * 1000 for a, b in zip(stamps, stamps[1:], strict=False)]
+        for name, step in zip(gaps, steps, strict=True):
+            gaps[name].append(step)
+        rows.append(((seen - returned).total_seconds() * 1000, returned, steps))
+    print("per stage, from the services' own timestamps (ms; clocks of one machine):")
+    for name, values in gaps.items():
+        if values:
+            print(f"  {name:<42} p50 {percentile(values, 50):7.1f}  p99 {percentile(values, 99):7.1f}  "
+                  f"max {max(values):7.1f}")
+    print("the slowest placements (total: return->published, ->handler, ->processed, ->board; at):")
+    for total, returned, steps in sorted(rows, key=lambda r: r[0], reverse=True)[:8]:
+        print(f"  {total:6.0f} ms: " + ", ".join(f"{s:6.0f}" for s in steps) + f"   {returned:%H:%M:%S.%f}")
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest rank: the smallest value with at least p% of the values at or below it."""
     ordered = sorted(values)
@@ -118,22 +155,22 @@ def main() -> None:
             eventually(lambda: set(people) <= set(rpc.matching.indexed(people)), timeout=120,
                        what="matching to index the candidates")
 
-            def place(candidate_id: str):
-                rpc.matching.record_placement({"candidate_id": candidate_id, "vacancy_id": vacancy["id"],
-                                               "start_date": "2026-11-02", "hours_per_week": 32})
+            def place(candidate_id: str) -> str:
+                return rpc.matching.record_placement({"candidate_id": candidate_id, "vacancy_id": vacancy["id"],
+                                                      "start_date": "2026-11-02", "hours_per_week": 32})["id"]
 
             for candidate_id in people[:WARM_UP]:
                 place(candidate_id)
             eventually(lambda: placed_on_board() == WARM_UP, timeout=60, interval=0.05, what="the warm-up")
 
             before = {name: stage_totals(system, *where) for name, where in STAGES.items()}
-            latencies, rpc_times = [], []
+            latencies, rpc_times, walls = [], [], []
             for i, candidate_id in enumerate(people[WARM_UP:], start=1):
                 expected = WARM_UP + i
                 time.sleep(random.uniform(0.05, 0.25))  # let the system go idle, as between real placements
                 called = time.monotonic()
-                place(candidate_id)
-                recorded = time.monotonic()
+                placement_id = place(candidate_id)
+                recorded, recorded_wall = time.monotonic(), datetime.now(UTC)
                 rpc_times.append(recorded - called)
                 # as the page does: watch the cheap version, fetch the board while it is behind it
                 board_version = None
@@ -150,6 +187,7 @@ def main() -> None:
                                          f"the version reads {get(version_url)['version']}")
                     time.sleep(POLL_S)
                 latencies.append(time.monotonic() - recorded)
+                walls.append((placement_id, recorded_wall, recorded_wall + timedelta(seconds=latencies[-1])))
                 if i % 10 == 0 or i == n:
                     print(f"  {i:>4}/{n}  last {latencies[-1] * 1000:6.0f} ms")
 
@@ -161,12 +199,13 @@ def main() -> None:
         print(f"placement recorded -> GET /v1/board shows it, {n} placements:")
         print(f"  p50 {p50:.0f} ms  p90 {p90:.0f} ms  p99 {p99:.0f} ms  max {max(ms):.0f} ms  "
               f"mean {statistics.fmean(ms):.0f} ms")
-        print(f"  goal p99 <= 1000 ms: {'met' if p99 <= 1000 else 'NOT met'}")
+        print(f"  goal p99 <= 500 ms: {'met' if p99 <= 500 else 'NOT met'}")
         print("where the time goes (means over the measured placements, from the services' metrics):")
         for name in STAGES:
             (s0, c0), (s1, c1) = before[name], after[name]
             mean = (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else float("nan")
             print(f"  {name:<58} {mean:7.1f} ms  ({c1 - c0:.0f} samples)")
+        tail(system, walls)
         print(f"RESULT p50_ms={p50:.0f} p99_ms={p99:.0f} n={n}")
 
 

@@ -33,27 +33,40 @@ class Targets(DependencyProvider):
 class BoardCache:
     """The last board computed. A new one is computed when the read models changed (their
     version moved) or the day did, but not sooner than ``min_interval`` seconds, nor than
-    ``share`` times as long as the last one took: while events stream in, the version moves
+    ``share`` times as long as boards take: while events stream in, the version moves
     with every batch, and a page polling it must not keep the service computing boards
-    (at most 1/(1 + share) of its time goes to them)."""
+    (at most 1/(1 + share) of its time goes to them). How long boards take is smoothed over
+    the last few, and the wait is at most ``max_wait``: one board slowed down (a busy machine,
+    a collection) once made the next wait twice as long, and the board lagged the read
+    models by up to a second. One board is computed at a time; meanwhile the last one
+    answers (the one in work is as fresh as any a second call would make)."""
 
-    def __init__(self, min_interval: float = 0.05, share: float = 2.0):
-        self.min_interval, self.share = min_interval, share
+    def __init__(self, min_interval: float = 0.05, share: float = 2.0, max_wait: float = 0.2,
+                 smoothing: float = 0.3):
+        self.min_interval, self.share, self.max_wait, self.smoothing = min_interval, share, max_wait, smoothing
         self.version = self.day = self.board = None
         self.computed_at = self.took = 0.0
+        self.computing = False
 
     def fresh(self, version: int, day) -> bool:
         if self.board is None or self.day != day:
             return False
-        wait = max(self.min_interval, self.share * self.took)
-        return self.version == version or time.monotonic() - self.computed_at < wait
+        if self.version == version or self.computing:
+            return True
+        wait = min(self.max_wait, max(self.min_interval, self.share * self.took))
+        return time.monotonic() - self.computed_at < wait
 
     def compute(self, make, day) -> dict:
         started = time.monotonic()
-        board = make()
+        self.computing = True
+        try:
+            board = make()
+        finally:
+            self.computing = False
         self.version, self.day, self.board = board["version"], day, board
         self.computed_at = time.monotonic()
-        self.took = self.computed_at - started
+        took = self.computed_at - started
+        self.took = took if not self.took else self.took + self.smoothing * (took - self.took)
         return board
 
 

@@ -255,3 +255,44 @@ def test_the_board_cache_recomputes_on_change_but_not_too_often(monkeypatch):
     clock[0] += 1.01
     assert not cache.fresh(2, today)
     assert not cache.fresh(1, date(2026, 11, 24))  # a new day: the targets' months move
+
+
+def test_one_slow_board_does_not_hold_the_next_back_long(monkeypatch):
+    from reporting import service
+
+    clock = [100.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    cache = service.BoardCache(min_interval=0.05, share=2.0, max_wait=0.2)
+    today = date(2026, 11, 23)
+
+    def taking(seconds, version):
+        def make():
+            clock[0] += seconds
+            return {"version": version}
+        return make
+
+    for version in (1, 2, 3):
+        cache.compute(taking(0.03, version), today)
+        clock[0] += 0.1
+    cache.compute(taking(0.6, 4), today)  # one board slowed down by a busy machine
+    clock[0] += 0.15
+    assert cache.fresh(5, today)  # the wait is about twice the boards' usual time, smoothed ...
+    clock[0] += 0.06
+    assert not cache.fresh(5, today)  # ... and never more than max_wait, not twice the slow one
+
+
+def test_while_a_board_is_computed_the_last_one_answers(monkeypatch):
+    from reporting import service
+
+    cache = service.BoardCache(min_interval=0.0, share=0.0)
+    today = date(2026, 11, 23)
+    cache.compute(lambda: {"version": 1}, today)
+    seen = []
+
+    def make():
+        seen.append(cache.fresh(3, today))  # a second caller meanwhile: the last board
+        return {"version": 2}
+
+    cache.compute(make, today)
+    assert seen == [True] and cache.board == {"version": 2}
+    assert not cache.fresh(3, today)
