@@ -44,6 +44,8 @@ from nameko.constants import (
     TRANSPORT_OPTIONS_CONFIG_KEY,
 )
 from nameko.messaging import QueueConsumer
+from nameko.rpc import ReplyListener
+from nameko.rpc import RpcProxy as NamekoRpcProxy
 
 from werkbrug_shared import config
 
@@ -202,6 +204,21 @@ class EventQueueConsumer(WatchedQueueConsumer):
     @property
     def prefetch_count(self):
         return config.event_prefetch(self.container.config)
+
+
+class ReplyQueueConsumer(WatchedQueueConsumer):
+    kind = "rpc-replies"
+
+
+class WatchedReplyListener(ReplyListener):
+    queue_consumer = ReplyQueueConsumer()
+
+
+class RpcProxy(NamekoRpcProxy):
+    """nameko's ``RpcProxy`` whose replies come in on a watched consumer: a
+    reply consumer gone idle would leave every call of the service waiting."""
+
+    rpc_reply_listener = WatchedReplyListener()
 
 
 def queue_consumers(container) -> list[WatchedQueueConsumer]:
