@@ -69,7 +69,10 @@ def test_propose_introduce_place_shares_the_credit_and_an_ended_placement_return
         with pytest.raises(Conflict):
             jobhunters.matching.propose(candidate["id"], twente.vacancy["id"])
         introduced = jobhunters.matching.introduce(match["id"], "Sanne had een goed gesprek met de teamleider")
-        assert introduced["status"] == "introduced"
+        assert introduced["status"] == "introduced" and introduced["note"] is None, "a reply kept keeps no note"
+        # the note may name the person: the organisation that wrote it reads it back, nobody else
+        assert jobhunters.matching.get_match(match["id"])["note"].startswith("Sanne")
+        assert enschede.matching.get_match(match["id"])["note"] is None
         eventually(lambda: enschede.candidates.get(candidate["id"])["status"] == "introduced",
                    what="candidates to follow the introduction")
 

@@ -143,7 +143,12 @@ def make_world(system) -> World:
         w.cohort_id = enschede.candidates.start_cohort({"trajectory_id": w.trajectory_id, "name": f"cohort {tag}",
                                                         "start_date": "2026-09-01", "region": w.region})["id"]
         eventually(lambda: matching_has(enschede, w.vacancy_id, [w.candidate_id]), what="matching to index both")
+        # what professionals write about the person may name them: notes are personal data too
+        said = f"{w.given_name} {w.family_name} had een goed gesprek met de teamleider"
         w.match_id = enschede.matching.propose(w.candidate_id, w.vacancy_id)["id"]
+        enschede.matching.introduce(w.match_id, said)
+        enschede.vacancies.add_candidate(w.vacancy_id, w.candidate_id, said)
+        enschede.candidates.add_log_entry(w.candidate_id, {"text": said})
         w.start_date = "2026-12-01"
         w.placement_id = enschede.matching.record_placement({
             "candidate_id": w.candidate_id, "vacancy_id": w.vacancy_id, "match_id": w.match_id,
@@ -421,5 +426,9 @@ def test_the_tell_tales_are_real_the_owner_is_shown_them(system):
         person = enschede.candidates.get(world.candidate_id)
         assert (person["given_name"], person["family_name"], person["email"]) == (
             world.given_name, world.family_name, world.email)
+        for notes in (enschede.matching.get_match(world.match_id)["note"],
+                      enschede.vacancies.shortlist(world.vacancy_id)[0]["note"],
+                      enschede.candidates.log(world.candidate_id)[0]["text"]):
+            assert world.family_name in notes
     response = system.http("GET", f"/v1/candidates/{world.candidate_id}")
     assert world.family_name in response.text

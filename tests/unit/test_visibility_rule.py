@@ -77,6 +77,12 @@ def test_personal_data_is_for_the_registering_organisation():
     assert visibility.may_see_personal_data(UTRECHT_CITY, None), "registered without a credential"
 
 
+def test_a_note_is_read_back_by_the_organisation_that_wrote_it():
+    assert visibility.may_read_note(ENSCHEDE, "gemeente-enschede")
+    assert not visibility.may_read_note(HENGELO, "gemeente-enschede")
+    assert not visibility.may_read_note(ANONYMOUS, None) and not visibility.may_read_note(ENSCHEDE, None)
+
+
 @pytest.mark.parametrize("viewer", VIEWERS)
 @pytest.mark.parametrize("registered_by", (None, "gemeente-enschede", "gemeente-utrecht"))
 def test_candidates_applies_the_same_personal_data_rule(viewer, registered_by):

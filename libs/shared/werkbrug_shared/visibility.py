@@ -89,3 +89,9 @@ def may_see_personal_data(viewer: Viewer, registered_by: str | None) -> bool:
     """Who someone is, only for the organisation that registered them. One registered
     without a credential has no organisation to protect them: anyone sees those."""
     return registered_by is None or registered_by == viewer.organisation
+
+
+def may_read_note(viewer: Viewer, written_by: str | None) -> bool:
+    """A professional's own words about a person (which may name them) are read back by
+    the organisation that wrote them only; a note of nobody known, by nobody."""
+    return written_by is not None and written_by == viewer.organisation

@@ -74,6 +74,7 @@ class Match(Base):
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     introduced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+    note_by: Mapped[str | None] = mapped_column(String(64))  # the organisation whose professional wrote it
     rejected_reason: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     placement_id: Mapped[str | None] = mapped_column(String(36))

@@ -50,11 +50,14 @@ def placement_dict(p: Placement) -> dict:
     }
 
 
-def match_dict(m: Match) -> dict:
+def match_dict(m: Match, reader: Viewer | None = None) -> dict:
+    """``note`` only for ``reader`` of the organisation that wrote it (it may name the person);
+    None in write replies, which are kept for redelivery."""
+    note = m.note if reader is not None and visibility.may_read_note(reader, m.note_by) else None
     return {
         "id": m.id, "candidate_id": m.candidate_id, "vacancy_id": m.vacancy_id, "status": m.status,
         "score": m.score, "breakdown": m.breakdown, "proposed_by": m.proposed_by,
-        "proposed_at": m.proposed_at.isoformat(), "note": m.note, "rejected_reason": m.rejected_reason,
+        "proposed_at": m.proposed_at.isoformat(), "note": note, "rejected_reason": m.rejected_reason,
         "placement_id": m.placement_id,
     }
 
@@ -212,7 +215,8 @@ class MatchingService:
         data = load(Introduce(), {"match_id": match_id, "note": note}, "introduction")
         self.caller.require()
         match = self._match_moving_to(data["match_id"], domain.INTRODUCED)
-        match.status, match.introduced_at, match.note = domain.INTRODUCED, utcnow(), data["note"]
+        match.status, match.introduced_at = domain.INTRODUCED, utcnow()
+        match.note, match.note_by = data["note"], self.caller.organisation if data["note"] else None
         self.db.emit("nl.werkbrug.match.introduced.v1", match.id, {
             "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
         })
@@ -226,7 +230,7 @@ class MatchingService:
         match = self._match_moving_to(data["match_id"], domain.REJECTED)
         match.status, match.rejected_reason, match.decided_at = domain.REJECTED, data["reason"], utcnow()
         if data["note"]:
-            match.note = data["note"]
+            match.note, match.note_by = data["note"], self.caller.organisation
         self.db.emit("nl.werkbrug.match.rejected.v1", match.id, {
             "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
             "reason": match.rejected_reason,
@@ -236,7 +240,7 @@ class MatchingService:
     @rpc
     def get_match(self, match_id):
         require_id(match_id, "match_id")
-        return match_dict(self._visible(self.db.get(Match, match_id, "match")))
+        return match_dict(self._visible(self.db.get(Match, match_id, "match")), reader=self.viewer)
 
     def _match_moving_to(self, match_id: str, status: str) -> Match:
         match = self._visible(self.db.get(Match, match_id, "match", for_update=True))
@@ -455,7 +459,8 @@ class MatchingService:
         row = session.get(IndexedCandidate, candidate_id)
         if row is not None:
             session.delete(row)
-        session.execute(update(Match).where(Match.candidate_id == candidate_id).values(note=None))
+        session.execute(update(Match).where(Match.candidate_id == candidate_id).values(note=None, note_by=None))
+        self.db.forget_replies_mentioning(candidate_id)  # replies kept for redelivery once echoed notes
         if session.get(ErasedCandidate, candidate_id) is None:
             session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
         index = self.index
