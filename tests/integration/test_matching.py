@@ -382,3 +382,34 @@ def test_a_retried_placement_answers_the_placement_it_made_and_records_nothing_n
     assert recorded == [(1,)], "one placement.recorded, however often it was asked"
     eventually(lambda: system.sql("aftercare", "SELECT count(*) FROM aftercare_plans WHERE placement_id = %s",
                                   placement["id"]) == [(1,)], what="one aftercare plan")
+
+
+def test_the_same_request_at_the_same_moment_makes_one_placement(system):
+    """A retry may overtake a first call still at work (its caller timed out early)."""
+    import eventlet
+
+    twente = Twente(system)
+    with system.rpc(ENSCHEDE) as enschede:
+        people = [twente.candidate(enschede) for _ in range(3)]
+        eventually(lambda: matching_has(enschede, twente.vacancy["id"], [p["id"] for p in people]), what="indexing")
+
+    def record(request):
+        with system.rpc(ENSCHEDE) as rpc:
+            try:
+                return rpc.matching.record_placement(request)
+            except Conflict as exc:
+                return exc
+
+    request = {"candidate_id": people[0]["id"], "vacancy_id": twente.vacancy["id"], "start_date": "2026-12-01",
+               "hours_per_week": 32, "request_id": str(uuid.uuid4())}
+    answers = list(eventlet.GreenPool().imap(record, [dict(request) for _ in range(4)]))
+    assert all(isinstance(a, dict) for a in answers), answers
+    assert len({a["id"] for a in answers}) == 1
+
+    # the same key for two people at once: one placement, the other call a conflict naming request_id
+    key = str(uuid.uuid4())
+    answers = list(eventlet.GreenPool().imap(record, [
+        {**request, "candidate_id": p["id"], "request_id": key} for p in people[1:]]))
+    placed = [a for a in answers if isinstance(a, dict)]
+    refused = [a for a in answers if isinstance(a, Conflict)]
+    assert len(placed) == 1 and len(refused) == 1 and "request_id" in str(refused[0]), answers
