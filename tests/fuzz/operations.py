@@ -13,6 +13,7 @@ from marshmallow import Schema
 from aftercare import schemas as aftercare_schemas
 from candidates import schemas as candidate_schemas
 from matching import schemas as matching_schemas
+from matching.scoring import CANDIDATE_FILTERS, VACANCY_FILTERS
 from reporting.queries import FigureQuery
 from tests.fuzz.generate import ALMOST, HOSTILE, VALID, Gen
 from vacancies import schemas as vacancy_schemas
@@ -59,6 +60,16 @@ def a_date(optional: bool = False) -> Arg:
 
 def ids(kind: str) -> Arg:
     return Arg(lambda g: [g.an_id(kind) for _ in range(g.rng.randint(0, 5))])
+
+
+FILTER_VALUES = {"region": ("Twente", "Midden-Utrecht"), "target_group": ("bijstand", "statushouder"),
+                 "cohort": ("werkfit-1",), "visibility": ("public", "internal", "hidden")}
+
+
+def ranking_filters(g: Gen, names) -> dict:
+    """A few of matching's ranking filters: text ones from their values, the others true or false."""
+    chosen = g.rng.sample(list(names), g.rng.randint(0, 2))
+    return {n: g.rng.choice(FILTER_VALUES[n]) if n in FILTER_VALUES else g.rng.random() < 0.5 for n in chosen}
 
 
 CANDIDATE = candidate_schemas.CheckedCandidate()
@@ -137,10 +148,10 @@ def ops() -> list[Op]:
         # matching
         Op("matching", "candidates_for_vacancy", {
             "vacancy_id": an_id("vacancy"), "limit": whole(1, 20),
-            "filters": maybe(Arg(lambda g: {"region": g.region} if g.rng.random() < 0.5 else {}))}),
+            "filters": maybe(Arg(lambda g: ranking_filters(g, CANDIDATE_FILTERS)))}),
         Op("matching", "vacancies_for_candidate", {
             "candidate_id": an_id("candidate"), "limit": whole(1, 20),
-            "filters": maybe(Arg(lambda g: {"is_leerwerkbaan": g.rng.random() < 0.5}))}),
+            "filters": maybe(Arg(lambda g: ranking_filters(g, VACANCY_FILTERS)))}),
         Op("matching", "suggest_occupations", {"candidate_id": an_id("candidate"), "limit": whole(1, 20)}),
         Op("matching", "propose", {"candidate_id": an_id("candidate"), "vacancy_id": an_id("vacancy")},
            writes=True),
@@ -202,7 +213,7 @@ def make_call(op: Op, gen: Gen, kind: str) -> tuple[tuple, dict]:
         spoilt = names if kind == HOSTILE and gen.rng.random() < 0.5 else [gen.rng.choice(names)]
         for name in spoilt:
             arg = op.args[name]
-            if arg.schema is not None:
+            if arg.schema is not None or isinstance(values[name], dict):
                 values[name] = gen.spoil(values[name], arg.schema, kind == HOSTILE)
             elif isinstance(values[name], list) and values[name] and gen.rng.random() < 0.5:
                 items = list(values[name])

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from aftercare.schemas import CompleteTask, RegisterJobcoach, TaskQuery
+from aftercare.schemas import CompleteTask, RegisterJobcoach, RegisterOrganisation, TaskQuery
 from candidates.schemas import DefineTrajectory, RegisterCandidate
 from matching.schemas import RecordPlacement
 from vacancies.schemas import OpenVacancy, RegisterEmployer
@@ -345,3 +345,16 @@ def test_a_trajectory_module_without_a_code_is_named_not_a_key_error():
         with pytest.raises(ValidationError) as refused:
             load(DefineTrajectory(), {"name": "werkfit", "weeks": 12, "modules": [module, broken]}, "trajectory")
         assert "code" in refused.value.errors["modules"][1]
+
+
+def test_aftercare_mails_only_addresses_every_mail_server_takes():
+    """A non-ASCII address needs SMTPUTF8, which not every server offers: the mail would be
+    retried into the dead-letter queue, so the address is refused when it is registered."""
+    for schema, payload, field in (
+            (RegisterJobcoach(), {**JOBCOACH, "email": "zoë@example.org"}, "email"),
+            (RegisterOrganisation(), {"name": "Soweco", "coordinator_email": "nazorg@soweço.example"},
+             "coordinator_email")):
+        with pytest.raises(ValidationError) as refused:
+            load(schema, payload, "jobcoach")
+        assert set(refused.value.errors) == {field}
+    assert load(RegisterJobcoach(), {**JOBCOACH, "email": "zoe@xn--sowe-0pa.example"}, "jobcoach")["email"]

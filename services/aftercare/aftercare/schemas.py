@@ -8,14 +8,25 @@ from werkbrug_shared.events.catalogue import PLACEMENT_END_REASONS, TASK_OUTCOME
 _id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+def _deliverable(value: str) -> None:
+    # aftercare mails these addresses; a server without SMTPUTF8 refuses a non-ASCII one, and the
+    # mail's handler would retry into the dead-letter queue: refused here instead, naming the field
+    if value is not None and not value.isascii():
+        raise ValidationError("use an address in ASCII (an international domain in its xn-- form)")
+
+
+def _email(**kw):
+    return fields.Email(validate=[validate.Length(max=254), _deliverable], **kw)
+
+
 class RegisterOrganisation(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    coordinator_email = fields.Email(required=True)
+    coordinator_email = _email(required=True)
 
 
 class RegisterJobcoach(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default=None, allow_none=True)
+    email = _email(load_default=None, allow_none=True)
     regions = fields.List(fields.String(validate=validate.Length(min=1, max=80)), required=True,
                           validate=validate.Length(min=1, max=20))
     capacity_hours = fields.Float(required=True, validate=validate.Range(min=0.5, max=60))
@@ -24,7 +35,7 @@ class RegisterJobcoach(Schema):
 
 class UpdateJobcoach(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    email = fields.Email(allow_none=True)
+    email = _email(allow_none=True)
     regions = fields.List(fields.String(validate=validate.Length(min=1, max=80)),
                           validate=validate.Length(min=1, max=20))
     capacity_hours = fields.Float(validate=validate.Range(min=0.5, max=60))
