@@ -11,6 +11,7 @@ checks every argument of a call at once (for the RPC entrypoint).
 
 from __future__ import annotations
 
+import orjson
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
@@ -43,6 +44,8 @@ def bad_text(value, depth: int = 0):
     Lists and dicts are walked; their errors are keyed by index or key. A key
     that is itself bad is named by its escaped form, so no error repeats it.
     """
+    if depth == 0 and _clean(value):
+        return None
     kind = type(value)
     if kind is str:
         problem = text_problem(value)
@@ -64,6 +67,15 @@ def bad_text(value, depth: int = 0):
         if found:
             errors[key] = found
     return errors or None
+
+
+def _clean(value) -> bool:
+    """Quickly: no NUL and no unpaired surrogate anywhere (orjson refuses the one and escapes
+    the other, in C, where walking a 1,000-row batch in Python takes milliseconds)."""
+    try:
+        return b"\\u0000" not in orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return False  # a surrogate, a type orjson does not write, or deep nesting: walk it
 
 
 def load(schema: Schema, payload, what: str) -> dict:
