@@ -102,6 +102,9 @@ def test_stewards_of_several_organisations_share_a_vacancy(system, rpc, partners
     assert updated["nice_to_have"] == [{"skill": CLEANING_PRODUCTS, "weight": 0.4}]
     uwv.vacancies.add_candidate(v["id"], "cand-42", "Sterk in zelfstandig werken; wil vaste ploeg.")
     assert [e["candidate_id"] for e in enschede.vacancies.shortlist(v["id"])] == ["cand-42"]
+    # a steward's note may name the person: its own organisation reads it, the other stewards do not
+    assert [e["note"] for e in uwv.vacancies.shortlist(v["id"])] == ["Sterk in zelfstandig werken; wil vaste ploeg."]
+    assert [e["note"] for e in enschede.vacancies.shortlist(v["id"])] == [None]
 
     # a third organisation of the same region sees the vacancy but may not change it
     assert soweco.vacancies.get(v["id"])["openings"] == 3

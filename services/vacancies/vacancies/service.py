@@ -16,6 +16,7 @@ from vacancies.schemas import (
     RegisterEmployer,
     UpdateVacancy,
 )
+from werkbrug_shared import visibility
 from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
@@ -23,6 +24,7 @@ from werkbrug_shared.errors import Conflict, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.visibility import Viewer
 
 MAX_PAGE = 200
 
@@ -39,9 +41,12 @@ def _cursor(cursor) -> str | None:
     return cursor
 
 
-def shortlist_dict(e: ShortlistEntry) -> dict:
+def shortlist_dict(e: ShortlistEntry, reader: Viewer | None = None) -> dict:
+    """``note`` (a steward's words, which may name the person) only for ``reader`` of the
+    organisation that wrote it; the other stewards see who is on the list, not what was said."""
+    note = e.note if reader is not None and visibility.may_read_note(reader, e.organisation) else None
     return {"vacancy_id": e.vacancy_id, "candidate_id": e.candidate_id, "organisation": e.organisation,
-            "professional": e.professional, "note": e.note, "added_at": e.added_at.isoformat()}
+            "professional": e.professional, "note": note, "added_at": e.added_at.isoformat()}
 
 
 class VacanciesService:
@@ -196,11 +201,12 @@ class VacanciesService:
 
     @rpc
     def shortlist(self, vacancy_id):
-        """The stewards' shortlist, notes included: for the stewards only."""
+        """The stewards' shortlist, for the stewards only; each its own organisation's notes."""
         row = pool.require_steward(self._row(vacancy_id), self.caller)
         entries = self.db.session.scalars(
             select(ShortlistEntry).where(ShortlistEntry.vacancy_id == row.id).order_by(ShortlistEntry.added_at))
-        return [shortlist_dict(e) for e in entries]
+        reader = Viewer.of(self.caller)
+        return [shortlist_dict(e, reader) for e in entries]
 
     # --- placements move openings -----------------------------------------------------------
 
