@@ -609,6 +609,7 @@ class MatchingIndex:
             "must": (np.int32, np.float64), "nice": (np.int32, np.float64), "target": (np.uint16, np.float64)})
         self._vacancy_facts: dict[str, VacancyFacts] = {}
         self._stewarded: dict[str, set[str]] = {}  # organisation -> the vacancies it stewards
+        self._stewarded_rows: dict[str, np.ndarray] = {}  # the same as rows, made when first asked
         self._odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
         self._closable = (None, None)
         # scratch lookup tables, zero between queries: must/nice weight and strictness per
@@ -988,8 +989,10 @@ class MatchingIndex:
         known = self._vacancy_facts.get(vacancy_id)
         for organisation in (known.steward_organisations if known else ()):
             self._stewarded.get(organisation, set()).discard(vacancy_id)
+            self._stewarded_rows.pop(organisation, None)
         for organisation in organisations:
             self._stewarded.setdefault(organisation, set()).add(vacancy_id)
+            self._stewarded_rows.pop(organisation, None)
 
     def may_see(self, vacancy_id: str, viewer: Viewer | None) -> bool:
         """Whether ``viewer`` may see an indexed vacancy (None: a caller inside matching sees all)."""
@@ -1010,10 +1013,14 @@ class MatchingIndex:
         own = self._regions.index.get(seen.region) if seen.region is not None else None
         if own is not None and kinds:
             mask |= (self._v.columns["region"][:m] == own) & allowed(seen.own_region)[codes]
-        for vacancy_id in self._stewarded.get(seen.organisation, ()) if seen.organisation else ():
-            row = self._v.row_of.get(vacancy_id)
-            if row is not None and row < m:
-                mask[row] |= kinds[codes[row]] in seen.stewarded
+        if seen.organisation in self._stewarded and kinds:
+            rows = self._stewarded_rows.get(seen.organisation)
+            if rows is None:
+                row_of = self._v.row_of
+                rows = self._stewarded_rows[seen.organisation] = np.array(
+                    sorted(row_of[v] for v in self._stewarded[seen.organisation] if v in row_of), np.int64)
+            rows = rows[rows < m]
+            mask[rows] |= allowed(seen.stewarded)[codes[rows]]
         return mask
 
     @staticmethod
