@@ -37,6 +37,7 @@ import time
 import uuid
 
 import eventlet
+import pytest
 import requests
 from kombu.exceptions import EncodeError
 from nameko.exceptions import RemoteError, RpcTimeout
@@ -401,3 +402,38 @@ def test_a_payload_nested_1500_deep_is_answered(fuzz_system):
     assert not alive(fuzz_system)
     with fuzz_system.rpc(ENSCHEDE) as rpc:  # and it still answers
         assert rpc.candidates.list(None, 1)["items"] is not None
+
+
+def test_the_cases_the_issue_found_are_refused_naming_the_field(fuzz_system):
+    """Each call that once killed a service, reached PostgreSQL or raised an undocumented error."""
+    system = fuzz_system
+    with system.rpc(ENSCHEDE) as rpc:
+        refusals = {
+            "reason": lambda: rpc.candidates.change_status("c-1", "available", "\udfff"),
+            "note": lambda: rpc.matching.introduce("m-1", "\udfff"),
+            "match_id": lambda: rpc.matching.introduce("7511\x00AB"),
+            "candidate_id": lambda: rpc.candidates.get("7511\x00AB"),
+            "modules": lambda: rpc.candidates.define_trajectory({"name": "t", "weeks": 4, "modules": [
+                {"code": "VCA", "name": "VCA"}, {"code": None, "name": "x"}, {"name": "geen code"}]}),
+            "organisation": lambda: rpc.aftercare.escalations({"id": "soweco"}),
+        }
+        for field, call in refusals.items():
+            with pytest.raises(ValidationError) as refused:
+                call()
+            assert field in refused.value.errors, (field, refused.value.errors)
+        with pytest.raises(ValidationError) as refused:
+            rpc.candidates.change_status("c-1", "available", "Twente\x00")
+        assert "reason" in refused.value.errors
+        with pytest.raises(ValidationError):
+            rpc.aftercare.escalations(1.5)
+    for credential in (True, ["dev-gemeente-enschede"], {"a": 1}):
+        with ClusterRpcProxy(config.nameko_config(AMQP_URI=system.amqp_uri),
+                             context_data={CREDENTIAL: credential}, timeout=10) as rpc, \
+                pytest.raises(Unauthorized):
+            rpc.candidates.list()
+    response = system.http("POST", "/v1/candidates", data=b"[" * 100_000,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["errors"] == {"body": ["nested too deeply"]}
+    response = system.http("GET", "/v1/jobcoaches/%00/workload", headers={"Authorization": "Bearer dev-soweco"})
+    assert response.status_code == 400 and "jobcoach_id" in response.json()["errors"], response.text
+    assert not alive(system)
