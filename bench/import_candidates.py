@@ -47,9 +47,16 @@ def pids_of(name: str) -> list[int]:
 
 
 def cpu_snapshot(system) -> dict[str, float]:
+    """Each service; PostgreSQL's backends per database of this system (others may use the same
+    cluster, and every other helper's work would count), the cluster's own processes (WAL writer,
+    checkpointer: shared), RabbitMQ, and this client."""
     snap = {service: cpu_seconds(proc.pid) for service, proc in system.procs.items()}
-    snap["postgres"] = sum(cpu_seconds(p) for p in pids_of("postgres"))
-    snap["rabbitmq"] = sum(cpu_seconds(p) for p in pids_of("beam.smp"))
+    for service in system.databases:
+        snap[f"postgres: {service}"] = sum(
+            cpu_seconds(p) for p in pids_of(f"postgres: .*werkbrug_test_{system.tag}_{service} "))
+    snap["postgres: background (shared)"] = sum(
+        cpu_seconds(p) for p in pids_of("postgres: .*(walwriter|checkpointer|background writer)"))
+    snap["rabbitmq (shared)"] = sum(cpu_seconds(p) for p in pids_of("beam.smp"))
     snap["bench (import client)"] = cpu_seconds(os.getpid())
     return snap
 
@@ -73,6 +80,7 @@ def main() -> None:
     system.create()
     try:
         system.start_all()
+        print("pids " + " ".join(f"{s}={p.pid}" for s, p in system.procs.items()), flush=True)
         with system.rpc() as rpc:
             cpu_before = cpu_snapshot(system)
             started = time.monotonic()
@@ -95,9 +103,12 @@ def main() -> None:
             assert rpc.reporting.outflow()["enrolled"] == n
             cpu_after = cpu_snapshot(system)
         assert report.imported == n, report
-        print("CPU seconds per process during the run:")
+        print(f"CPU seconds per process during the run (load average {open('/proc/loadavg').read().strip()}):")
         for name in sorted(cpu_after, key=lambda k: cpu_before[k] - cpu_after[k]):
-            print(f"  {name:<22} {cpu_after[name] - cpu_before[name]:6.1f}")
+            print(f"  {name:<30} {cpu_after[name] - cpu_before[name]:6.1f}")
+        backends = sum(cpu_after[k] - cpu_before[k] for k in cpu_after if k.startswith("postgres: ")
+                       and "background" not in k)
+        print(f"  {'postgres: this system, all':<30} {backends:6.1f}")
         total = counted_at - started
         print(f"import RPCs done      {imported_at - started:6.1f} s")
         print(f"matching indexed all  {indexed_at - started:6.1f} s")
