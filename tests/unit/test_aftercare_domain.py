@@ -126,3 +126,10 @@ def test_a_digest_lists_each_overdue_task_by_due_date_and_names_no_candidate():
     assert ids == ["t-later", "t-late"]  # by due date
     assert "01-02-2026" in body and "jobcoach Mark" in body
     assert "niemand (geen jobcoach met ruimte)" in body and "Soweco" in body
+
+
+def test_a_start_at_the_end_of_the_calendar_keeps_the_tasks_the_calendar_holds():
+    """9999-12-31 is a date every schema takes: the plan holds what fits, the handler never fails on it."""
+    plan = domain.make_plan(date(9999, 12, 31), 24)
+    assert [t.kind for t in plan.tasks] == ["first_working_day"]
+    assert len(domain.make_plan(date(9999, 1, 1), 24).tasks) < len(domain.make_plan(date(2027, 1, 1), 24).tasks)

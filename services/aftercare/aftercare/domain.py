@@ -91,6 +91,15 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def _due(start: date, step: Step) -> date | None:
+    """A step's due date; None past the calendar's end (a start in 9999 validates as a date:
+    its later tasks are dropped, as the norm drops those after its last year, not retried forever)."""
+    try:
+        return add_months(start, step.months) + timedelta(days=step.days)
+    except (OverflowError, ValueError):
+        return None
+
+
 def coaching_budget(hours_per_week: float) -> tuple[float, ...]:
     """Most coaching hours per year of the placement under the UWV norm."""
     return tuple(round(share * hours_per_week * WEEKS_PER_YEAR, 2) for share in BUDGET_SHARES)
@@ -99,9 +108,14 @@ def coaching_budget(hours_per_week: float) -> tuple[float, ...]:
 def plan_year(start: date, day: date) -> int:
     """0 for the placement's first year, 1 for the second, ..."""
     year = 0
-    while day >= add_months(start, 12 * (year + 1)):
+    while True:
+        try:
+            boundary = add_months(start, 12 * (year + 1))
+        except (OverflowError, ValueError):
+            return year  # the calendar ends before this year does
+        if day < boundary:
+            return year
         year += 1
-    return year
 
 
 @dataclass(frozen=True)
@@ -132,8 +146,7 @@ def make_plan(start: date, hours_per_week: int, protocol: Sequence[Step] = DEFAU
     inside the budget. A task after the norm's last year is dropped; a year whose
     tasks ask more hours than its budget has them scaled down to fit."""
     budget = coaching_budget(hours_per_week)
-    dated = sorted(((add_months(start, s.months) + timedelta(days=s.days), s) for s in protocol),
-                   key=lambda ds: ds[0])
+    dated = sorted(((due, s) for s in protocol if (due := _due(start, s)) is not None), key=lambda ds: ds[0])
     dated = [(due, s) for due, s in dated if plan_year(start, due) < len(budget)]
     asked = [0.0] * len(budget)
     for due, s in dated:
