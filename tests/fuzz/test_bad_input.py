@@ -110,9 +110,12 @@ def seed(system) -> dict:
         eventually(lambda: matching_has(enschede, twente_vacancy, pools["candidate"][:6]), what="matching to index")
         for candidate in pools["candidate"][:3]:
             pools["match"].append(enschede.matching.propose(candidate, twente_vacancy)["id"])
-        for candidate in pools["candidate"][3:5]:
+        # the last two start on the first and the last day any date field takes: every service
+        # downstream (aftercare's plan, reporting's periods) must take them too
+        for candidate, start in zip(pools["candidate"][2:6], ("0001-01-01", "2027-01-04", "2027-01-04", "9999-12-31"),
+                                    strict=True):
             pools["placement"].append(enschede.matching.record_placement({
-                "candidate_id": candidate, "vacancy_id": twente_vacancy, "start_date": "2027-01-04",
+                "candidate_id": candidate, "vacancy_id": twente_vacancy, "start_date": start,
                 "hours_per_week": 24})["id"])
     with system.rpc(SOWECO) as soweco:
         pools["jobcoach"] = [c["id"] for c in soweco.aftercare.jobcoaches("Twente")]
