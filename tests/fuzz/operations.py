@@ -72,6 +72,10 @@ def ranking_filters(g: Gen, names) -> dict:
     return {n: g.rng.choice(FILTER_VALUES[n]) if n in FILTER_VALUES else g.rng.random() < 0.5 for n in chosen}
 
 
+# cursors as a list gives them out, but carrying an id no database can compare with (NUL, a surrogate)
+BAD_CURSORS = ("", "WyJ4Il0=", "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgInhcdTAwMDAiXQ==",
+               "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwieFx1MDAwMCJd",
+               "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgIlx1ZGZmZiJd")
 CANDIDATE = candidate_schemas.CheckedCandidate()
 VACANCY = vacancy_schemas.OpenVacancy()
 SCHEMAS = {"candidate": CANDIDATE, "vacancy": vacancy_schemas.BulkVacancy()}
@@ -104,7 +108,7 @@ def ops() -> list[Op]:
                                     "changes": payload(candidate_schemas.candidate_schema(update=True), True)},
            writes=True),
         Op("candidates", "list", {"filters": maybe(payload(candidate_schemas.ListFilters(), True)),
-                                  "limit": whole(1, 50), "cursor": maybe(one_of("", "WyJ4Il0="))}),
+                                  "limit": whole(1, 50), "cursor": maybe(one_of(*BAD_CURSORS))}),
         Op("candidates", "change_status", {"candidate_id": an_id("candidate"),
                                            "status": one_of("intake", "in_trajectory", "available"),
                                            "reason": maybe(text(1, 100))}, writes=True),
@@ -136,7 +140,7 @@ def ops() -> list[Op]:
                                   "reason": maybe(one_of(*CLOSE_REASONS)),
                                   "note": maybe(text(1, 100))}, writes=True),
         Op("vacancies", "list", {"filters": maybe(payload(vacancy_schemas.ListFilters(), True)),
-                                 "limit": whole(1, 50), "cursor": maybe(one_of("", "WyJ4Il0="))}),
+                                 "limit": whole(1, 50), "cursor": maybe(one_of(*BAD_CURSORS))}),
         Op("vacancies", "list_published", {"filters": maybe(payload(vacancy_schemas.ListFilters(
             exclude=("status", "visibility")), True)), "limit": whole(1, 50)}, public=True),
         Op("vacancies", "stewards", {"vacancy_id": an_id("vacancy")}),
