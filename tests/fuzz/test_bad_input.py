@@ -166,7 +166,8 @@ def credential_for(op, gen: Gen, kind: str) -> tuple[str, dict | None]:
     if roll < 0.2:
         return UTRECHT, {CREDENTIAL: UTRECHT}
     if kind != VALID and roll < 0.25:  # a professional who is not text
-        return f"{op.credential} + bad professional", {CREDENTIAL: op.credential, PROFESSIONAL: "pro\x00"}
+        professional = rng.choice(["pro\x00", "\udfff", {"id": "p-1"}, ["p-1"]])
+        return f"{op.credential} + bad professional", {CREDENTIAL: op.credential, PROFESSIONAL: professional}
     return op.credential, {CREDENTIAL: op.credential, PROFESSIONAL: "professional-1"}
 
 

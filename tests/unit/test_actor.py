@@ -27,3 +27,10 @@ def test_a_professional_that_is_not_valid_text_is_refused_where_it_would_be_writ
         actor.professional  # noqa: B018
     assert set(refused.value.errors) == {PROFESSIONAL}
     assert Actor(None, "jobhunter-anna").professional == "jobhunter-anna"
+
+
+@pytest.mark.parametrize("professional", [{"a": [1]}, ["p"], 7, True])
+def test_a_professional_that_is_not_text_is_refused_too(professional):
+    with pytest.raises(ValidationError) as refused:
+        Actor(None, professional).professional  # noqa: B018
+    assert set(refused.value.errors) == {PROFESSIONAL}

@@ -42,15 +42,18 @@ class Actor:
     """The caller of one worker; ``partner`` is None for an unauthenticated call."""
 
     partner: Partner | None
-    given_professional: str | None = None  # as the caller sent it, at most 64 characters
+    given_professional: object = None  # as the caller sent it (text cut at 64 characters)
 
     @property
     def professional(self) -> str | None:
         """Which professional acts; refused (naming the field) when it is not valid text, where
         it is about to be written: checked on use, as a dependency may not raise."""
-        if self.given_professional is not None and (problem := text_problem(self.given_professional)):
+        given = self.given_professional
+        if given is not None and not isinstance(given, str):
+            raise ValidationError.from_fields("context", {PROFESSIONAL: ["expected text"]})
+        if given is not None and (problem := text_problem(given)):
             raise ValidationError.from_fields("context", {PROFESSIONAL: [problem]})
-        return self.given_professional
+        return given
 
     @property
     def organisation(self) -> str | None:
@@ -119,4 +122,6 @@ class CurrentActor(DependencyProvider):
         except Unauthorized:
             partner = None
         professional = worker_ctx.data.get(PROFESSIONAL)
-        return Actor(partner, str(professional)[:64] if professional else None)
+        if isinstance(professional, str):
+            professional = professional[:64]
+        return Actor(partner, professional or None)  # not text: refused where it is used
