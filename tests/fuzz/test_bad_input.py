@@ -23,7 +23,7 @@ credentials. Asserted:
 
 ``WERKBRUG_FUZZ_CALLS`` sets the number of calls (10,000 by default);
 ``WERKBRUG_FUZZ_SEED`` the seed; ``WERKBRUG_FUZZ_WRITE_CHECKS`` how many refused
-writes are checked again (1,500 by default).
+writes are checked again (1,000 by default).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from werkbrug_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, 
 
 CALLS = int(os.environ.get("WERKBRUG_FUZZ_CALLS", "10000"))
 SEED = int(os.environ.get("WERKBRUG_FUZZ_SEED", "20261206"))
-WRITE_CHECKS = int(os.environ.get("WERKBRUG_FUZZ_WRITE_CHECKS", "1500"))
+WRITE_CHECKS = int(os.environ.get("WERKBRUG_FUZZ_WRITE_CHECKS", "1000"))
 CALLERS = 16  # concurrent callers, each with its own connections
 HTTP_SHARE = 0.15
 DOCUMENTED = (ValidationError, NotFound, Conflict, Forbidden, Unauthorized)

@@ -470,8 +470,9 @@ class AftercareService:
             stmt = select(Jobcoach).where(Jobcoach.active).order_by(Jobcoach.id)
             if lock:
                 # plans for one region take turns here; otherwise two read the same
-                # loads and pile onto the same coach
-                stmt = stmt.with_for_update()
+                # loads and pile onto the same coach. NO KEY UPDATE: a task written meanwhile
+                # for one of these coaches (its foreign key takes KEY SHARE) need not wait
+                stmt = stmt.with_for_update(key_share=True)
             coaches = [c for c in session.scalars(stmt) if region in c.regions]
         loads = self._open_by_coach([c.id for c in coaches])
         today = self.clock.today()
