@@ -431,7 +431,11 @@ class AftercareService:
     def _own_jobcoach(self, jobcoach_id) -> Jobcoach:
         """A jobcoach of the caller's organisation: only its coordinator manages them."""
         actor = self.caller.require()
-        coach = self.db.get(Jobcoach, require_id(jobcoach_id, "jobcoach_id"), "jobcoach", for_update=True)
+        # NO KEY UPDATE, as a new plan locks coaches: tasks written for this coach meanwhile need not wait
+        coach = self.db.session.get(Jobcoach, require_id(jobcoach_id, "jobcoach_id"),
+                                    with_for_update={"key_share": True})
+        if coach is None:
+            raise NotFound(f"no jobcoach {jobcoach_id}")
         if coach.organisation_id != actor.organisation:
             raise Forbidden(f"jobcoach {coach.id} belongs to another organisation")
         return coach
