@@ -72,3 +72,17 @@ def test_emit_writes_the_same_rows_as_an_insert_per_event_did(parts):
         rows = conn.execute(select(outbox.c.event_id, outbox.c.event_type, outbox.c.source_service,
                                    outbox.c.payload, outbox.c.published_at).order_by(outbox.c.seq)).all()
     assert rows == [(e.id, EMPLOYER_REGISTERED, "vacancies", e.to_json(), None) for e in events]
+
+
+def test_a_rolled_back_transaction_leaves_nothing_to_write(parts):
+    engine, outbox, processed = parts
+    with Session(engine) as session:
+        uow = UnitOfWork(session, "vacancies", outbox, processed)
+        emit(uow, "gone")
+        assert subjects(session, outbox) == ["gone"]
+        emit(uow, "pending")
+        session.rollback()
+        emit(uow, "next")
+        session.commit()
+    with Session(engine) as session:
+        assert subjects(session, outbox) == ["next"]

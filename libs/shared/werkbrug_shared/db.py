@@ -267,12 +267,20 @@ class UnitOfWork:
         # the transaction the outbox reads as if each emit had written at once.
         event.listen(session, "do_orm_execute", self._before_statement)
         event.listen(session, "before_commit", self._before_commit)
+        event.listen(session, "after_soft_rollback", self._after_rollback)
 
     def _before_statement(self, _state) -> None:
         self.write_outbox()
 
     def _before_commit(self, _session) -> None:
         self.write_outbox()
+
+    def _after_rollback(self, _session, previous) -> None:
+        if previous.nested or previous.parent is not None:
+            return  # a savepoint: see forget_since
+        # the whole transaction is gone, the rows it wrote with it: as when each emit wrote at once
+        del self._outbox_rows[:]
+        self._outbox_written = 0
 
     def write_outbox(self) -> None:
         """Write the outbox rows emitted since the last write (one COPY)."""
