@@ -52,17 +52,15 @@ class Scenario:
         self.wait_indexed()
 
     def wait_indexed(self):
-        with self.system.rpc(PARTNER) as rpc:
-            def indexed():
-                for vacancy in self.vacancies:
-                    try:
-                        rpc.matching.candidates_for_vacancy(vacancy, 1)
-                    except NotFound:
-                        return False
-                return all(len(rpc.matching.indexed(self.candidates[i:i + 1000])) == len(self.candidates[i:i + 1000])
-                           for i in range(0, len(self.candidates), 1000))
+        """Until matching's tables hold every candidate and vacancy (what record_placement reads)."""
+        def indexed():
+            candidates = self.system.sql("matching", "SELECT count(*) FROM indexed_candidates "
+                                                     "WHERE candidate_id = ANY(%s)", self.candidates)[0][0]
+            vacancies = self.system.sql("matching", "SELECT count(*) FROM indexed_vacancies "
+                                                    "WHERE vacancy_id = ANY(%s)", self.vacancies)[0][0]
+            return candidates == len(self.candidates) and vacancies == len(self.vacancies)
 
-            eventually(indexed, timeout=120, interval=0.5, what="matching to index the candidates and vacancies")
+        eventually(indexed, timeout=120, interval=0.5, what="matching to index the candidates and vacancies")
 
     def jobs(self):
         """(candidate, vacancy) pairs, the vacancies in turn."""

@@ -7,6 +7,8 @@ a bounded load of placements recorded over RPC, and the checks of DESIGN §5.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import signal
 import subprocess
@@ -43,6 +45,7 @@ class FaultSystem(System):
         self.node, self.pg = node, pg
         self.amqp_uri = f"{node.amqp_base}/{self.vhost}"
         self.crash_specs: dict[str, str] = {}  # the WERKBRUG_CRASH_AT each running process was started with
+        self.fork_servers: dict[str, ForkServer] = {}
         self._lock = threading.Lock()
 
     def database_url(self, service: str, driver: str = "postgresql+psycopg") -> str:
@@ -83,6 +86,8 @@ class FaultSystem(System):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for server in self.fork_servers.values():
+            server.close()
         self.mail.stop()
         with contextlib.suppress(Exception):
             self.node.ctl("delete_vhost", self.vhost, timeout=60)
@@ -99,12 +104,21 @@ class FaultSystem(System):
             env[f"{service.upper()}_METRICS_PORT"] = str(self.metrics_ports[instance])
         faults.parse(crash)  # a typo in a test's crash spec fails here, not silently in the service
         env[faults.ENV] = crash
+        self.crash_specs[name] = crash
+        if service in self.fork_servers:
+            self.procs[name] = self.fork_servers[service].spawn(env, self.logdir / f"{name}.log")
+            return
         with open(self.logdir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "config.yml"), f"{service}.service"],
                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             )
-        self.crash_specs[name] = crash
+
+    def use_fork_servers(self, services=("aftercare", "candidates", "vacancies", "reporting", "matching")):
+        """From now on these services start as forks of a server that imported them once (forkserver.py)."""
+        for service in services:
+            if service not in self.fork_servers:
+                self.fork_servers[service] = ForkServer(service, self.env(), self.logdir)
 
     def running(self, name: str) -> bool:
         proc = self.procs.get(name)
@@ -130,10 +144,91 @@ class FaultSystem(System):
         return result.stdout
 
 
+class ForkedProcess:
+    """A service process forked by a :class:`ForkServer`, with the part of ``Popen``'s interface the
+    harness and the supervisor use."""
+
+    def __init__(self, pid: int, status_dir: Path):
+        self.pid, self._status, self.returncode = pid, status_dir / f"{pid}.exit", None
+
+    def poll(self):
+        if self.returncode is None and self._status.exists():
+            self.returncode = int(self._status.read_text())
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            eventlet.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkServer:
+    """One service's modules imported once; each start of the service is a fork (see forkserver.py)."""
+
+    def __init__(self, service: str, env: dict, logdir: Path):
+        self.service = service
+        self.status_dir = logdir / f".exits-{service}"
+        self.status_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(logdir / f"forkserver-{service}.log", "ab")  # noqa: SIM115 (as long as the server)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.forkserver", service, str(self.status_dir)],
+            env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+        )
+        line = self.proc.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError(f"fork server of {service} did not start: {line!r}")
+
+    def spawn(self, env: dict, log: Path) -> ForkedProcess:
+        request = {"env": env, "log": str(log), "config": str(ROOT / "config.yml")}
+        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline().split()
+        if len(reply) != 2 or reply[0] != b"pid":
+            raise RuntimeError(f"fork server of {self.service} answered {reply!r}")
+        return ForkedProcess(int(reply[1]), self.status_dir)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()
+        with contextlib.suppress(Exception):
+            self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
 def _free_port() -> int:
     from tests.integration.harness import free_port
 
     return free_port()
+
+
+def instance_names() -> dict[str, str]:
+    names = {}
+    for service in CONSUMING_SERVICES:
+        names[service] = service
+        names[f"{service}-2"] = service
+    return names
+
+
+def emit(capsys, line: str):
+    with capsys.disabled():
+        print(f"\n{line}", flush=True)
 
 
 def service_of(name: str) -> str:
