@@ -33,7 +33,7 @@ PLAIN = string.ascii_letters + string.digits + " -_.,"
 UNICODE = "éëïöüçñßøåæœ€ŁŞİğ中文日本語한국어עבריתالعربية😀🚀 \t\n\u200b\ufeff"
 BAD_TEXT = ["\x00", "7511\x00AB", "Twente\x00", "\udfff", "\ud800", "a\udc00b", "\x00\udfff"]
 ANY_TYPE = [None, True, False, 0, -1, 1.5, 2**70, -(2**63) - 1, float("inf"), "", "x", [], {}, [1, "a"],
-            {"a": {"b": [None]}}, "2026-02-30", "1 december", "true", "null"]
+            {"a": {"b": [None]}}, "2026-02-30", "1 december", "true", "null", "9999-12-31", "0001-01-01"]
 
 # which pool of existing ids an id field draws from, by its name
 ID_KINDS = {
@@ -76,6 +76,7 @@ class Gen:
     rng: random.Random
     pools: dict = field(default_factory=dict)  # kind -> [ids]: what the seeding and earlier calls made
     region: str = "Twente"
+    schemas: dict = field(default_factory=dict)  # for lists of payloads (register_many, open_many)
 
     # --- plain values --------------------------------------------------------------------------
 
@@ -161,8 +162,6 @@ class Gen:
             return LIST_ITEMS["skills"](self)
         return self.text()
 
-    schemas: dict = field(default_factory=dict)  # for lists of payloads (register_many, open_many)
-
     # --- making it wrong ---------------------------------------------------------------------------
 
     def hostile_value(self):
@@ -215,7 +214,8 @@ class Gen:
         if isinstance(fld, fields.String):
             return "x" * ((high or 255) + 1) if rng.random() < 0.5 else " padded "
         if isinstance(fld, fields.Date):
-            return rng.choice(["2026-13-01", "0000-01-01", "9999-12-31T00:00", "gisteren"])
+            # the last two are dates every schema takes: do the services downstream take them too?
+            return rng.choice(["2026-13-01", "0000-01-01", "9999-12-31T00:00", "gisteren", "9999-12-31", "0001-01-01"])
         return rng.choice(ANY_TYPE)
 
     def spoil_scalar(self, value, hostile: bool):
