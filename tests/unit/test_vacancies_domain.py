@@ -408,3 +408,25 @@ def test_placements_move_openings_once_on_sqlite(session):
     v.openings_filled = 2  # a fill counted before placements were tracked (spine data)
     pool.placement_ended(uow, v, "pl-old", now)
     assert v.openings_filled == 1
+
+
+def test_an_update_naming_a_skill_without_its_weight_gets_the_default_weight():
+    from vacancies.schemas import UpdateVacancy
+    from werkbrug_shared.validation import load
+
+    skill = "http://data.europa.eu/esco/skill/021cf226-3dac-4712-9738-24bf0952c064"
+    found = load(UpdateVacancy(), {"must_have": [{"skill": skill}], "nice_to_have": []}, "vacancy")
+    assert found == {"must_have": [{"skill": skill, "weight": 1.0}], "nice_to_have": []}
+    assert load(UpdateVacancy(), {"title": "x"}, "vacancy") == {"title": "x"}, "other fields stay optional"
+
+
+@pytest.mark.parametrize("bad_id", ["x\x00", "x\udfff"])
+def test_a_cursor_carrying_an_id_that_is_no_valid_text_is_refused(bad_id):
+    import base64
+    import json
+
+    from vacancies.domain import Refused, decode_cursor
+
+    cursor = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", bad_id]).encode()).decode()
+    with pytest.raises(Refused):
+        decode_cursor(cursor)

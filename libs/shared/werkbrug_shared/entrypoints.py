@@ -63,6 +63,7 @@ from werkbrug_shared.events import parse_event
 from werkbrug_shared.events.catalogue import event_type as catalogued
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.faults import crash_point
+from werkbrug_shared.validation import bad_arguments
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +238,20 @@ class Rpc(_CommitFirst, NamekoRpc):
             self._signature.bind(None, *args, **kwargs)
         except TypeError as exc:
             raise IncorrectSignature(str(exc)) from None
+        # every plain argument once here, as schemas do for payloads: no NUL or unpaired surrogate
+        bad_arguments(self._signature, args, kwargs)
 
     def handle_message(self, body, message):
         try:
+            if not (isinstance(body, dict) and isinstance(body.get("args"), list | tuple)
+                    and isinstance(body.get("kwargs"), dict)):
+                raise ValidationError("a request is an object with a list 'args' and an object 'kwargs'",
+                                      {"_schema": ["not a request"]})
             if partner_for(self.unpack_message_headers(message).get(CREDENTIAL)) is None and not self.public:
                 raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
             if message.delivery_info.get("redelivered") and self._answered_again(message):
                 return
-        except (Unauthorized, Conflict):
+        except (ValidationError, Unauthorized, Conflict):
             # refused before any work is done; the caller hears why
             self._refuse(message, sys.exc_info())
             return

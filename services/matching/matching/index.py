@@ -54,7 +54,7 @@ from matching.scoring import (
     Ranking,
     VacancyFacts,
 )
-from werkbrug_shared import refdata, visibility
+from werkbrug_shared import clock, refdata, visibility
 from werkbrug_shared.visibility import Viewer
 
 NEED_BITS = {need: 1 << i for i, need in enumerate((*CONDITION_OFFERS, "no_heavy_lifting"))}
@@ -1151,7 +1151,7 @@ class MatchingIndex:
         """Open vacancies with a free opening, not past their date, best first for this candidate;
         only those ``viewer`` may see (None: matching itself, every one)."""
         filters = scoring.check_filters(filters, scoring.VACANCY_FILTERS)
-        today = today or date.today()
+        today = today or clock.today()
         with self._lock:
             row = self._c.row_of.get(candidate_id)
             if row is None:

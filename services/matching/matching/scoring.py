@@ -42,7 +42,7 @@ from matching.profiles import (
     CandidateProfile,
     VacancyProfile,
 )
-from werkbrug_shared import refdata
+from werkbrug_shared import clock, refdata
 
 WEIGHTS = {
     "must_have": 0.30,
@@ -960,7 +960,7 @@ def rank_vacancies(candidate: CandidateProfile, vacancies: Iterable[VacancyProfi
     knowledge = knowledge or esco.knowledge()
     modules = modules or CATALOGUE
     filters = check_filters(filters, VACANCY_FILTERS)
-    today = today or date.today()
+    today = today or clock.today()
     cf = candidate_facts(candidate, knowledge)
     eligible, near = [], []
     for vacancy in vacancies:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Collection
 from datetime import datetime
 
+from werkbrug_shared.validation import text_problem
+
 KVK = re.compile(r"^[0-9]{8}\Z")
 # SBI (Standaard Bedrijfsindeling) codes, from section digits to the 5-digit subclass
 SBI = re.compile(r"^[0-9]{2,5}\Z")
@@ -116,7 +118,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, vacancy_id = json.loads(raw)
-        if not isinstance(vacancy_id, str):
+        if not isinstance(vacancy_id, str) or text_problem(vacancy_id):
             raise ValueError("id")
         return datetime.fromisoformat(at), vacancy_id
     except (ValueError, TypeError, binascii.Error) as exc:

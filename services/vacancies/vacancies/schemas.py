@@ -104,7 +104,9 @@ class UpdateVacancy(OpenVacancy):
         exclude = ("employer_id", "source_ref")
 
     def __init__(self, **kwargs):
-        super().__init__(partial=True, **kwargs)
+        # every field of its own may be left out, but a skill given is a whole skill: partial=True
+        # would reach into the nested skills too and skip their default weight
+        super().__init__(partial=tuple(OpenVacancy._declared_fields), **kwargs)
 
 
 class BulkVacancy(OpenVacancy):

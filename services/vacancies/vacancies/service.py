@@ -16,7 +16,7 @@ from vacancies.schemas import (
     RegisterEmployer,
     UpdateVacancy,
 )
-from werkbrug_shared import visibility
+from werkbrug_shared import clock, visibility
 from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
@@ -117,7 +117,7 @@ class VacanciesService:
     def list_published(self, filters=None, limit=50, cursor=None):
         """What may go to a job site: public, open and still valid."""
         found = load(ListFilters(exclude=("status", "visibility")), filters or {}, "filters")
-        result = self._page(queries.published(utcnow().date()), found, limit, cursor)
+        result = self._page(queries.published(clock.today()), found, limit, cursor)  # the Netherlands' date
         result["items"] = [queries.for_publication(item) for item in result["items"]]
         return result
 
