@@ -16,9 +16,11 @@ from candidates import domain, paging, records
 from candidates.bsn import KEY_FILE, BsnKeyError, BsnVault, key_file_secret, load_secret
 from candidates.models import Candidate, metadata
 from candidates.schemas import CheckedCandidate, DefineTrajectory, RegisterCandidate, candidate_schema
+from werkbrug_shared import visibility
 from werkbrug_shared.errors import ValidationError
 from werkbrug_shared.events import new_event
 from werkbrug_shared.validation import load
+from werkbrug_shared.visibility import Viewer
 
 SKILL = "http://data.europa.eu/esco/skill/021cf226-3dac-4712-9738-24bf0952c064"
 SAFETY = "http://data.europa.eu/esco/skill/86df7af2-f9f3-4c06-a500-7f1fba9e78fe"  # VCA's ESCO skill
@@ -185,10 +187,10 @@ def test_profile_problems_across_fields():
 
 
 def test_personal_data_is_for_the_registering_organisation():
-    assert domain.may_see_personal_data("gemeente-enschede", "gemeente-enschede")
-    assert not domain.may_see_personal_data("gemeente-enschede", "uwv-twente")
-    assert not domain.may_see_personal_data("gemeente-enschede", None)
-    assert domain.may_see_personal_data(None, "uwv-twente"), "registered anonymously (spine)"
+    assert visibility.may_see_personal_data(Viewer("gemeente-enschede"), "gemeente-enschede")
+    assert not visibility.may_see_personal_data(Viewer("uwv-twente"), "gemeente-enschede")
+    assert not visibility.may_see_personal_data(Viewer(None), "gemeente-enschede")
+    assert visibility.may_see_personal_data(Viewer("uwv-twente"), None), "registered anonymously (spine)"
 
 
 # --- schemas: the fields, named --------------------------------------------------------------

@@ -83,15 +83,6 @@ def test_a_note_is_read_back_by_the_organisation_that_wrote_it():
     assert not visibility.may_read_note(ANONYMOUS, None) and not visibility.may_read_note(ENSCHEDE, None)
 
 
-@pytest.mark.parametrize("viewer", VIEWERS)
-@pytest.mark.parametrize("registered_by", (None, "gemeente-enschede", "gemeente-utrecht"))
-def test_candidates_applies_the_same_personal_data_rule(viewer, registered_by):
-    from candidates import domain
-
-    assert domain.may_see_personal_data(registered_by, viewer.organisation) is \
-        visibility.may_see_personal_data(viewer, registered_by)
-
-
 def test_the_rule_knows_the_catalogues_visibilities():
     from werkbrug_shared.events import catalogue
 

@@ -134,13 +134,6 @@ def profile_problems(profile: dict) -> dict[str, list[str]]:
     return problems
 
 
-def may_see_personal_data(registered_by: str | None, organisation: str | None) -> bool:
-    """Only the registering organisation sees who someone is. A candidate
-    registered without a credential (the spine's anonymous calls) has no owner
-    to protect them, so any caller sees those, as before."""
-    return registered_by is None or registered_by == organisation
-
-
 # --- placements ---------------------------------------------------------------------------
 # Events about one placement travel on different queues and may overtake each
 # other; these rules look at what is known of the candidate's placements.

@@ -39,6 +39,7 @@ from candidates.schemas import (
     StartCohort,
     candidate_schema,
 )
+from werkbrug_shared import visibility
 from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
@@ -498,7 +499,7 @@ class CandidatesService:
             raise Conflict(taken) from None
 
     def _may_see_personal_data(self, row: Candidate) -> bool:
-        return domain.may_see_personal_data(row.registered_by, self.actor.organisation)
+        return visibility.may_see_personal_data(visibility.Viewer(self.actor.organisation), row.registered_by)
 
     def _require_custodian(self, row: Candidate) -> None:
         if not self._may_see_personal_data(row):
