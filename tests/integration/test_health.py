@@ -20,6 +20,8 @@ def test_every_service_is_live_and_ready_with_its_consumers_and_database(system)
         checks = ready.json()["checks"]
         if service in config.DATABASE_SERVICES:  # each has RPCs and event handlers
             assert checks == {"database": True, "consumers:rpc": True, "consumers:events": True}, (service, checks)
+        else:  # the gateway: the replies to its calls come in on a watched consumer too
+            assert checks == {"consumers:rpc-replies": True}, (service, checks)
         assert ready.headers["Content-Type"] == "application/json"
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy
-
 from gateway.replies import json_body, reply
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.entrypoints import http
 from werkbrug_shared.errors import ValidationError
 

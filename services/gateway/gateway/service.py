@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from kombu import Connection
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 
 from gateway import aftercare, board, figures
 from gateway.replies import json_body, reply
 from werkbrug_shared import config as settings
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.entrypoints import http
 from werkbrug_shared.errors import ValidationError
 from werkbrug_shared.metrics import EntrypointMetrics
