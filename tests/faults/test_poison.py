@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 import pytest
 from kombu import Connection
 
@@ -51,13 +52,19 @@ def letters(system, dlq: str, remove=lambda body, headers: False) -> list[tuple[
         fetched = []
         while (msg := channel.basic_get(dlq, no_ack=False)) is not None:
             fetched.append(msg)
-            out.append((bytes(msg.body), dict(msg.headers or {})))
+            body = msg.body if isinstance(msg.body, bytes) else str(msg.body).encode()
+            out.append((body, dict(msg.headers or {})))
         for msg, (body, headers) in zip(fetched, out, strict=True):
             if remove(body, headers):
                 channel.basic_ack(msg.delivery_tag)
             else:
                 channel.basic_reject(msg.delivery_tag, requeue=True)
     return out
+
+
+def ddl(system, service: str, statement: str) -> None:
+    with psycopg.connect(system.database_url(service, "postgresql"), autocommit=True) as conn:
+        conn.execute(statement)
 
 
 @pytest.fixture
@@ -124,8 +131,9 @@ def test_malformed_messages_are_dead_lettered_with_their_reason_and_block_nothin
             assert reason and reason.startswith("invalid"), (service, body[:80], headers)
             assert headers.get(topology.QUEUE_HEADER) == CONSUMERS[service]
         reasons = " | ".join(h[topology.ERROR_HEADER] for _, h in mine_only)
-        assert "exploded" in reasons or "unknown" in reasons.lower(), reasons
-        assert "v9" in reasons or "unknown" in reasons.lower(), reasons
+        for expected in ("undecodable", "envelope", "unknown event type 'nl.werkbrug.placement.exploded.v1'",
+                         "unknown event type 'nl.werkbrug.placement.recorded.v9'", "candidate_id"):
+            assert expected in reasons, (service, expected, reasons)
 
 
 def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_retries_and_replayed(fault_system, placements):
@@ -133,8 +141,7 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_retries_and_rep
     dlq = CONSUMERS["aftercare"] + ".dlq"
     parked_before = len(letters(system, dlq))
     # the cause: a table aftercare's handler needs is gone (an operator's migration gone wrong)
-    system.sql("aftercare", "ALTER TABLE aftercare_tasks RENAME TO aftercare_tasks_away")
-    renamed = True
+    ddl(system, "aftercare", "ALTER TABLE aftercare_tasks RENAME TO aftercare_tasks_away")
     try:
         placement = place(system, scenario, 2)
         # the other consumers take it at once; aftercare retries after each back-off, then parks it
@@ -149,8 +156,7 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_retries_and_rep
         listed = system.cli("dlq", "list")
         assert any(line.split()[-1] == dlq and int(line.split()[0]) >= 1 for line in listed.splitlines()), listed
     finally:
-        if renamed:
-            system.sql("aftercare", "ALTER TABLE aftercare_tasks_away RENAME TO aftercare_tasks")
+        ddl(system, "aftercare", "ALTER TABLE aftercare_tasks_away RENAME TO aftercare_tasks")
     # the operator fixed the cause; the replay brings the plan, once
     out = system.cli("dlq", "replay", dlq)
     assert "replayed" in out, out
