@@ -56,7 +56,7 @@ class Registrations:
             rows = [{"source_ref": f"chaos-{self.cohort}-{self._n + i}", "given_name": "Chaos",
                      "family_name": f"Kandidaat{self._n + i}", "region": self.region, "postcode": "7512 AB",
                      "target_groups": ["ww"], "skills": [SKILLS[2]], "hours_per_week": 24, "cohort": self.cohort}
-                    for i in range(25)]
+                    for i in range(10)]
             try:
                 with self.system.rpc(PARTNER) as rpc:
                     while not self.stopped:
@@ -65,7 +65,7 @@ class Registrations:
                         self.registered = self._n
                         rows = [{**r, "source_ref": f"chaos-{self.cohort}-{self._n + i}",
                                  "family_name": f"Kandidaat{self._n + i}"} for i, r in enumerate(rows)]
-                        eventlet.sleep(0.2)
+                        eventlet.sleep(0.5)
             except Exception:
                 self.failed += 1  # the broker is away: a new client in a moment
                 eventlet.sleep(1)
