@@ -10,7 +10,7 @@ every service a real ``nameko run`` process (tests/integration/harness.py's Syst
     placement.recorded CloudEvent, then ack-consume with prefetch 100: deliveries/s.
 (b) the placement chain: ``matching.record_placement`` over RPC -> aftercare makes
     the plan and its tasks (and mails the coach) -> candidates marks the candidate
-    placed -> vacancies fills an opening (matching re-indexes the vacancy) ->
+    placed -> vacancies fills an opening of one of 20 vacancies (matching re-indexes it) ->
     reporting stores and counts every event. First at full speed (several callers),
     then paced at ``--rate`` placements/s.
 
@@ -166,8 +166,9 @@ def raw_kombu(amqp_uri: str, body: str, n: int) -> tuple[float, float]:
 # --- (b) the placement chain ----------------------------------------------------------------
 
 class Chain:
-    def __init__(self, system: System, candidates: list[str], vacancy_id: str, start_date: str):
-        self.system, self.candidates, self.vacancy_id, self.start_date = system, candidates, vacancy_id, start_date
+    def __init__(self, system: System, candidates: list[str], vacancies: list[str], start_date: str):
+        self.system, self.candidates, self.start_date = system, candidates, start_date
+        self.vacancy_of = dict(zip(candidates, vacancies, strict=True))
         self.db = {s: psycopg.connect(system.database_url(s, "postgresql"), autocommit=True) for s in CONSUMING}
         self.placed = 0  # candidates used so far
 
@@ -246,7 +247,7 @@ class Chain:
                         i += callers
                     called = time.monotonic()
                     placement = rpc.matching.record_placement({
-                        "candidate_id": candidate_id, "vacancy_id": self.vacancy_id,
+                        "candidate_id": candidate_id, "vacancy_id": self.vacancy_of[candidate_id],
                         "start_date": self.start_date, "hours_per_week": 32})
                     back = time.monotonic()
                     returned[placement["id"]] = back
@@ -272,17 +273,22 @@ class Chain:
         }
 
 
-def setup(system: System, total: int) -> tuple[list[str], str]:
-    """An employer, one vacancy with ``total`` openings, ``total`` candidates (indexed by
-    matching) and enough jobcoaches (Soweco) in the region for every plan."""
+VACANCIES = 20
+
+
+def setup(system: System, total: int) -> tuple[list[str], list[str]]:
+    """An employer, ``VACANCIES`` vacancies sharing ``total`` openings, ``total`` candidates
+    (indexed by matching) and enough jobcoaches (Soweco) in the region for every plan.
+    Candidate i is placed on vacancy i mod ``VACANCIES``."""
     region = "Overijssel"
     with system.rpc(CREDENTIAL, "bench") as rpc:
         employer = rpc.vacancies.register_employer({
             "name": "Bench BV", "kvk_number": f"{uuid.uuid4().int % 10**8:08d}", "region": region,
             "postcode": "7511 JD"})
-        vacancy = rpc.vacancies.open({
-            "employer_id": employer["id"], "title": "schoonmaker", "region": region, "postcode": "7511 JD",
-            "must_have": [{"skill": CLEAN, "weight": 1.0}], "hours_per_week": 32, "openings": total})
+        vacancies = [rpc.vacancies.open({
+            "employer_id": employer["id"], "title": f"schoonmaker {k}", "region": region, "postcode": "7511 JD",
+            "must_have": [{"skill": CLEAN, "weight": 1.0}], "hours_per_week": 32,
+            "openings": math.ceil(total / VACANCIES)})["id"] for k in range(VACANCIES)]
         people: list[str] = []
         for start in range(0, total, 500):
             results = rpc.candidates.register_many([{
@@ -290,11 +296,12 @@ def setup(system: System, total: int) -> tuple[list[str], str]:
                 "target_groups": ["bijstand"], "skills": [CLEAN], "hours_per_week": 32, "cohort": "bench",
             } for i in range(start, min(total, start + 500))])
             people.extend(r["id"] for r in results)
-        eventually(lambda: matching_has(rpc, vacancy["id"], people), timeout=300,
-                   what="matching to index the candidates and the vacancy")
+        eventually(lambda: all(matching_has(rpc, v, people[:1]) for v in vacancies)
+                   and all(matching_has(rpc, vacancies[0], people[i:i + 1000]) for i in range(0, total, 1000)),
+                   timeout=300, what="matching to index the candidates and the vacancies")
     # about 50 plans fill a coach (60 h a week); placements start a month out
     register_jobcoaches(system, region, n=max(2, total // 40 + 1), capacity_hours=60)
-    return people, vacancy["id"]
+    return people, [vacancies[i % VACANCIES] for i in range(total)]
 
 
 def main() -> None:
@@ -328,9 +335,9 @@ def main() -> None:
         print(f"(a) raw kombu, {len(body)}-byte persistent messages, {raw_n:,} per round, "
               f"median of {len(rounds)}: publish {raw_pub:,.0f}/s, ack-consume {raw_del:,.0f} deliveries/s")
 
-        people, vacancy_id = setup(system, n + paced + 10)
+        people, vacancies = setup(system, n + paced + 10)
         start_date = (date.today() + timedelta(days=30)).isoformat()
-        chain = Chain(system, people, vacancy_id, start_date)
+        chain = Chain(system, people, vacancies, start_date)
         warm = chain.run(10, 2, None)  # first calls open connections and fill caches
         print(f"warm-up: {warm['placements']} placements, {warm['deliveries']} deliveries")
 
