@@ -21,7 +21,7 @@ from collections import Counter
 import eventlet
 
 from tests.faults.load import PARTNER, SKILLS, Load, Scenario, problems, state, summarise
-from tests.faults.system import idle_queues, service_of
+from tests.faults.system import consumer_queue, idle_queues, service_of
 from tests.integration.harness import eventually
 
 CYCLES = max(1, int(os.environ.get("WERKBRUG_CHAOS_CYCLES", "5")))
@@ -74,11 +74,12 @@ class Registrations:
 def test_every_queue_has_its_consumers_after_each_broker_app_restart(fault_system, capsys):
     system, node = fault_system, fault_system.node
     expected = running_instances(system)
+    watched = sorted(q for q in system.queues() if consumer_queue(q))  # asked over AMQP after each restart
     scenario = Scenario(system, candidates=150 * CYCLES + 200)
     load = Load(system, scenario.jobs(), callers=3, minimum=10**9)
     registrations = Registrations(system, scenario.region, f"chaos-{uuid.uuid4().hex[:6]}")
     pids = {name: proc.pid for name, proc in system.procs.items()}
-    survived, misses, history = 0, [], []
+    survived, misses, history, slow = 0, [], [], {}
     rng = random.Random()
     load.start()
     registrations.start()
@@ -89,19 +90,28 @@ def test_every_queue_has_its_consumers_after_each_broker_app_restart(fault_syste
             eventlet.sleep(rng.uniform(0.2, 2.0))
             node.start_app()
             t0 = time.monotonic()
+            seen: dict = {}
+
+            def recovered(seen=seen, t0=t0):
+                idle = idle_queues(system, expected, watched)
+                for queue, state_now in idle.items():  # for the record: what was slow to come back
+                    seen[queue] = (round(time.monotonic() - t0, 1), state_now)
+                return not idle
+
             try:
-                eventually(lambda: not idle_queues(system, expected), timeout=RECOVERY_SECONDS, interval=0.5,
+                eventually(recovered, timeout=RECOVERY_SECONDS, interval=0.5,
                            what=f"every queue to have its consumers after cycle {cycle}")
                 survived += 1
                 history.append(round(time.monotonic() - t0, 1))
+                slow.update({(cycle, q): v for q, v in seen.items() if v[0] > 10})
             except AssertionError:
-                idle = idle_queues(system, expected)
+                idle = idle_queues(system, expected, watched)
                 try:  # does it ever come back by itself?
-                    eventually(lambda: not idle_queues(system, expected), timeout=NEVER_SECONDS, interval=1.0,
+                    eventually(lambda: not idle_queues(system, expected, watched), timeout=NEVER_SECONDS, interval=1.0,
                                what="late recovery")
                     misses.append((cycle, idle, "recovered after more than 30 s"))
                 except AssertionError:
-                    misses.append((cycle, idle_queues(system, expected) or idle, "never recovered"))
+                    misses.append((cycle, idle_queues(system, expected, watched) or idle, "never recovered"))
                 break
     finally:
         load.stop()
@@ -111,7 +121,8 @@ def test_every_queue_has_its_consumers_after_each_broker_app_restart(fault_syste
               if proc.poll() is not None or proc.pid != pids.get(name)}
     with capsys.disabled():
         print(f"\nCHAOS cycles survived={survived}/{CYCLES} recovery_s={history} placements={len(load.out.placed)} "
-              f"registered={registrations.registered} services_exited={exited} misses={misses}", flush=True)
+              f"registered={registrations.registered} services_exited={exited} misses={misses} "
+              f"slow_to_return={slow}", flush=True)
     assert not misses, f"a consumer sat idle after a broker restart: {misses}"
     assert survived == CYCLES
     assert not exited, f"services did not ride out the restarts: {exited}"
