@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -133,3 +133,11 @@ def test_a_start_at_the_end_of_the_calendar_keeps_the_tasks_the_calendar_holds()
     plan = domain.make_plan(date(9999, 12, 31), 24)
     assert [t.kind for t in plan.tasks] == ["first_working_day"]
     assert len(domain.make_plan(date(9999, 1, 1), 24).tasks) < len(domain.make_plan(date(2027, 1, 1), 24).tasks)
+
+
+def test_a_load_summed_up_to_the_horizon_is_the_weekly_load():
+    """The placement path sums hours in SQL (due before load_horizon, then per_week): the same figure."""
+    today = date(2026, 12, 6)
+    tasks = [(today - timedelta(days=3), 1.5), (today + timedelta(days=27), 2.25), (today + timedelta(days=28), 9.0)]
+    horizon = domain.load_horizon(today)
+    assert domain.per_week(sum(h for due, h in tasks if due < horizon)) == domain.weekly_load(tasks, today) == 0.9375

@@ -72,11 +72,6 @@ def event_batch_size(config: dict | None = None) -> int:
     return _setting(config, "EVENT_BATCH_SIZE", 200)
 
 
-def event_batch_wait_ms(config: dict | None = None) -> float:
-    """How long a consumer waits to fill a batch; bounds the latency it adds."""
-    return _setting(config, "EVENT_BATCH_WAIT_MS", 10.0)
-
-
 def events_per_message(config: dict | None = None) -> int:
     """Most events the outbox relay puts in one message (CloudEvents batch
     format); 1 sends every event as its own structured message."""

@@ -370,9 +370,10 @@ http = Http.decorator
 class ReliableEventHandler(Consumer):
     """Consumes one or more catalogued event types from one durable queue.
 
-    Deliveries are gathered into batches (up to ``EVENT_BATCH_SIZE``, or what
-    arrived within ``EVENT_BATCH_WAIT_MS``) and a batch is one worker and one
-    commit: a commit per event caps a consumer at a few hundred events a
+    A delivery that finds no batch in work goes to a worker at once; what
+    arrives while one is in work gathers (up to ``EVENT_BATCH_SIZE``) into the
+    next, so a quiet hop waits for nothing and batches grow with the load. A
+    batch is one worker and one commit: a commit per event caps a consumer at a few hundred events a
     second. Every event is still handled, acked, retried or dead-lettered on
     its own (see :func:`event_handler`).
 
@@ -400,9 +401,7 @@ class ReliableEventHandler(Consumer):
         self.amqp_uri = config.amqp_uri(self.container.config)
         self.delays_ms = config.retry_delays_ms(self.container.config)
         self.batch_size = config.event_batch_size(self.container.config)
-        self.batch_wait = config.event_batch_wait_ms(self.container.config) / 1000
         self._batch: list = []
-        self._flush_timer = None
         self._in_flight = False
         with get_producer(self.amqp_uri, confirms=True) as producer:
             topology.declare_consumer(producer.channel, self.queue, self.delays_ms)
@@ -442,18 +441,15 @@ class ReliableEventHandler(Consumer):
             return
         delivery.pending = len(valid)
         self._batch.extend((event, (delivery, raw)) for event, raw in valid)
-        if len(self._batch) >= self.batch_size:
+        # Nothing in work: hand it over now (a quiet hop waits for no timer); a batch
+        # forms from what arrives while one is in work, so batches grow with the load.
+        if len(self._batch) >= self.batch_size or not self._in_flight:
             self._flush()
-        elif self._flush_timer is None:
-            self._flush_timer = eventlet.spawn_after(self.batch_wait, self._flush)
         # Messages already read off the socket are handed over without a pause;
         # let the workers and the metrics endpoint run between two of them.
         eventlet.sleep(0)
 
     def _flush(self):
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
         if self._in_flight or not self._batch:
             return  # the batch in work flushes what gathered when it is done
         batch, self._batch = self._batch[:self.batch_size], self._batch[self.batch_size:]
@@ -617,6 +613,18 @@ def event_handler(*type_names: str, batch: bool = False, **kwargs):
                 else:
                     seen.add(event.id)
                     fresh.append(event)
+            if len(fresh) == 1:  # the transaction is this event's alone: no savepoint needed
+                (event,) = fresh
+                mark = uow.mark()
+                try:
+                    call(service, fresh)
+                    uow.mark_processed(consumer, event.id)
+                    outcomes[event.id] = PROCESSED
+                except Exception:
+                    outcomes[event.id] = sys.exc_info()
+                    uow.session.rollback()
+                    uow.forget_since(mark)
+                return outcomes
             if len(fresh) > 1:
                 mark = uow.mark()
                 try:

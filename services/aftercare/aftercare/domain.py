@@ -189,8 +189,18 @@ def wanted_expertise(conditions: Iterable[str], target_groups: Iterable[str],
 def weekly_load(open_tasks: Iterable[tuple[date, float]], today: date) -> float:
     """Hours per week a coach has planned: open tasks due in the coming four weeks
     (the overdue ones too, they still have to be done), spread over those weeks."""
-    horizon = today + timedelta(days=LOAD_HORIZON_DAYS)
-    return round(sum(h for due, h in open_tasks if due < horizon) * 7 / LOAD_HORIZON_DAYS, 4)
+    horizon = load_horizon(today)
+    return per_week(sum(h for due, h in open_tasks if due < horizon))
+
+
+def load_horizon(today: date) -> date:
+    """Open tasks due before this day count in a coach's load (see weekly_load)."""
+    return today + timedelta(days=LOAD_HORIZON_DAYS)
+
+
+def per_week(hours_due_soon: float) -> float:
+    """The hours of tasks due before the load horizon, spread over its weeks."""
+    return round(hours_due_soon * 7 / LOAD_HORIZON_DAYS, 4)
 
 
 def plan_demand(plan: Plan, today: date) -> float:

@@ -478,10 +478,14 @@ class AftercareService:
                 # for one of these coaches (its foreign key takes KEY SHARE) need not wait
                 stmt = stmt.with_for_update(key_share=True)
             coaches = [c for c in session.scalars(stmt) if region in c.regions]
-        loads = self._open_by_coach([c.id for c in coaches])
-        today = self.clock.today()
+        # the hours weekly_load counts, summed by the database: loading every open task of
+        # every coach made each plan cost more the more plans there were
+        due_soon = dict(session.execute(
+            select(AftercareTask.jobcoach_id, func.sum(AftercareTask.hours)).where(
+                AftercareTask.status == "open", AftercareTask.jobcoach_id.in_([c.id for c in coaches]),
+                AftercareTask.due < domain.load_horizon(self.clock.today())).group_by(AftercareTask.jobcoach_id)).all())
         return [domain.CoachOption(c.id, frozenset(c.regions), frozenset(c.expertise), c.capacity_hours,
-                                   domain.weekly_load(loads.get(c.id, []), today)) for c in coaches]
+                                   domain.per_week(due_soon.get(c.id) or 0)) for c in coaches]
 
     def _assign(self, plan: AftercarePlan, open_tasks: list[AftercareTask], jobcoach_id: str | None,
                 assignment: str) -> None:
