@@ -32,6 +32,25 @@ _os = patcher.original("os")
 _select = patcher.original("select")
 
 
+_children: set[int] = set()
+
+
+def _stop_children(status_dir: Path) -> None:
+    import signal
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in list(_children):
+            try:
+                _os.kill(pid, sig)
+            except ProcessLookupError:
+                _children.discard(pid)
+        deadline = time.monotonic() + 10
+        while _children and time.monotonic() < deadline:
+            _reap(status_dir)
+            time.sleep(0.1)
+
+
 def _reap(status_dir: Path) -> None:
     while True:
         try:
@@ -40,6 +59,7 @@ def _reap(status_dir: Path) -> None:
             return
         if pid == 0:
             return
+        _children.discard(pid)
         code = -_os.WTERMSIG(status) if _os.WIFSIGNALED(status) else _os.WEXITSTATUS(status)
         tmp = status_dir / f"{pid}.exit.tmp"
         tmp.write_text(str(code))
@@ -93,7 +113,8 @@ def serve(service: str, status_dir: Path) -> None:
             continue
         chunk = _os.read(0, 65536)
         if not chunk:
-            return  # the test went away
+            _stop_children(status_dir)  # the test went away: its services go too
+            return
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
@@ -101,6 +122,7 @@ def serve(service: str, status_dir: Path) -> None:
             pid = _os.fork()
             if pid == 0:
                 _child(request, service)
+            _children.add(pid)
             sys.stdout.write(f"pid {pid}\n")
             sys.stdout.flush()
 

@@ -46,6 +46,7 @@ class FaultSystem(System):
         self.amqp_uri = f"{node.amqp_base}/{self.vhost}"
         self.crash_specs: dict[str, str] = {}  # the WERKBRUG_CRASH_AT each running process was started with
         self.fork_servers: dict[str, ForkServer] = {}
+        self.supervisors: list = []  # stopped first on destroy, or they would start what destroy stops
         self._lock = threading.Lock()
 
     def database_url(self, service: str, driver: str = "postgresql+psycopg") -> str:
@@ -72,6 +73,8 @@ class FaultSystem(System):
                        env=self.env(), cwd=ROOT, check=True, capture_output=True, timeout=180)
 
     def destroy(self):
+        for supervisor in self.supervisors:
+            supervisor.stop()
         names = list(self.procs)
         for name in names:  # SIGTERM them all at once, then wait: a shutdown each in turn takes long
             proc = self.procs.get(name)
@@ -124,11 +127,20 @@ class FaultSystem(System):
         proc = self.procs.get(name)
         return proc is not None and proc.poll() is None
 
-    def sigterm(self, name: str, timeout: float = 60) -> int:
-        """A graceful stop (what a deploy does): returns the exit code."""
+    def sigterm(self, name: str, timeout: float = 60) -> int | str:
+        """A graceful stop (what a deploy does): returns the exit code, or ``"hung"`` when the process
+        had not ended after ``timeout`` (then its green threads' stacks go to its log, SIGUSR1, and it
+        is killed)."""
         proc = self.procs.pop(name)
         proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # werkbrug's diagnostics: every green thread's stack, logged
+            eventlet.sleep(3)
+            proc.kill()
+            proc.wait(30)
+            return "hung"
 
     def queues(self) -> dict[str, tuple[int, int]]:
         return self.node.list_queues(self.vhost)
@@ -326,12 +338,14 @@ class Supervisor:
 
     def start(self):
         self._thread = eventlet.spawn(self._run)
+        self.system.supervisors.append(self)
         return self
 
     def stop(self):
         self._stop = True
         if self._thread is not None:
             self._thread.wait()
+            self._thread = None
 
     def _run(self):
         while not self._stop:

@@ -95,7 +95,7 @@ class Conductor:
             self.finished = True
 
 
-def test_nothing_lost_or_doubled_under_crashes_and_restarts(fault_system, capsys):
+def test_nothing_lost_or_doubled_under_crashes_and_restarts(fault_system, capsys, request):
     system = fault_system
     scenario = Scenario(system, candidates=PLACEMENTS * 2)
     crashes = CrashLog(system.logdir)
@@ -119,6 +119,7 @@ def test_nothing_lost_or_doubled_under_crashes_and_restarts(fault_system, capsys
     for service in CONSUMING_SERVICES:
         system.wait_ready(f"{service}-2")
     supervisor = Supervisor(system, instance_names(), crash_spec).start()
+    request.addfinalizer(supervisor.stop)  # whatever happens below, it does not outlive this test
     conductor = Conductor(system, supervisor)
 
     def targets_met() -> bool:

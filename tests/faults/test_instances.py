@@ -81,7 +81,9 @@ def test_two_instances_share_the_load_and_sigterm_lets_in_flight_work_finish(fau
                  f"duplicates_after_sigterm={redelivered}")
     assert not problems(final), summarise(problems(final))
     assert final["placements"] == len(scenario.candidates)
-    assert all(code == 0 for code, _ in terminated.values()), terminated
+    assert all(code == 0 for code, _ in terminated.values()), (
+        f"a graceful stop did not end cleanly (exit code, events processed before it): {terminated}; "
+        f"a hung one logged its green threads' stacks in {system.logdir}")
     assert all(n > 0 for n in processed.values()), f"an instance took no events: {processed}"
     # Deliveries whose work committed during the stop may come round again (seen: nameko's consume loop
     # closes its connection once the last consumer is cancelled, before the in-flight workers ack); each
