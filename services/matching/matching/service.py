@@ -438,9 +438,12 @@ class MatchingService:
     def on_vacancy_opened(self, event):
         self._index_vacancy(event)
 
-    @event_handler("nl.werkbrug.vacancy.updated.v1")
-    def on_vacancy_updated(self, event):
-        self._index_vacancy(event)
+    @event_handler("nl.werkbrug.vacancy.updated.v1", batch=True)
+    def on_vacancy_updated(self, events):
+        # every placement updates its vacancy (an opening fewer): a batch holds many updates of the
+        # same few vacancies, and a queue's events come in order, so each vacancy's last one is its state
+        for event in {e.data["vacancy_id"]: e for e in events}.values():
+            self._index_vacancy(event)
 
     @event_handler("nl.werkbrug.vacancy.filled.v1")
     def on_vacancy_filled(self, event):
