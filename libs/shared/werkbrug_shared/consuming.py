@@ -84,6 +84,7 @@ class WatchedQueueConsumer(QueueConsumer):
         self._consuming = None  # (connection, channel, consumers) of the current loop
         self._reconnect = False
         self._watchdog = None
+        self._stopping = False
 
     @property
     def connection(self):
@@ -105,6 +106,7 @@ class WatchedQueueConsumer(QueueConsumer):
 
     def stop(self):
         self._stop_watchdog()
+        self._stopping = True
         super().stop()
 
     def kill(self):
@@ -128,11 +130,18 @@ class WatchedQueueConsumer(QueueConsumer):
         super().on_consume_end(connection, channel)
 
     def on_iteration(self):
+        """nameko ends the loop, and closes the connection, as soon as its last consumer is
+        cancelled: while the container stops its entrypoints, before it waits for the workers
+        still running. Their acks then went nowhere and the broker delivered that work again.
+        Here the loop (and the connection) lasts until this consumer itself is stopped, which
+        the container does after its workers finished."""
         if self._reconnect:
             self._reconnect = False
             self._consuming = None
             raise RecoverableConnectionError("the watchdog found the consumers gone; reconnecting")
-        super().on_iteration()
+        self._cancel_consumers_if_requested()
+        if not self._consumers and self._stopping:
+            self.should_stop = True
 
     def on_decode_error(self, message, exc):
         provider = self._provider_of(message)

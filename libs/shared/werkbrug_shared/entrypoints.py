@@ -266,11 +266,15 @@ class Rpc(_CommitFirst, NamekoRpc):
             self.rpc_consumer.handle_result(message, None, exc_info)
 
     def _answered_again(self, message) -> bool:
-        """A request RabbitMQ delivers again: the service died while it was in work.
+        """A request RabbitMQ delivers again: a service (this or another instance) stopped
+        or lost its connection before answering it, maybe while it was in work.
 
         If it committed, its recorded reply answers it, and it is not run twice.
-        If not, it runs once more; should the service die on it again, the third
-        delivery is refused (Conflict), so one request cannot crash-loop a service.
+        If not, it runs again, under a marker of its own transaction that is removed once
+        it is answered. A delivery that finds the marker still there knows the service died
+        while running it after a redelivery, so a request that kills the service stops
+        there (Conflict) rather than crash-loop it; one that was merely prefetched, or
+        whose answer's ack was lost, never leaves a marker behind.
         """
         correlation_id = message.properties.get("correlation_id")
         databases = databases_of(self.container)
@@ -284,11 +288,28 @@ class Rpc(_CommitFirst, NamekoRpc):
                 with broker_may_be_gone("answer a redelivered call"):
                     self.rpc_consumer.handle_result(message, result, None)
                 return True
-        if not _record_once(databases[0], f"{self.consumer_name}#redelivered", correlation_id):
-            log.error("a request for %s was delivered again after stopping the service twice; refusing it",
-                      self.consumer_name)
+        if not _record_once(databases[0], self._running_again, correlation_id):
+            log.error("a request for %s was delivered again after the service died running it twice; "
+                      "refusing it", self.consumer_name)
             raise Conflict("this request stopped the service twice and is refused; nothing was changed")
         return False
+
+    @property
+    def _running_again(self) -> str:
+        return f"{self.consumer_name}#running-again"
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        finally:
+            if message.delivery_info.get("redelivered") and message.properties.get("correlation_id"):
+                # it ran to its answer: it did not kill the service (see _answered_again)
+                for db in databases_of(self.container)[:1]:
+                    try:
+                        _forget(db, self._running_again, message.properties["correlation_id"])
+                    except Exception:
+                        log.warning("could not clear the running-again marker of %s", self.consumer_name,
+                                    exc_info=True)
 
     def before_commit(self, message, worker_ctx, result):
         correlation_id = message.properties.get("correlation_id")
@@ -306,6 +327,12 @@ class Rpc(_CommitFirst, NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+def _forget(db, consumer: str, key: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(db.processed.delete().where(db.processed.c.consumer == consumer,
+                                                  db.processed.c.event_id == key))
 
 
 def _record_once(db, consumer: str, key: str) -> bool:
