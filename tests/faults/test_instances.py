@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import requests
 
 from tests.faults.load import PARTNER, SKILLS, Load, Scenario, problems, state, summarise
@@ -90,6 +91,8 @@ def test_two_instances_share_the_load_and_sigterm_lets_in_flight_work_finish(fau
     # is skipped by the processed-event marker, so nothing is applied twice: the state above is exact.
 
 
+@pytest.mark.xfail(strict=True, reason="known, issue 16 section 1: each matching replica changes only its own "
+                   "in-memory index, from the events it consumed; strict, so the fix must remove this mark")
 def test_every_matching_instance_answers_for_the_whole_index(fault_system):
     """A candidate registered while two matching instances run is found by both: a ranking or an
     ``indexed`` answer does not depend on which instance happened to take the event."""
