@@ -18,9 +18,17 @@ log = logging.getLogger(__name__)
 
 def dump_green_threads(*_):
     stacks = []
-    for obj in gc.get_objects():
-        if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
-            stacks.append("".join(traceback.format_stack(obj.gr_frame)))
+    # a settled heap (db.settle_heap) hides what it froze, the threads started with the
+    # service among them, from gc.get_objects(): unfreeze for the look, freeze again after
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    try:
+        for obj in gc.get_objects():
+            if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+                stacks.append("".join(traceback.format_stack(obj.gr_frame)))
+    finally:
+        if frozen:
+            gc.freeze()
     log.warning("%d green threads:\n%s", len(stacks), "\n----\n".join(stacks))
 
 
