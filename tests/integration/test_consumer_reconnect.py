@@ -127,3 +127,16 @@ def test_the_watchdog_reconnects_a_consumer_that_lost_its_consumers_anyway(probe
                timeout=30, interval=0.2,
                what="the watchdog to bring the consumer back")
     assert queue_consumer.live
+
+
+def test_a_stop_ends_even_when_the_consume_loop_does_not(probe):
+    """A SIGTERM must end the service: the consume loop is given a bounded time once its
+    workers are done (here it is made never to end by itself)."""
+    container, _ = probe
+    queue_consumer = consumer_of(container, EventQueueConsumer)
+    queue_consumer.stop_seconds = 1
+    # takes its consumers away when asked, but never notices it should stop
+    queue_consumer.on_iteration = queue_consumer._cancel_consumers_if_requested
+    with eventlet.Timeout(30):
+        container.stop()
+    assert queue_consumer._gt.dead
