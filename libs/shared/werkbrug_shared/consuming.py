@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from functools import partial
 
 import eventlet
 from amqp.exceptions import RecoverableConnectionError
@@ -87,6 +88,7 @@ class WatchedQueueConsumer(QueueConsumer):
         self._reconnect = False
         self._watchdog = None
         self._stopping = False
+        self._removed: set = set()  # providers whose consumer was cancelled for good
 
     @property
     def connection(self):
@@ -158,6 +160,38 @@ class WatchedQueueConsumer(QueueConsumer):
         self._cancel_consumers_if_requested()
         if not self._consumers and self._stopping:
             self.should_stop = True
+
+    def _cancel_consumers_if_requested(self):
+        """nameko's, made unable to lose a removal: there a ``cancel`` that raised (the
+        connection dropping while the service stops) skipped the event its entrypoint
+        waits on, and the stop hung for good. The removal is sent whatever happens, the
+        provider is never consumed for again, and a connection error still reaches the loop."""
+        pending, self._pending_remove_providers = self._pending_remove_providers, {}
+        failed = None
+        for provider, removed_event in pending.items():
+            self._removed.add(provider)
+            consumer = self._consumers.pop(provider, None)
+            try:
+                if consumer is not None:
+                    consumer.cancel()
+            except Exception as exc:
+                failed = exc
+            finally:
+                removed_event.send()
+        if failed is not None:
+            raise failed
+
+    def get_consumers(self, consumer_cls, channel):
+        # as nameko's, but not for a provider already removed (a reconnect while the service stops)
+        self._consumers = {}
+        for provider in self._providers:
+            if provider in self._removed:
+                continue
+            consumer = consumer_cls(queues=[provider.queue], callbacks=[partial(self.handle_message, provider)],
+                                    accept=self.accept)
+            consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
 
     def on_decode_error(self, message, exc):
         provider = self._provider_of(message)
