@@ -141,3 +141,31 @@ def test_a_load_summed_up_to_the_horizon_is_the_weekly_load():
     tasks = [(today - timedelta(days=3), 1.5), (today + timedelta(days=27), 2.25), (today + timedelta(days=28), 9.0)]
     horizon = domain.load_horizon(today)
     assert domain.per_week(sum(h for due, h in tasks if due < horizon)) == domain.weekly_load(tasks, today) == 0.9375
+
+
+def test_plans_chosen_together_get_the_coaches_one_at_a_time_would():
+    """A batch of placements chooses in turn (choose_jobcoaches); the reference writes each
+    plan's tasks before the next chooses, as a batch of one does."""
+    today = date(2026, 12, 6)
+    coaches = [CoachOption("a", frozenset({"Twente"}), frozenset(), 3.0, 0.0),
+               CoachOption("b", frozenset({"Twente", "Utrecht"}), frozenset({"autism"}), 2.0, 0.0),
+               CoachOption("c", frozenset({"Utrecht"}), frozenset(), 1.5, 0.0)]
+    existing = {"a": [(today + timedelta(days=2), 1.0)], "b": [], "c": [(today - timedelta(days=1), 0.5)]}
+    new = [("Twente" if k % 3 else "Utrecht", frozenset({"autism"}) if k % 4 == 0 else frozenset(),
+            domain.make_plan(today + timedelta(days=k % 9), 8 + 4 * (k % 7))) for k in range(40)]
+
+    expected, open_tasks = [], {k: list(v) for k, v in existing.items()}
+    for region, wanted, plan in new:
+        options = [CoachOption(c.jobcoach_id, c.regions, c.expertise, c.capacity_hours,
+                               domain.weekly_load(open_tasks[c.jobcoach_id], today)) for c in coaches]
+        pick = domain.choose_jobcoach(options, region, wanted, domain.plan_demand(plan, today))
+        if pick is not None:
+            open_tasks[pick] += [(t.due, t.hours) for t in plan.tasks]
+        expected.append(pick)
+
+    horizon = domain.load_horizon(today)
+    due_soon = {k: sum(h for due, h in v if due < horizon) for k, v in existing.items()}
+    options = [CoachOption(c.jobcoach_id, c.regions, c.expertise, c.capacity_hours,
+                           domain.per_week(due_soon[c.jobcoach_id])) for c in coaches]
+    assert domain.choose_jobcoaches(options, due_soon, new, today) == expected
+    assert None in expected and {"a", "b", "c"} <= set(expected)  # the case covers full coaches too

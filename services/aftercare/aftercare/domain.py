@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 TASK_STATUSES = ("open", "done", "cancelled")
@@ -234,6 +234,28 @@ def choose_jobcoach(options: Iterable[CoachOption], region: str, wanted: frozens
         return None
     best = min(with_room, key=lambda o: (-len(wanted & o.expertise), -o.remaining, o.jobcoach_id))
     return best.jobcoach_id
+
+
+def choose_jobcoaches(options: Iterable[CoachOption], hours_due_soon: dict[str, float],
+                      new_plans: Iterable[tuple[str, frozenset[str], Plan]], today: date) -> list[str | None]:
+    """A coach for each of several new plans (region, wanted expertise, plan), in turn.
+
+    Each choice sees the load the plans before it added, exactly as if they had been
+    made one at a time with their tasks written in between: ``hours_due_soon`` holds
+    each coach's open hours due before the load horizon (what ``weekly_load`` counts).
+    """
+    horizon = load_horizon(today)
+    current = {o.jobcoach_id: o for o in options}
+    due_soon = dict(hours_due_soon)
+    chosen: list[str | None] = []
+    for region, wanted, plan in new_plans:
+        jobcoach_id = choose_jobcoach(current.values(), region, wanted, plan_demand(plan, today))
+        if jobcoach_id is not None:
+            due_soon[jobcoach_id] = due_soon.get(jobcoach_id, 0.0) + sum(
+                t.hours for t in plan.tasks if t.due < horizon)
+            current[jobcoach_id] = replace(current[jobcoach_id], load_hours=per_week(due_soon[jobcoach_id]))
+        chosen.append(jobcoach_id)
+    return chosen
 
 
 # --- outcomes ------------------------------------------------------------------------

@@ -249,7 +249,7 @@ class AftercareService:
                 id=str(uuid.uuid4()), plan_id=plan.id, placement_id=plan.placement_id, jobcoach_id=plan.jobcoach_id,
                 kind="check_in", due=domain.check_in_due(today), status="open", hours=domain.CHECK_IN_HOURS)
             self.db.session.add(check_in)
-            self._emit_assigned(plan, check_in, organisation, "check_in")
+            self._emit_assigned(plan, [check_in], organisation, "check_in")
             self.db.emit("nl.werkbrug.placement.at_risk.v1", task.placement_id,
                          {"placement_id": task.placement_id, "candidate_id": plan.candidate_id, "task_id": task.id})
         elif task.outcome == "going_well" and task.sustained_months:
@@ -314,18 +314,33 @@ class AftercareService:
 
     # --- events in ---------------------------------------------------------------------
 
-    @event_handler("nl.werkbrug.placement.recorded.v1")
-    def on_placement_recorded(self, event):
-        placement = event.data
+    @event_handler("nl.werkbrug.placement.recorded.v1", batch=True)
+    def on_placement_recorded(self, events):
+        """Every placement gets its plan, its tasks and a jobcoach. A batch looks up the
+        coaches and their loads once; its plans then choose in turn, each seeing the load
+        of those before it (``domain.choose_jobcoaches``), as one at a time would."""
         session = self.db.session
-        if session.scalar(select(AftercarePlan.id).where(AftercarePlan.placement_id == placement["placement_id"])):
-            return  # a redelivery under another event id: the plan exists already
+        placements = list({e.data["placement_id"]: e.data for e in events}.values())
+        planned = set(session.scalars(select(AftercarePlan.placement_id).where(
+            AftercarePlan.placement_id.in_([p["placement_id"] for p in placements]))))
+        # a redelivery under another event id: its plan exists already
+        placements = [p for p in placements if p["placement_id"] not in planned]
+        if not placements:
+            return
         today = self.clock.today()
-        plan_made = domain.make_plan(placement["start_date"], placement["hours_per_week"], self.protocol)
-        wanted = domain.wanted_expertise(placement["conditions"], placement["target_groups"],
-                                         placement["dutch_level"])
-        jobcoach_id = domain.choose_jobcoach(self._coach_options(placement["region"], lock=True),
-                                             placement["region"], wanted, domain.plan_demand(plan_made, today))
+        made = [(p, domain.make_plan(p["start_date"], p["hours_per_week"], self.protocol),
+                 domain.wanted_expertise(p["conditions"], p["target_groups"], p["dutch_level"])) for p in placements]
+        options, due_soon = self._coach_loads({p["region"] for p in placements}, lock=True)
+        chosen = domain.choose_jobcoaches(options, due_soon, [(p["region"], wanted, plan) for p, plan, wanted in made],
+                                          today)
+        organisation_of = dict(session.execute(select(Jobcoach.id, Jobcoach.organisation_id).where(
+            Jobcoach.id.in_({c for c in chosen if c is not None}))).all())
+        for (placement, plan_made, wanted), jobcoach_id in zip(made, chosen, strict=True):
+            self._start_plan(placement, plan_made, wanted, jobcoach_id, organisation_of.get(jobcoach_id))
+        session.flush()  # here, inside the batch's savepoint: a refused row fails this batch, not the commit
+
+    def _start_plan(self, placement: dict, plan_made: domain.Plan, wanted: frozenset[str],
+                    jobcoach_id: str | None, organisation: str | None) -> None:
         plan = AftercarePlan(
             id=str(uuid.uuid4()), placement_id=placement["placement_id"], candidate_id=placement["candidate_id"],
             jobcoach_id=jobcoach_id, region=placement["region"], start_date=placement["start_date"],
@@ -333,24 +348,21 @@ class AftercareService:
             budget_hours=list(plan_made.budget), expertise_wanted=sorted(wanted),
             target_groups=list(placement["target_groups"]),
         )
-        session.add(plan)
         tasks = [
             AftercareTask(id=str(uuid.uuid4()), plan_id=plan.id, placement_id=plan.placement_id,
                           jobcoach_id=jobcoach_id, kind=t.kind, due=t.due, status="open", hours=t.hours,
                           sustained_months=t.sustained_months)
             for t in plan_made.tasks
         ]
-        session.add_all(tasks)
-        session.flush()
-        organisation = self._organisation_of(jobcoach_id)
+        self.db.session.add(plan)
+        self.db.session.add_all(tasks)
         self.db.emit("nl.werkbrug.aftercare_plan.created.v1", plan.id, {
             "plan_id": plan.id, "placement_id": plan.placement_id, "candidate_id": plan.candidate_id,
             "jobcoach_id": jobcoach_id, "region": plan.region, "task_count": len(tasks),
             "organisation": organisation, "budget_hours": round(sum(plan_made.budget), 2),
             "planned_hours": round(sum(plan_made.planned), 2),
         })
-        for task in tasks:
-            self._emit_assigned(plan, task, organisation, "plan")
+        self._emit_assigned(plan, tasks, organisation, "plan")
         if jobcoach_id is None:
             self._escalate_unassigned(plan)
 
@@ -379,30 +391,44 @@ class AftercareService:
 
     # --- notifications: from our own events, so a failing mail server retries ---------
 
-    @event_handler("nl.werkbrug.aftercare_plan.created.v1")
-    def notify_plan_created(self, event):
-        plan = self.db.session.get(AftercarePlan, event.data["plan_id"])
-        if plan is None:
-            return
-        tasks = self._tasks_of(plan.id)
-        if plan.jobcoach_id is None:
-            for organisation in self._organisations_in(plan.region):
-                self.mail.send(organisation.coordinator_email, *notices.unassigned_plan(plan, tasks, organisation),
-                               kind="unassigned_plan")
-            return
-        coach = self.db.session.get(Jobcoach, plan.jobcoach_id)
-        if coach.email:
-            self.mail.send(coach.email, *notices.new_plan(plan, tasks, coach), kind="plan_assigned")
+    @event_handler("nl.werkbrug.aftercare_plan.created.v1", batch=True)
+    def notify_plan_created(self, events):
+        """The coach hears of a new plan with all its tasks in one mail; nobody's plan goes
+        to the coordinators of the region."""
+        session = self.db.session
+        plans = self._by_id(AftercarePlan, [e.data["plan_id"] for e in events])
+        tasks_of: dict[str, list[AftercareTask]] = {}
+        for task in session.scalars(select(AftercareTask).where(AftercareTask.plan_id.in_(plans))
+                                    .order_by(AftercareTask.due, AftercareTask.kind)):
+            tasks_of.setdefault(task.plan_id, []).append(task)
+        coaches = self._by_id(Jobcoach, [p.jobcoach_id for p in plans.values() if p.jobcoach_id is not None])
+        for event in events:
+            plan = plans.get(event.data["plan_id"])
+            if plan is None:
+                continue
+            tasks = tasks_of.get(plan.id, [])
+            if plan.jobcoach_id is None:
+                for organisation in self._organisations_in(plan.region):
+                    self.mail.send(organisation.coordinator_email,
+                                   *notices.unassigned_plan(plan, tasks, organisation), kind="unassigned_plan")
+                continue
+            coach = coaches[plan.jobcoach_id]
+            if coach.email:
+                self.mail.send(coach.email, *notices.new_plan(plan, tasks, coach), kind="plan_assigned")
 
-    @event_handler("nl.werkbrug.aftercare_task.assigned.v1")
-    def notify_task_assigned(self, event):
-        if event.data["assignment"] == "plan" or event.data["jobcoach_id"] is None:
-            return  # a new plan's tasks travel in one mail, above
-        task = self.db.session.get(AftercareTask, event.data["task_id"])
-        coach = self.db.session.get(Jobcoach, event.data["jobcoach_id"])
-        if task is not None and coach is not None and coach.email and task.status == "open":
-            self.mail.send(coach.email, *notices.task_assigned(task, coach, event.data["assignment"]),
-                           kind=f"task_{event.data['assignment']}")
+    @event_handler("nl.werkbrug.aftercare_task.assigned.v1", batch=True)
+    def notify_task_assigned(self, events):
+        # a new plan's tasks travel in one mail (above): only a task handed over later has its own
+        handed = [e.data for e in events if e.data["assignment"] != "plan" and e.data["jobcoach_id"] is not None]
+        if not handed:
+            return
+        tasks = self._by_id(AftercareTask, [d["task_id"] for d in handed])
+        coaches = self._by_id(Jobcoach, [d["jobcoach_id"] for d in handed])
+        for data in handed:
+            task, coach = tasks.get(data["task_id"]), coaches.get(data["jobcoach_id"])
+            if task is not None and coach is not None and coach.email and task.status == "open":
+                self.mail.send(coach.email, *notices.task_assigned(task, coach, data["assignment"]),
+                               kind=f"task_{data['assignment']}")
 
     @event_handler("nl.werkbrug.aftercare_task.overdue.v1", batch=True)
     def notify_task_overdue(self, events):
@@ -467,8 +493,21 @@ class AftercareService:
             out.setdefault(coach_id, []).append((due, hours))
         return out
 
+    def _by_id(self, model, ids) -> dict:
+        """Rows of ``model`` by id, in one query."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        return {row.id: row for row in self.db.session.scalars(select(model).where(model.id.in_(wanted)))}
+
     def _coach_options(self, region: str, coaches: list[Jobcoach] | None = None,
                        lock: bool = False) -> list[domain.CoachOption]:
+        return self._coach_loads({region}, coaches, lock)[0]
+
+    def _coach_loads(self, regions: set[str], coaches: list[Jobcoach] | None = None,
+                     lock: bool = False) -> tuple[list[domain.CoachOption], dict[str, float]]:
+        """The active coaches of ``regions`` as options, with the open hours due before the
+        load horizon of each (what their load counts)."""
         session = self.db.session
         if coaches is None:
             stmt = select(Jobcoach).where(Jobcoach.active).order_by(Jobcoach.id)
@@ -477,15 +516,16 @@ class AftercareService:
                 # loads and pile onto the same coach. NO KEY UPDATE: a task written meanwhile
                 # for one of these coaches (its foreign key takes KEY SHARE) need not wait
                 stmt = stmt.with_for_update(key_share=True)
-            coaches = [c for c in session.scalars(stmt) if region in c.regions]
-        # the hours weekly_load counts, summed by the database: loading every open task of
-        # every coach made each plan cost more the more plans there were
-        due_soon = dict(session.execute(
+            coaches = [c for c in session.scalars(stmt) if not regions.isdisjoint(c.regions)]
+        # summed by the database: loading every open task of every coach made each
+        # plan cost more the more plans there were
+        due_soon = {coach_id: hours or 0.0 for coach_id, hours in session.execute(
             select(AftercareTask.jobcoach_id, func.sum(AftercareTask.hours)).where(
                 AftercareTask.status == "open", AftercareTask.jobcoach_id.in_([c.id for c in coaches]),
-                AftercareTask.due < domain.load_horizon(self.clock.today())).group_by(AftercareTask.jobcoach_id)).all())
-        return [domain.CoachOption(c.id, frozenset(c.regions), frozenset(c.expertise), c.capacity_hours,
-                                   domain.per_week(due_soon.get(c.id) or 0)) for c in coaches]
+                AftercareTask.due < domain.load_horizon(self.clock.today())).group_by(AftercareTask.jobcoach_id))}
+        options = [domain.CoachOption(c.id, frozenset(c.regions), frozenset(c.expertise), c.capacity_hours,
+                                      domain.per_week(due_soon.get(c.id, 0.0))) for c in coaches]
+        return options, due_soon
 
     def _assign(self, plan: AftercarePlan, open_tasks: list[AftercareTask], jobcoach_id: str | None,
                 assignment: str) -> None:
@@ -493,15 +533,15 @@ class AftercareService:
         organisation = self._organisation_of(jobcoach_id)
         for task in open_tasks:
             task.jobcoach_id = jobcoach_id
-            self._emit_assigned(plan, task, organisation, assignment)
+        self._emit_assigned(plan, open_tasks, organisation, assignment)
 
-    def _emit_assigned(self, plan: AftercarePlan, task: AftercareTask, organisation: str | None,
+    def _emit_assigned(self, plan: AftercarePlan, tasks: list[AftercareTask], organisation: str | None,
                        assignment: str) -> None:
-        self.db.emit("nl.werkbrug.aftercare_task.assigned.v1", task.id, {
+        self.db.emit_many("nl.werkbrug.aftercare_task.assigned.v1", [(task.id, {
             "task_id": task.id, "plan_id": plan.id, "placement_id": plan.placement_id,
             "jobcoach_id": task.jobcoach_id, "kind": task.kind, "due": task.due.isoformat(),
             "organisation": organisation, "hours": task.hours, "assignment": assignment,
-        })
+        }) for task in tasks])
 
     def _escalate_unassigned(self, plan: AftercarePlan) -> None:
         self.db.session.add(Escalation(id=str(uuid.uuid4()), kind="unassigned_plan", plan_id=plan.id,
