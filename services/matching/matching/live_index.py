@@ -1,104 +1,211 @@
-"""The in-memory matching index of one service process, kept with its database.
+"""The in-memory matching index of one service process, kept with matching's database.
 
-Built from matching's own tables when the service starts, then changed only
-after the transaction that changed those tables committed (see
-``UnitOfWork.on_commit``): the index is never ahead of the rows it is rebuilt
-from, so a rolled-back or retried event leaves no trace in it.
+Built from matching's own tables when the service starts; afterwards it changes
+only by the index change log (``matching.changes``): every commit that changes
+those tables, whichever replica made it, is applied here by reading the rows
+again. The index is never ahead of the rows (a rolled-back or retried event
+leaves no trace in it), and every replica serves the same index:
+
+- a worker that changed the tables says so (``self.index.changed(kind, keys)``,
+  one log row per key in its transaction); once it committed, its own replica
+  catches up before the reply or ack goes out, so a caller reads what it wrote
+  from the replica that wrote it, and the others are woken (``replicas``);
+- every replica also polls the log every ``MATCHING_INDEX_POLL_SECONDS`` (0.25 s),
+  so a wake-up lost costs at most that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
 import time
+from datetime import timedelta
 
+import eventlet
 from eventlet.event import Event
+from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matching import changes
+from matching.changes import ChangeFollower, candidate_profile_of, vacancy_profile_of
 from matching.index import MatchingIndex, compile_queries
 from matching.models import IndexedCandidate, IndexedVacancy, LearnedModule
 from matching.modules import ModuleCatalogue
-from matching.profiles import CandidateProfile, VacancyProfile
+from matching.replicas import ChangeBroadcast, ReplicaAddress
 from werkbrug_shared.db import databases_of
+
+__all__ = ["LiveIndex", "candidate_profile_of", "vacancy_profile_of"]
 
 log = logging.getLogger(__name__)
 
-
-def candidate_profile_of(row: IndexedCandidate) -> CandidateProfile:
-    """A stored row as a profile; rows indexed before full profiles were kept have the spine's fields."""
-    data = row.profile or {
-        "candidate_id": row.candidate_id, "region": row.region, "pc4": row.pc4,
-        "target_groups": row.target_groups, "skills": row.skills, "hours_per_week": row.hours_per_week,
-        "conditions": row.conditions, "cohort": row.cohort,
-    }
-    return CandidateProfile.from_event(data)
+HOUSEKEEPING_SECONDS = 3600
 
 
-def vacancy_profile_of(row: IndexedVacancy) -> VacancyProfile:
-    data = dict(row.profile or {
-        "vacancy_id": row.vacancy_id, "employer_id": row.employer_id, "region": row.region, "pc4": row.pc4,
-        "skills_required": row.skills_required, "hours_per_week": row.hours_per_week, "openings": row.openings,
-    })
-    data["status"], data["openings"] = row.status, row.openings
-    # who may see it: the columns, kept also for rows indexed before profiles were
-    data["visibility"] = row.visibility or data.get("visibility")
-    if row.steward_organisations is not None:
-        data["steward_organisations"] = row.steward_organisations
-    return VacancyProfile.from_event(data)
+def _setting(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def build(engine, follower: ChangeFollower) -> MatchingIndex:
+    """An index of what the tables hold, and the follower placed where that is in the log."""
+    started = time.monotonic()
+    compile_queries()
+    with Session(engine) as session:  # before the rows: what commits meanwhile is applied again after
+        follower.start(session)
+    with Session(engine) as session:  # the built-in modules and those trajectories taught it
+        modules = ModuleCatalogue()
+        for row in session.scalars(select(LearnedModule)):
+            modules.register(row.module, row.skill)
+    index = MatchingIndex(modules=modules)
+    # The build makes millions of objects at once, and the garbage collector would walk
+    # them again at every threshold (a third of the start-up). What it leaves (the index,
+    # ESCO's knowledge) lives as long as the process: frozen, later collections, which
+    # come every few requests, leave it out (a full one took a third of a second).
+    gc.disable()
+    try:
+        with Session(engine) as session:
+            candidates = session.scalars(select(IndexedCandidate).execution_options(yield_per=5000))
+            profiles, placed = [], []
+            for row in candidates:
+                profiles.append(candidate_profile_of(row))
+                if not row.in_pool:
+                    placed.append(row.candidate_id)
+            vacancies = [vacancy_profile_of(row) for row in session.scalars(select(IndexedVacancy))]
+        index.load(profiles, vacancies, not_in_pool=placed)
+        counts = len(profiles), len(vacancies)
+        del profiles, vacancies, placed
+    finally:
+        gc.enable()
+    gc.collect()
+    gc.freeze()
+    caught_up = follower.catch_up(index)
+    log.info("matching index built from the database: %s candidates, %s vacancies in %.1f s "
+             "(at change %s, %s committed meanwhile)", *counts, time.monotonic() - started, follower.position,
+             caught_up)
+    return index
+
+
+class WorkerIndex:
+    """What a worker gets: the process's index to read, and :meth:`changed` to say what it changed."""
+
+    __slots__ = ("_live", "_worker_ctx")
+
+    def __init__(self, live: LiveIndex, worker_ctx):
+        self._live, self._worker_ctx = live, worker_ctx
+
+    def __getattr__(self, name):
+        return getattr(self._live.index, name)
+
+    def __contains__(self, candidate_id) -> bool:
+        return candidate_id in self._live.index
+
+    def changed(self, kind: str, keys) -> None:
+        """These keys (``changes.CANDIDATE``, ``POOL``, ``VACANCY``, ``MODULE``) changed in this
+        worker's transaction: logged with it, and in every replica's index once it committed."""
+        keys = list(keys)
+        if not keys:
+            return
+        uow = self._live.db.unit_of_work(self._worker_ctx)
+        changes.record(uow.session, kind, keys)
+        if self._live.committed not in uow.after_commit:  # (a savepoint rolled back forgets it)
+            uow.on_commit(self._live.committed)
 
 
 class LiveIndex(DependencyProvider):
-    """One :class:`MatchingIndex` per container, shared by every worker.
+    """One :class:`MatchingIndex` per container, shared by every worker, following the log.
 
     nameko starts every extension at once, so a call or an event can arrive
     while the index is still being built: its worker waits for it.
     """
 
+    broadcast = ChangeBroadcast()
+    address = ReplicaAddress()
+
     def __init__(self):
         self.index: MatchingIndex | None = None
+        self.db = None
+        self.follower: ChangeFollower | None = None
         self._built = None
+        self._wake = None
+        self._running = False
 
     def setup(self):
         self._built = Event()
+        self._wake = LightQueue(maxsize=1)
+        self.poll_seconds = _setting("MATCHING_INDEX_POLL_SECONDS", 0.25)
+        self.retention = timedelta(hours=_setting("MATCHING_INDEX_CHANGES_RETENTION_HOURS", 24))
 
     def start(self):
-        (db,) = databases_of(self.container)
-        started = time.monotonic()
-        compile_queries()
-        with Session(db.engine) as session:  # the built-in modules and those trajectories taught it
-            modules = ModuleCatalogue()
-            for row in session.scalars(select(LearnedModule)):
-                modules.register(row.module, row.skill)
-        index = MatchingIndex(modules=modules)
-        # The build makes millions of objects at once, and the garbage collector would walk
-        # them again at every threshold (a third of the start-up). What it leaves (the index,
-        # ESCO's knowledge) lives as long as the process: frozen, later collections, which
-        # come every few requests, leave it out (a full one took a third of a second).
-        gc.disable()
-        try:
-            with Session(db.engine) as session:
-                candidates = session.scalars(select(IndexedCandidate).execution_options(yield_per=5000))
-                profiles, placed = [], []
-                for row in candidates:
-                    profiles.append(candidate_profile_of(row))
-                    if not row.in_pool:
-                        placed.append(row.candidate_id)
-                vacancies = [vacancy_profile_of(row) for row in session.scalars(select(IndexedVacancy))]
-            index.load(profiles, vacancies, not_in_pool=placed)
-            counts = len(profiles), len(vacancies)
-            del profiles, vacancies, placed
-        finally:
-            gc.enable()
-        gc.collect()
-        gc.freeze()
-        self.index = index
+        (self.db,) = databases_of(self.container)
+        self.follower = ChangeFollower(self.db.engine, self.container.service_name)
+        self.index = build(self.db.engine, self.follower)
         self._built.send(True)
-        log.info("matching index built from the database: %s candidates, %s vacancies in %.1f s",
-                 *counts, time.monotonic() - started)
+        self._running = True
+        self.container.spawn_managed_thread(self._follow, identifier="index-follower")
+        self.broadcast.listen(self.wake)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+
+    def kill(self):
+        self._running = False
+
+    def wake(self) -> None:
+        if self._wake is not None and self._wake.qsize() == 0:
+            with contextlib.suppress(Full):  # already woken
+                self._wake.put_nowait(True)
+
+    def committed(self) -> None:
+        """After a worker's commit that changed the index's tables: this replica catches up
+        before the worker answers, and the others are told. Nothing may fail here (the
+        commit is done): what does not work now, the follower does at its next poll."""
+        try:
+            self.follower.catch_up(self.index)
+        except Exception:
+            log.warning("could not apply a committed index change now; the follower will", exc_info=True)
+            self.wake()
+        self.broadcast.announce()
+
+    def _follow(self):
+        housekeeping = time.monotonic() + 60
+        while self._running:
+            try:
+                self._wake.get(timeout=self.poll_seconds)
+            except Empty:
+                pass
+            if not self._running:
+                return
+            try:
+                if time.monotonic() - self.follower.caught_up_at > self.retention.total_seconds() / 2:
+                    self._rebuild()
+                else:
+                    self.follower.catch_up(self.index)
+            except Exception:
+                log.warning("could not follow the index change log; trying again", exc_info=True)
+                eventlet.sleep(1)
+            if time.monotonic() >= housekeeping:
+                housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+                try:
+                    pruned = changes.prune(self.db.engine, self.retention)
+                    log.info("index change log: %s changes older than %s forgotten", pruned, self.retention)
+                except Exception:
+                    log.warning("could not prune the index change log; trying again later", exc_info=True)
+
+    def _rebuild(self) -> None:
+        """Changes are pruned after ``retention``: a replica that could not read the log for half
+        of that may have missed some for good, and builds its index anew once it can."""
+        log.warning("the index change log was out of reach for %.0f s; building the index anew",
+                    time.monotonic() - self.follower.caught_up_at)
+        follower = ChangeFollower(self.db.engine, self.container.service_name)
+        self.index, self.follower = build(self.db.engine, follower), follower
 
     def get_dependency(self, worker_ctx):
         if self.index is None:
             self._built.wait()
-        return self.index
+        return WorkerIndex(self, worker_ctx)
+
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Float, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from werkbrug_shared.db import service_metadata
@@ -122,3 +122,23 @@ class LearnedModule(Base):
     skill: Mapped[str] = mapped_column(String(120), primary_key=True)
     trajectory_id: Mapped[str] = mapped_column(String(64))
     learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IndexChange(Base):
+    """A committed change of what the in-memory index is built from, in commit order (nearly:
+    see ``matching.changes``): every replica applies the changes after the last it applied, so
+    each serves the same index whichever replica took the event or the call.
+
+    ``kind`` says what changed (candidate, pool, vacancy, module) and ``key`` which one; the rows
+    themselves are read again when applied. Written in the transaction of the change, pruned
+    after a day (a replica that starts builds from the tables, not from here)."""
+
+    __tablename__ = "index_changes"
+    # SQLite's AUTOINCREMENT: never hand out a position again, even once every row was pruned
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                          autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    key: Mapped[str] = mapped_column(String(120))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

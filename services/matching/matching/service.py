@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from matching import domain, scoring
+from matching.changes import CANDIDATE, MODULE, POOL, VACANCY
 from matching.fairness_metrics import FairnessMetrics
 from matching.live_index import LiveIndex, candidate_profile_of, vacancy_profile_of
 from matching.models import (
@@ -20,7 +21,6 @@ from matching.models import (
     Placement,
     metadata,
 )
-from matching.profiles import CandidateProfile, VacancyProfile
 from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import CurrentActor
@@ -299,11 +299,14 @@ class MatchingService:
         if match is not None:
             match.status, match.placement_id, match.decided_at = domain.PLACED, row.id, utcnow()
         candidate.in_pool = False
-        try:
-            with session.begin_nested():  # the same request_id at this moment, for another candidate
-                session.flush()
-        except IntegrityError:
-            raise request_id_taken(data["request_id"]) from None
+        if data["request_id"] is None:
+            session.flush()
+        else:
+            try:
+                with session.begin_nested():  # the same request_id at this moment, for another candidate
+                    session.flush()
+            except IntegrityError:
+                raise request_id_taken(data["request_id"]) from None
         self.db.emit("nl.werkbrug.placement.recorded.v1", row.id, {
             "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
             "employer_id": row.employer_id, "start_date": row.start_date.isoformat(),
@@ -313,8 +316,7 @@ class MatchingService:
             "conditions": (candidate.profile or {}).get("conditions", []),
             "dutch_level": (candidate.profile or {}).get("dutch_level"),
         })
-        index, candidate_id = self.index, candidate.candidate_id
-        self.db.on_commit(lambda: index.set_in_pool(candidate_id, False))
+        self.index.changed(POOL, [candidate.candidate_id])
         return placement_dict(row)
 
     def _placement_requested(self, organisation: str, data: dict) -> dict | None:
@@ -362,8 +364,7 @@ class MatchingService:
         candidate = session.get(IndexedCandidate, row.candidate_id)
         if candidate is not None and not still_placed:
             candidate.in_pool = True
-            index, candidate_id = self.index, row.candidate_id
-            self.db.on_commit(lambda: index.set_in_pool(candidate_id, True))
+            self.index.changed(POOL, [row.candidate_id])
         self.db.emit("nl.werkbrug.placement.ended.v1", row.id, {
             "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
             "end_date": row.end_date.isoformat(), "reason": row.end_reason,
@@ -430,9 +431,7 @@ class MatchingService:
                 session.add(LearnedModule(module=module["name"], skill=skill,
                                           trajectory_id=event.data["trajectory_id"], learned_at=utcnow()))
                 learned.append((module["name"], skill))
-        if learned:
-            index = self.index
-            self.db.on_commit(lambda: [index.learn_module(name, skill) for name, skill in learned])
+        self.index.changed(MODULE, [name for name, _ in learned])
 
     @event_handler("nl.werkbrug.vacancy.opened.v1")
     def on_vacancy_opened(self, event):
@@ -466,8 +465,7 @@ class MatchingService:
         self.db.forget_replies_mentioning(candidate_id)  # replies kept for redelivery once echoed notes
         if session.get(ErasedCandidate, candidate_id) is None:
             session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=utcnow()))
-        index = self.index
-        self.db.on_commit(lambda: index.remove_candidate(candidate_id))
+        self.index.changed(CANDIDATE, [candidate_id])
 
     def _index_candidates(self, events):
         """Upsert a batch of profiles: two queries to find what exists, one COPY for the new
@@ -479,7 +477,7 @@ class MatchingService:
                 select(ErasedCandidate.candidate_id).where(ErasedCandidate.candidate_id.in_(latest))))
             rows = {r.candidate_id: r for r in session.scalars(
                 select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(latest)))}
-        new, profiles = [], []
+        new, indexed = [], []
         for candidate_id, event in latest.items():
             if candidate_id in erased:
                 continue  # a late profile event must not bring an erased person back
@@ -492,10 +490,9 @@ class MatchingService:
             else:
                 for field, value in values.items():
                     setattr(row, field, value)
-            profiles.append(CandidateProfile.from_event(data))
+            indexed.append(candidate_id)
         insert_rows(session, IndexedCandidate.__table__, new)
-        index = self.index
-        self.db.on_commit(lambda: [index.upsert_candidate(p) for p in profiles])
+        self.index.changed(CANDIDATE, indexed)
 
     def _index_vacancy(self, event):
         data = event.data
@@ -508,13 +505,11 @@ class MatchingService:
         row.steward_organisations = sorted(set(data["steward_organisations"]))
         row.status = data["status"]
         row.profile = event.wire_data
-        profile, index = VacancyProfile.from_event(data), self.index
-        self.db.on_commit(lambda: index.upsert_vacancy(profile))
+        self.index.changed(VACANCY, [row.vacancy_id])
 
     def _vacancy_status(self, vacancy_id: str, status: str):
         row = self.db.session.get(IndexedVacancy, vacancy_id)
         if row is None:
             return  # never indexed (opened before matching listened): nothing to change
         row.status = status
-        profile, index = vacancy_profile_of(row), self.index
-        self.db.on_commit(lambda: index.upsert_vacancy(profile))
+        self.index.changed(VACANCY, [vacancy_id])
