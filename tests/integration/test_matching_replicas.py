@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -326,3 +327,11 @@ def test_a_change_committed_after_a_later_one_is_applied_and_a_rolled_back_one_f
     assert set(follower.missing) == {5} and set(index.removed[-3:]) == {"late", "early", "after"}
     time.sleep(0.3)
     assert follower.catch_up(index) == 0 and follower.missing == {}
+
+    # once every change is pruned, a follower starting takes up where the sequence is
+    assert changes.prune(change_log, timedelta(0)) == 5
+    with Session(change_log) as session:
+        starting.start(session)
+    assert starting.position == 6
+    write("next")
+    assert starting.catch_up(at_start) == 1 and at_start.removed[-1] == "next"

@@ -37,7 +37,7 @@ from datetime import UTC, timedelta
 
 from eventlet.semaphore import Semaphore
 from prometheus_client import Gauge, Histogram
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from matching.models import IndexChange, IndexedCandidate, IndexedVacancy, LearnedModule
@@ -57,7 +57,7 @@ GAP_PATIENCE = 300.0  # seconds a skipped position is looked for
 START_WINDOW = 1000  # positions below the last at start-up that may still be in flight
 START_PATIENCE = 60.0
 LARGEST_GAP = 10_000  # a jump wider than this (a sequence set by hand) is not waited for
-CHUNK = 5000  # changes read and applied at a time
+CHUNK = 2000  # changes read and applied at a time
 IDS_PER_QUERY = 1000
 
 POSITION = Gauge("werkbrug_matching_index_position",
@@ -103,6 +103,17 @@ def prune(engine, older_than: timedelta) -> int:
         return conn.execute(delete(IndexChange).where(IndexChange.changed_at < utcnow() - older_than)).rowcount
 
 
+def _last_position(session: Session) -> int:
+    """The last position handed out: the log's, or once every row was pruned, its sequence's."""
+    last = session.scalar(select(func.max(IndexChange.position)))
+    if last is not None:
+        return last
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(text("SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence("
+                                   "'index_changes', 'position') AS regclass))")) or 0
+    return session.scalar(text("SELECT seq FROM sqlite_sequence WHERE name = 'index_changes'")) or 0
+
+
 def _chunks(items: list, size: int = IDS_PER_QUERY):
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -124,7 +135,7 @@ class ChangeFollower:
         while the tables are read comes after this and is applied again, which is harmless.
         Positions just below the last that are not there yet may be in transactions still
         committing: they are looked for a while, like any gap."""
-        last = session.scalar(select(func.max(IndexChange.position))) or 0
+        last = _last_position(session)
         present = set(session.scalars(select(IndexChange.position).where(IndexChange.position > last - START_WINDOW)))
         until = time.monotonic() + START_PATIENCE
         self.position = last
@@ -134,23 +145,23 @@ class ChangeFollower:
     def catch_up(self, index) -> int:
         """Apply every change committed since the last catch-up; returns how many were applied."""
         applied = 0
-        with self._applying:
-            while True:
-                with Session(self.engine) as session:
-                    rows = self._read(session)
-                    fresh = self._take(rows)
-                    if fresh:
-                        apply(session, index, [(r.kind, r.key) for r in fresh])
-                self.caught_up_at = time.monotonic()
+        while True:
+            # a chunk at a time, so a worker's catch-up after its commit never waits for a long one
+            with self._applying, Session(self.engine) as session:
+                rows = self._read(session)
+                fresh = self._take(rows)
                 if fresh:
-                    now = utcnow()
-                    for r in fresh:  # SQLite gives the time back without its zone (UTC)
-                        changed_at = r.changed_at if r.changed_at.tzinfo else r.changed_at.replace(tzinfo=UTC)
-                        self._lag.observe(max((now - changed_at).total_seconds(), 0.0))
-                    self._position_gauge.set(self.position)
-                    applied += len(fresh)
-                if len(rows) < CHUNK:
-                    return applied
+                    apply(session, index, [(r.kind, r.key) for r in fresh])
+                self.caught_up_at = time.monotonic()
+            if fresh:
+                now = utcnow()
+                for r in fresh:  # SQLite gives the time back without its zone (UTC)
+                    changed_at = r.changed_at if r.changed_at.tzinfo else r.changed_at.replace(tzinfo=UTC)
+                    self._lag.observe(max((now - changed_at).total_seconds(), 0.0))
+                self._position_gauge.set(self.position)
+                applied += len(fresh)
+            if len(rows) < CHUNK:
+                return applied
 
     def _read(self, session: Session):
         c = IndexChange

@@ -160,15 +160,15 @@ class LiveIndex(DependencyProvider):
                 self._wake.put_nowait(True)
 
     def committed(self) -> None:
-        """After a worker's commit that changed the index's tables: this replica catches up
-        before the worker answers, and the others are told. Nothing may fail here (the
+        """After a worker's commit that changed the index's tables: the others are told, and this
+        replica catches up before the worker answers. Nothing may fail here (the
         commit is done): what does not work now, the follower does at its next poll."""
+        self.broadcast.announce()  # first: it goes out while this replica reads
         try:
             self.follower.catch_up(self.index)
         except Exception:
             log.warning("could not apply a committed index change now; the follower will", exc_info=True)
             self.wake()
-        self.broadcast.announce()
 
     def _follow(self):
         housekeeping = time.monotonic() + 60
