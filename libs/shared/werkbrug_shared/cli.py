@@ -76,7 +76,10 @@ def main(argv=None) -> int:
         for service in args.services:
             migrations.upgrade(service)
             print(f"{service}: database at head")
-        print(f"declared {deadletters.declare_topology()} consumer queues")
+        moved = deadletters.declare_topology()
+        for queue, count in moved.items():
+            print(f"{queue}: moved to a {config.queue_type()} queue with its {count} message(s)")
+        print(f"queues declared ({config.queue_type()})")
         return 0
     from werkbrug_shared import deadletters
 

@@ -88,6 +88,26 @@ def event_prefetch(config: dict | None = None) -> int:
     return _setting(config, "EVENT_PREFETCH", 50)
 
 
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def queue_type(config: dict | None = None) -> str:
+    """What werkbrug's durable queues are: ``classic`` (one node: ``make run``, the tests)
+    or ``quorum`` (replicated over a RabbitMQ cluster's nodes: what a cluster deployment
+    sets). ``werkbrug migrate`` moves existing queues and their messages to this type."""
+    value = str(_setting(config, "QUEUE_TYPE", "classic")).strip().lower()
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"WERKBRUG_QUEUE_TYPE is {value!r}; it is one of {', '.join(QUEUE_TYPES)}")
+    return value
+
+
+def delivery_limit(config: dict | None = None) -> int:
+    """Quorum queues only: deliveries of one message (each redelivery after a consumer
+    died or handed it back counts) before the broker dead-letters it. A message that
+    kills its consumer every time ends in the dead-letter queue instead of a crash loop."""
+    return max(1, _setting(config, "DELIVERY_LIMIT", 20))
+
+
 def outbox_retention_days() -> float:
     """How long published outbox rows are kept (for inspection) before they are deleted."""
     return _setting(None, "OUTBOX_RETENTION_DAYS", 7.0)

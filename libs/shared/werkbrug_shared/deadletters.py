@@ -1,8 +1,9 @@
-"""Declare the whole event topology, and inspect or replay dead letters.
+"""Declare the whole event topology, move queues to another type, and
+inspect or replay dead letters.
 
 The topology comes from the service classes themselves (their
-``event_handler`` entrypoints), so ``werkbrug migrate`` can declare every
-consumer queue before any service runs and no early event is unroutable.
+``event_handler`` and ``rpc`` entrypoints), so ``werkbrug migrate`` can declare
+every queue before any service runs and no early event is unroutable.
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 
-from kombu import Connection
+import amqp
+from amqp.exceptions import NotFound, PreconditionFailed
+from kombu import Connection, Queue
+from nameko.rpc import RPC_QUEUE_TEMPLATE, get_rpc_exchange
 
 from werkbrug_shared import config, topology
 
+log = logging.getLogger(__name__)
+
 CONFIRMED = {"confirm_publish": True}
+HOLDING_SUFFIX = ".moving"
 
 
 def service_class(service: str):
@@ -26,30 +34,112 @@ def service_class(service: str):
     raise LookupError(f"no nameko service named {service!r} in {module.__name__}")
 
 
-def consumer_queues(service: str):
+def consumer_queues(service: str, queue_type: str = topology.CLASSIC,
+                    delivery_limit: int = topology.DEFAULT_DELIVERY_LIMIT):
     from werkbrug_shared.entrypoints import ReliableEventHandler
 
     cls = service_class(service)
     for method_name, method in inspect.getmembers(cls, inspect.isfunction):
         for ep in getattr(method, "nameko_entrypoints", ()):
             if isinstance(ep, ReliableEventHandler):
-                yield topology.consumer_queue(ep.event_types, service, method_name)
+                yield topology.consumer_queue(ep.event_types, service, method_name, queue_type, delivery_limit)
 
 
-def all_consumer_queues(services=config.SERVICES):
+def all_consumer_queues(services=config.SERVICES, queue_type: str = topology.CLASSIC,
+                        delivery_limit: int = topology.DEFAULT_DELIVERY_LIMIT):
     for service in services:
-        yield from consumer_queues(service)
+        yield from consumer_queues(service, queue_type, delivery_limit)
 
 
-def declare_topology(amqp_uri: str | None = None, services=config.SERVICES) -> int:
+def rpc_queues(services=config.SERVICES, queue_type: str = topology.CLASSIC):
+    """nameko's ``rpc-<service>`` queue of every service that answers RPC calls."""
+    from werkbrug_shared.entrypoints import Rpc
+
+    for service in services:
+        cls = service_class(service)
+        if any(isinstance(ep, Rpc) for _, method in inspect.getmembers(cls, inspect.isfunction)
+               for ep in getattr(method, "nameko_entrypoints", ())):
+            yield topology.rpc_queue(Queue(RPC_QUEUE_TEMPLATE.format(service), exchange=get_rpc_exchange({}),
+                                           routing_key=f"{service}.*", durable=True), queue_type)
+
+
+def declare_topology(amqp_uri: str | None = None, services=config.SERVICES,
+                     queue_type: str | None = None) -> dict[str, int]:
+    """Declare every durable queue as ``queue_type`` (default: ``config.queue_type()``).
+
+    A queue that exists with another type or other arguments (classic queues of an
+    installation moving to quorum queues) is moved with its messages, see
+    :func:`ensure_queue`. Returns the messages moved per queue that was moved.
+    """
+    queue_type = queue_type or config.queue_type()
     delays = config.retry_delays_ms()
-    count = 0
-    with Connection(amqp_uri or config.amqp_uri()) as conn:
-        channel = conn.default_channel
-        for queue in all_consumer_queues(services):
-            topology.declare_consumer(channel, queue, delays)
-            count += 1
-    return count
+    wanted: dict[str, Queue] = {}
+    for queue in all_consumer_queues(services, queue_type, config.delivery_limit()):
+        for each in topology.consumer_plumbing(queue, delays, queue_type):
+            wanted.setdefault(each.name, each)
+    for queue in rpc_queues(services, queue_type):
+        wanted.setdefault(queue.name, queue)
+    moved = {}
+    with Connection(amqp_uri or config.amqp_uri(), transport_options=CONFIRMED) as conn:
+        for queue in wanted.values():
+            count = ensure_queue(conn, queue)
+            if count is not None:
+                moved[queue.name] = count
+    return moved
+
+
+def ensure_queue(conn, queue: Queue) -> int | None:
+    """Declare ``queue``; if it exists with other arguments (another type), move it, keeping
+    every message: None when nothing had to move, else how many messages moved.
+
+    RabbitMQ cannot change a queue's type in place. So: a holding queue with the same
+    bindings takes everything published meanwhile; the old queue's messages move into it
+    (each acked only after the broker confirmed its copy); the old queue is deleted and
+    declared anew; the holding queue's messages move back and it goes. A message may be
+    copied twice (a crash between a confirm and its ack, or one published to both queues
+    while both are bound): consumers skip an event id they handled, so nothing is doubled
+    in effect. Run with the consumers stopped; publishers may go on. A move that stopped
+    half-way finishes when this runs again (the holding queue is found and emptied).
+    """
+    holding = Queue(queue.name + HOLDING_SUFFIX, exchange=queue.exchange, routing_key=queue.routing_key,
+                    bindings=queue.bindings, durable=True,
+                    # the type only: a retry queue's expiry must not fire while its messages wait here
+                    queue_arguments={k: v for k, v in (queue.queue_arguments or {}).items() if k == "x-queue-type"})
+    try:
+        queue(conn.channel()).declare()
+    except PreconditionFailed as exc:
+        log.warning("queue %s exists with other arguments (%s); moving it and its messages", queue.name, exc)
+        holding(conn.channel()).declare()
+        moved = _move_messages(conn, queue.name, holding.name)
+        conn.channel().queue_delete(queue.name)
+        queue(conn.channel()).declare()
+    else:
+        if not _exists(conn, holding.name):
+            return None
+        moved = 0  # a move that stopped after the old queue went: its messages wait in the holding queue
+    _move_messages(conn, holding.name, queue.name)
+    conn.channel().queue_delete(holding.name)
+    return moved
+
+
+def _exists(conn, name: str) -> bool:
+    try:
+        conn.channel().queue_declare(name, passive=True)
+        return True
+    except NotFound:
+        return False
+
+
+def _move_messages(conn, source: str, target: str) -> int:
+    """Every message of ``source`` into ``target`` with its properties and headers, confirmed."""
+    channel = conn.channel()
+    moved = 0
+    while (message := channel.basic_get(source, no_ack=False)) is not None:
+        channel.basic_publish(amqp.Message(message.body, **message.properties), exchange="", routing_key=target,
+                              mandatory=True)
+        channel.basic_ack(message.delivery_tag)
+        moved += 1
+    return moved
 
 
 def dead_letter_counts(amqp_uri: str | None = None, services=config.SERVICES) -> dict[str, int]:
@@ -79,9 +169,12 @@ def peek(dlq_name: str, limit: int = 20, amqp_uri: str | None = None) -> list[di
                 summary = {k: envelope.get(k) for k in ("id", "type", "subject", "time")}
             except ValueError:
                 summary = {"body": "not JSON"}
+            # a letter the broker parked itself (over a quorum queue's delivery limit) says so in x-death
+            death = (headers.get("x-death") or [{}])[0]
             summary.update(
-                attempts=headers.get(topology.ATTEMPT_HEADER),
-                error=headers.get(topology.ERROR_HEADER),
+                attempts=headers.get(topology.ATTEMPT_HEADER, headers.get("x-delivery-count")),
+                error=headers.get(topology.ERROR_HEADER) or (
+                    f"dead-lettered by the broker: {death['reason']}" if death.get("reason") else None),
             )
             out.append(summary)
         for msg in fetched:

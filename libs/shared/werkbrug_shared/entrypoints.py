@@ -137,10 +137,11 @@ class RpcReplies(RpcConsumer):
 
     def setup(self):
         super().setup()
-        config = self.container.config
-        self.amqp_uri = config[AMQP_URI_CONFIG_KEY]
-        self.exchange = get_rpc_exchange(config)
-        self.ssl, self.login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
+        settings = self.container.config
+        self.queue = topology.rpc_queue(self.queue, config.queue_type(settings))
+        self.amqp_uri = settings[AMQP_URI_CONFIG_KEY]
+        self.exchange = get_rpc_exchange(settings)
+        self.ssl, self.login_method = settings.get(AMQP_SSL_CONFIG_KEY), settings.get(LOGIN_METHOD_CONFIG_KEY)
         self._unconfirmed = None  # (connection, producer), opened on the first reply
         self._publishing = Semaphore()  # one reply at a time on that channel: frames must not interleave
 
@@ -424,14 +425,16 @@ class ReliableEventHandler(Consumer):
         if not {"cloudevents", "cloudevents-batch"} <= set(self.container.accept):
             raise ConfigurationError(
                 "werkbrug event handlers need ACCEPT: [json, cloudevents, cloudevents-batch] in the config")
-        self.queue = topology.consumer_queue(self.event_types, self.container.service_name, self.method_name)
+        queue_type = config.queue_type(self.container.config)
+        self.queue = topology.consumer_queue(self.event_types, self.container.service_name, self.method_name,
+                                             queue_type, config.delivery_limit(self.container.config))
         self.amqp_uri = config.amqp_uri(self.container.config)
         self.delays_ms = config.retry_delays_ms(self.container.config)
         self.batch_size = config.event_batch_size(self.container.config)
         self._batch: list = []
         self._in_flight = False
         with get_producer(self.amqp_uri, confirms=True) as producer:
-            topology.declare_consumer(producer.channel, self.queue, self.delays_ms)
+            topology.declare_consumer(producer.channel, self.queue, self.delays_ms, queue_type)
         super().setup()
 
     def handle_undecodable(self, message, exc):
