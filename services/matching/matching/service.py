@@ -299,11 +299,14 @@ class MatchingService:
         if match is not None:
             match.status, match.placement_id, match.decided_at = domain.PLACED, row.id, utcnow()
         candidate.in_pool = False
-        try:
-            with session.begin_nested():  # the same request_id at this moment, for another candidate
-                session.flush()
-        except IntegrityError:
-            raise request_id_taken(data["request_id"]) from None
+        if data["request_id"] is None:
+            session.flush()
+        else:
+            try:
+                with session.begin_nested():  # the same request_id at this moment, for another candidate
+                    session.flush()
+            except IntegrityError:
+                raise request_id_taken(data["request_id"]) from None
         self.db.emit("nl.werkbrug.placement.recorded.v1", row.id, {
             "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
             "employer_id": row.employer_id, "start_date": row.start_date.isoformat(),
