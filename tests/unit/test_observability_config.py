@@ -176,10 +176,10 @@ def test_scrape_targets_are_the_services_metrics_ports():
     }
     assert compose == {s: [f"{s}:{DEFAULT_METRICS_PORTS[s]}"] for s in SERVICES}
 
-    # deploy/k8s: the headless <service>-metrics Services, on each service's port
+    # deploy/k8s (the base both overlays build on): the headless <service>-metrics Services
     k8s_services = {
         doc["metadata"]["name"]: [p["port"] for p in doc["spec"]["ports"]]
-        for path in K8S_DIR.glob("*.yaml")
+        for path in (K8S_DIR / "base").glob("*.yaml")
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
         if doc and doc.get("kind") == "Service"
     }
