@@ -209,3 +209,34 @@ class PostgresCluster:
         with contextlib.suppress(Exception):
             self.stop("immediate", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three :class:`RabbitNode` s joined into one RabbitMQ cluster (``join_cluster``), each on
+    its own ports, node name and data directory; clients reach it through a list of addresses."""
+
+    def __init__(self, size: int = 3):
+        self.nodes = [RabbitNode() for _ in range(size)]
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.node, timeout=120)
+            node.ctl("start_app", timeout=120)
+            node.ctl("await_startup", timeout=120)
+
+    def uri(self, vhost: str, nodes=None) -> str:
+        """kombu's fail-over form: the addresses in turn, separated by ``;``."""
+        return ";".join(f"{node.amqp_base}/{vhost}" for node in (nodes or self.nodes))
+
+    def leaders(self, asking: RabbitNode, vhost: str) -> dict[str, str]:
+        """``{queue: node leading it}`` of the vhost's quorum queues."""
+        out = asking.ctl("list_queues", "-p", vhost, "name", "leader", "--no-table-headers")
+        return {parts[0]: parts[1] for parts in (line.split("\t") for line in out.splitlines()) if len(parts) == 2}
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
