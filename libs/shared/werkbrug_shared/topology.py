@@ -107,7 +107,8 @@ def consumer_queue(event_types, service: str, method: str, queue_type: str = CLA
 
 def rpc_queue(queue: Queue, queue_type: str = CLASSIC) -> Queue:
     """nameko's durable ``rpc-<service>`` queue, as a quorum queue when asked for. No delivery
-    limit: a request that kills its service twice is refused by the service (see ``Rpc``)."""
+    limit of werkbrug's own: a request that kills its service twice is refused by the service
+    (see ``Rpc``) long before RabbitMQ 4's default limit of 20 deliveries would drop it."""
     if queue_type != QUORUM:
         return queue
     return Queue(queue.name, exchange=queue.exchange, routing_key=queue.routing_key, durable=True,
