@@ -171,7 +171,7 @@ class LiveIndex(DependencyProvider):
             self.wake()
 
     def _follow(self):
-        housekeeping = time.monotonic() + 60
+        housekeeping, backoff = time.monotonic() + 60, 1.0
         while self._running:
             try:
                 self._wake.get(timeout=self.poll_seconds)
@@ -184,9 +184,11 @@ class LiveIndex(DependencyProvider):
                     self._rebuild()
                 else:
                     self.follower.catch_up(self.index)
+                backoff = 1.0
             except Exception:
-                log.warning("could not follow the index change log; trying again", exc_info=True)
-                eventlet.sleep(1)
+                log.warning("could not follow the index change log; trying again in %.0f s", backoff, exc_info=True)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
             if time.monotonic() >= housekeeping:
                 housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
                 try:
