@@ -20,7 +20,8 @@ import eventlet
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Connection
 from nameko.extensions import Extension
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from werkbrug_shared import config, metrics, topology
 from werkbrug_shared.events.envelope import BATCH_CONTENT_TYPE, CONTENT_TYPE, utcnow
@@ -151,14 +152,27 @@ class AmqpEventPublisher:
         self._connection = self._channel = None
 
 
+# Tables of the service's database (that it may analyse) changed since their last ANALYZE
+# by more rows than they then held; already quoted for a statement.
+_STALE_TABLES = text(
+    "SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname) "
+    "FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid "
+    "WHERE s.n_mod_since_analyze >= :at_least AND s.n_mod_since_analyze > c.reltuples "
+    "AND pg_has_role(c.relowner, 'USAGE') ORDER BY s.relname")
+
+
 class OutboxRelay(Extension):
     """Relays one service's outbox to RabbitMQ on a managed green thread.
 
     Woken right after each commit that emitted events, and otherwise polls,
-    which is how rows left behind by a crash or a broker outage go out.
+    which is how rows left behind by a crash or a broker outage go out. On
+    PostgreSQL it also keeps the planner's statistics of tables growing in bulk
+    (:meth:`keep_statistics`).
     """
 
     batch_size = 500
+    statistics_check_seconds = 5.0
+    analyse_after_rows = 1000
     _next_backlog_count = 0.0
 
     def __init__(self):
@@ -225,9 +239,33 @@ class OutboxRelay(Extension):
                     markers.processed_at < now - timedelta(days=config.processed_retention_days())))
         self._next_housekeeping = time.monotonic() + 3600
 
+    def keep_statistics(self) -> list[str]:
+        """PostgreSQL: analyse the tables that changed by more rows than they held when last
+        analysed (and by at least ``analyse_after_rows``); returns their names.
+
+        The planner reads every table as it was when last analysed. Autovacuum analyses a
+        table once a tenth of it changed, but looks only once a minute: all through a bulk
+        import a table that grew from nothing kept the statistics of an empty one, and the
+        lookups a batch makes (a consumer's handled event ids, reporting's rows of the
+        people in a batch) were planned as scans of the whole table, each batch slower
+        than the one before. Checked every few seconds, a table growing in bulk is analysed
+        whenever it doubled: a handful of times per import, a sample of rows each."""
+        self._next_statistics_check = time.monotonic() + self.statistics_check_seconds
+        if self.engine.dialect.name != "postgresql":
+            return []
+        with self.engine.connect() as conn:
+            stale = conn.execute(_STALE_TABLES, {"at_least": self.analyse_after_rows}).scalars().all()
+            conn.rollback()
+            for name in stale:
+                # SKIP_LOCKED: another instance is analysing it (or a migration holds it) just now
+                conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {name}")
+                conn.commit()
+        return stale
+
     def _run(self):
         backoff = 0.1
         self._next_housekeeping = time.monotonic() + 60
+        self._next_statistics_check = time.monotonic()
         while self._running:
             if time.monotonic() >= self._next_housekeeping:
                 try:
@@ -235,6 +273,11 @@ class OutboxRelay(Extension):
                 except Exception:
                     log.warning("outbox housekeeping of %s failed; trying again later", self.service, exc_info=True)
                     self._next_housekeeping = time.monotonic() + 300
+            if time.monotonic() >= self._next_statistics_check:
+                try:
+                    self.keep_statistics()
+                except Exception:
+                    log.warning("analysing the tables of %s failed; trying again later", self.service, exc_info=True)
             try:
                 published = self.relay_once()
                 backoff = 0.1
@@ -259,25 +302,21 @@ class OutboxRelay(Extension):
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows went out."""
-        locking = self.engine.dialect.name == "postgresql"
-        query = (
-            select(self.table.c.seq, self.table.c.event_id, self.table.c.event_type,
-                   self.table.c.source_service, self.table.c.payload)
-            .where(self.table.c.published_at.is_(None))
-            .order_by(self.table.c.seq)
-            .limit(self.batch_size)
-        )
-        if locking:
+        if self.engine.dialect.name == "postgresql":
             with self.engine.begin() as conn:
-                rows = conn.execute(query.with_for_update(skip_locked=True)).all()
+                rows = self._claim(conn)
                 done, unroutable = self._publish(rows)
                 if done:
                     crash_point("relay.after_confirm")
                 self._mark(conn, done)
         else:
             # SQLite: never hold its single connection across network waits.
+            c = self.table.c
             with self.engine.connect() as conn:
-                rows = conn.execute(query).all()
+                rows = conn.execute(
+                    select(c.seq, c.event_id, c.event_type, c.source_service, c.payload)
+                    .where(c.published_at.is_(None)).order_by(c.seq).limit(self.batch_size)
+                ).all()
             done, unroutable = self._publish(rows)
             if done:
                 crash_point("relay.after_confirm")
@@ -287,6 +326,29 @@ class OutboxRelay(Extension):
         if unroutable:
             raise Unroutable(", ".join(unroutable))
         return len(done)
+
+    def _claim(self, conn) -> list:
+        """PostgreSQL: lock the oldest unpublished rows no other relay holds, then read them.
+
+        Two statements, the lock taken on the narrow rows. A bulk write grows the outbox
+        faster than autovacuum analyses it, and planned from stale statistics the single
+        ``SELECT ... payload ... ORDER BY seq LIMIT n FOR UPDATE`` read and sorted the
+        whole backlog, payloads and all (the limit sits above the row locks, so the sort
+        is never bounded): megabytes sorted on disk for every batch, a sort that grew
+        with the backlog. Sorting sequence numbers stays cheap however the query is planned,
+        and the payloads are read by primary key."""
+        c = self.table.c
+        seqs = conn.execute(
+            select(c.seq).where(c.published_at.is_(None)).order_by(c.seq).limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        ).scalars().all()
+        if not seqs:
+            return []
+        return conn.execute(
+            select(c.seq, c.event_id, c.event_type, c.source_service, c.payload)
+            .where(c.seq == any_(bindparam("seqs", seqs, type_=postgresql.ARRAY(BigInteger()))))
+            .order_by(c.seq)
+        ).all()
 
     def _report_backlog(self, drained: bool) -> None:
         """The backlog gauge. Counting unpublished rows scans every row published since the
@@ -318,5 +380,12 @@ class OutboxRelay(Extension):
         return done, unroutable
 
     def _mark(self, conn, seqs):
-        if seqs:
-            conn.execute(update(self.table).where(self.table.c.seq.in_(seqs)).values(published_at=utcnow()))
+        if not seqs:
+            return
+        if conn.dialect.name == "postgresql":
+            # one short statement with an array parameter: IN with 500 parameters was
+            # compiled, sent and parsed anew for every batch the relay marked
+            seq_is_one_of = self.table.c.seq == any_(bindparam("seqs", seqs, type_=postgresql.ARRAY(BigInteger())))
+        else:
+            seq_is_one_of = self.table.c.seq.in_(seqs)
+        conn.execute(update(self.table).where(seq_is_one_of).values(published_at=utcnow()))

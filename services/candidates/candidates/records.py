@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from candidates import domain
@@ -197,7 +198,72 @@ def prepare(data: Mapping, organisation: str | None, now: datetime, vault: BsnVa
     return NewCandidate(candidate, personal, sorted(set(data["target_groups"])), domain.skill_claims(data["skills"]))
 
 
+# Which of a batch's keys are taken, as one index probe per key. A bulk import grows
+# the tables faster than autovacuum analyses them: planned from stale statistics,
+# ``source_ref IN (...1,000 keys)`` read every row of the partner (the index on
+# registered_by alone, the keys as a filter) and ``bsn_hash IN (...)`` every row
+# of candidate_personal_data, per batch: quadratic in the import. A LATERAL
+# subquery with LIMIT cannot be flattened into a join, so each key is looked up in
+# the unique index, whatever the statistics say; both keys are unique, so LIMIT 1
+# drops nothing.
+_IMPORTED_PG = text(
+    "SELECT k.ref, c.id FROM unnest(CAST(:refs AS varchar[])) AS k(ref) CROSS JOIN LATERAL "
+    "(SELECT id FROM candidates WHERE registered_by = :organisation AND source_ref = k.ref LIMIT 1) AS c")
+_BSN_OWNERS_PG = text(
+    "SELECT k.hash, p.candidate_id FROM unnest(CAST(:hashes AS varchar[])) AS k(hash) CROSS JOIN LATERAL "
+    "(SELECT candidate_id FROM candidate_personal_data WHERE bsn_hash = k.hash LIMIT 1) AS p")
+
+
+def imported(session: Session, organisation: str | None, source_refs) -> dict[str, str]:
+    """source_ref -> candidate id, of those ``organisation`` imported before."""
+    refs = sorted(set(source_refs))
+    if not refs:
+        return {}
+    if session.get_bind().dialect.name == "postgresql" and organisation is not None:
+        return dict(session.execute(_IMPORTED_PG, {"refs": refs, "organisation": organisation}).all())
+    return imported_in(session, organisation, refs)
+
+
+def imported_in(session: Session, organisation: str | None, refs) -> dict[str, str]:
+    """:func:`imported` as a plain ``IN`` query (SQLite; the probes are held to it by a test)."""
+    return dict(session.execute(
+        select(Candidate.source_ref, Candidate.id).where(
+            Candidate.registered_by == organisation, Candidate.source_ref.in_(refs))
+    ).all())
+
+
+def bsn_owners(session: Session, hashes) -> dict[str, str]:
+    """BSN hash -> the candidate registered with it, of those known."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        return dict(session.execute(_BSN_OWNERS_PG, {"hashes": wanted}).all())
+    return bsn_owners_in(session, wanted)
+
+
+def bsn_owners_in(session: Session, hashes) -> dict[str, str]:
+    """:func:`bsn_owners` as a plain ``IN`` query (SQLite; the probes are held to it by a test)."""
+    return dict(session.execute(
+        select(PersonalData.bsn_hash, PersonalData.candidate_id).where(PersonalData.bsn_hash.in_(hashes))
+    ).all())
+
+
+# The services plan every statement anew (werkbrug_shared.db: plan_cache_mode =
+# force_custom_plan), and PostgreSQL's foreign-key checks are statements too: each
+# row of a COPY into a child table planned ``SELECT 1 FROM ONLY candidates WHERE id
+# = $1 FOR KEY SHARE`` again, half of PostgreSQL's CPU in a bulk import. That check
+# is a primary-key lookup whatever the table holds, so for the rest of this
+# transaction (the COPYs, the outbox and the reply record) the default plan cache
+# applies: the check is planned once per connection.
+PLAN_FK_CHECKS_ONCE = text("SET LOCAL plan_cache_mode = auto")
+
+
 def insert_all(session: Session, batch: list[NewCandidate]) -> None:
+    if not batch:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(PLAN_FK_CHECKS_ONCE)
     insert_rows(session, Candidate.__table__, [n.candidate for n in batch])
     insert_rows(session, PersonalData.__table__, [n.personal for n in batch])
     insert_rows(session, CandidateTargetGroup.__table__,

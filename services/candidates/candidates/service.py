@@ -126,19 +126,10 @@ class CandidatesService:
         return [results[i] for i in range(len(rows))]
 
     def _imported(self, source_refs) -> dict[str, str]:
-        if not source_refs:
-            return {}
-        return dict(self.db.session.execute(
-            select(Candidate.source_ref, Candidate.id).where(
-                Candidate.registered_by == self.actor.organisation, Candidate.source_ref.in_(set(source_refs)))
-        ).all())
+        return records.imported(self.db.session, self.actor.organisation, source_refs)
 
     def _bsn_owners(self, hashes) -> dict[str, str]:
-        if not hashes:
-            return {}
-        return dict(self.db.session.execute(
-            select(PersonalData.bsn_hash, PersonalData.candidate_id).where(PersonalData.bsn_hash.in_(set(hashes)))
-        ).all())
+        return records.bsn_owners(self.db.session, hashes)
 
     def _write(self, batch: list[records.NewCandidate]) -> None:
         try:
