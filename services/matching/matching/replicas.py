@@ -142,8 +142,10 @@ class ReplicaAddress(Extension):
     def setup(self):
         service = self.container.service_name
         self.address = f"{service}@{replica_name()}"
-        # a name of its own per start: a restarted replica never waits for its predecessor's queue to go
-        self.queue = Queue(f"rpc-{self.address}.{uuid.uuid4().hex[:8]}", routing_key=f"{self.address}.*",
+        # a name of its own per start: a restarted replica never waits for its predecessor's queue to go.
+        # Not ``rpc-...``: that is a service's shared queue, which tools may look at from another connection
+        # (a passive declare of an exclusive queue is refused there)
+        self.queue = Queue(f"{self.address}.rpc.{uuid.uuid4().hex[:8]}", routing_key=f"{self.address}.*",
                            exchange=get_rpc_exchange(self.container.config), durable=False, exclusive=True,
                            auto_delete=True)
         self.queue_consumer.register_provider(self)
