@@ -68,7 +68,6 @@ def test_the_chain_loses_nothing_when_the_node_leading_its_queues_dies(cluster, 
     system.node = survivor
     outcomes = load.wait(600)
 
-
     def consumers_back():
         return not idle_queues(system, INSTANCES, consumer_queues)
 
