@@ -36,6 +36,7 @@ eventlet.monkey_patch()
 
 import requests  # noqa: E402
 
+from bench.import_candidates import cpu_seconds  # noqa: E402
 from tests.browser.system import running_system  # noqa: E402
 from tests.integration.harness import eventually  # noqa: E402
 
@@ -127,6 +128,7 @@ def main() -> None:
     started = time.monotonic()
     with running_system() as system:
         print(f"system up in {time.monotonic() - started:.1f} s")
+        print("pids " + " ".join(f"{s}={p.pid}" for s, p in system.procs.items()), flush=True)
         http = requests.Session()
         board_url = f"http://127.0.0.1:{system.http_port}/v1/board"
         version_url = f"{board_url}/version"
@@ -164,6 +166,7 @@ def main() -> None:
             eventually(lambda: placed_on_board() == WARM_UP, timeout=60, interval=0.05, what="the warm-up")
 
             before = {name: stage_totals(system, *where) for name, where in STAGES.items()}
+            cpu_before = {service: cpu_seconds(proc.pid) for service, proc in system.procs.items()}
             latencies, rpc_times, walls = [], [], []
             for i, candidate_id in enumerate(people[WARM_UP:], start=1):
                 expected = WARM_UP + i
@@ -192,6 +195,7 @@ def main() -> None:
                     print(f"  {i:>4}/{n}  last {latencies[-1] * 1000:6.0f} ms")
 
             after = {name: stage_totals(system, *where) for name, where in STAGES.items()}
+            cpu = {service: cpu_seconds(proc.pid) - cpu_before[service] for service, proc in system.procs.items()}
 
         ms = [v * 1000 for v in latencies]
         p50, p90, p99 = (percentile(ms, p) for p in (50, 90, 99))
@@ -206,6 +210,8 @@ def main() -> None:
             mean = (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else float("nan")
             print(f"  {name:<58} {mean:7.1f} ms  ({c1 - c0:.0f} samples)")
         tail(system, walls)
+        print(f"CPU seconds per service while measured (load average {open('/proc/loadavg').read().strip()}): "
+              + ", ".join(f"{service} {seconds:.1f}" for service, seconds in sorted(cpu.items(), key=lambda c: -c[1])))
         print(f"RESULT p50_ms={p50:.0f} p99_ms={p99:.0f} n={n}")
 
 

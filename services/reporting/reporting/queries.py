@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from reporting import domain
@@ -160,6 +160,87 @@ def collect(session: Session, query: dict, *, outflow: bool = True, durability: 
     return figures
 
 
+BOARD_VARIANTS = ("totals", "by_group", "by_cohort", "trend")
+
+
+def collect_board(session: Session) -> dict[str, dict[tuple, domain.Figures]]:
+    """The board's four figure sets: ``collect`` of the totals, per target group, per cohort
+    (each with durability and days) and per month (neither), keyed by ``BOARD_VARIANTS``.
+
+    On PostgreSQL one query per fact with GROUPING SETS instead of four each: the board
+    took twelve round trips, and while a page watched it, the time boards took was both
+    the wait before the next board and time the event handler waited behind. Each
+    result row is added exactly as ``collect`` adds it (a test holds the two equal)."""
+    if session.get_bind().dialect.name != "postgresql":
+        base = {"suppress": True}
+        return {
+            "totals": collect(session, base),
+            "by_group": collect(session, {**base, "group_by": "target_group"}),
+            "by_cohort": collect(session, {**base, "group_by": "cohort"}),
+            "trend": collect(session, {**base, "period": "month"}, durability=False, days=False),
+        }
+    out = {name: defaultdict(domain.Figures) for name in BOARD_VARIANTS}
+    # grouping(a, b, c): a bit per column left out of the row's grouping set, the first the highest
+    variant_of = {7: ("totals", None), 3: ("by_group", "target_group"), 5: ("by_cohort", "cohort"),
+                  6: ("trend", None)}
+    enrolled = session.execute(text(
+        "SELECT grouping(target_groups, cohort, enrolled_month), target_groups, cohort, enrolled_month, count(*) "
+        "FROM rm_people GROUP BY GROUPING SETS ((), (target_groups), (cohort), (enrolled_month))"))
+    for g, mask, cohort, month, count in enrolled:
+        name, group_by = variant_of[g]
+        period = "month" if name == "trend" else None
+        row = _board_row(group_by, mask, cohort, month)
+        for key in _keys(row, group_by, period, 1 if group_by else 0):
+            out[name][key].enrolled += count
+    # placed: with days to placement but in the trend; grouping(target_groups, cohort, placed_month, days)
+    placed_variant = {14: ("totals", None), 6: ("by_group", "target_group"), 10: ("by_cohort", "cohort"),
+                      13: ("trend", None)}
+    placed = session.execute(text(
+        "SELECT grouping(target_groups, cohort, placed_month, days_to_placement), target_groups, cohort, "
+        "placed_month, days_to_placement, count(*) FROM rm_people WHERE first_start IS NOT NULL "
+        "GROUP BY GROUPING SETS ((days_to_placement), (target_groups, days_to_placement), "
+        "(cohort, days_to_placement), (placed_month))"))
+    for g, mask, cohort, month, days, count in placed:
+        name, group_by = placed_variant[g]
+        period = "month" if name == "trend" else None
+        row = _board_row(group_by, mask, cohort, month)
+        for key in _keys(row, group_by, period, 1 if group_by else 0):
+            out[name][key].placed += count
+            if name != "trend" and days is not None:
+                out[name][key].days[days] += count
+    facts = session.execute(text(
+        "SELECT grouping(p.target_groups, p.cohort, f.start_month), p.target_groups, p.cohort, f.start_month, "
+        "count(*), coalesce(sum(f.ended_early), 0), coalesce(sum(f.decided_6), 0), coalesce(sum(f.durable_6), 0), "
+        "coalesce(sum(f.decided_12), 0), coalesce(sum(f.durable_12), 0) "
+        "FROM rm_placements AS f JOIN rm_people AS p ON p.candidate_id = f.candidate_id "
+        "WHERE f.start_date IS NOT NULL "
+        "GROUP BY GROUPING SETS ((), (p.target_groups), (p.cohort), (f.start_month))"))
+    for g, mask, cohort, month, *values in facts:
+        name, group_by = variant_of[g]
+        period = "month" if name == "trend" else None
+        row = _board_row(group_by, mask, cohort, month)
+        for key in _keys(row, group_by, period, 1 if group_by else 0):
+            f = out[name][key]
+            f.placements += values[0]
+            f.ended_early += values[1]
+            if name != "trend":
+                f.decided_6 += values[2]
+                f.durable_6 += values[3]
+                f.decided_12 += values[4]
+                f.durable_12 += values[5]
+    return out
+
+
+def _board_row(group_by, mask, cohort, month) -> tuple:
+    """A GROUPING SETS row in the shape ``_keys`` reads ``collect``'s rows: the group column if
+    there is one, else the month (read only for a period, which the board groups on alone)."""
+    if group_by == "target_group":
+        return (mask,)
+    if group_by == "cohort":
+        return (cohort,)
+    return (month,)
+
+
 def _rows(figures: dict, query: dict, render, total: domain.Figures) -> list[dict]:
     """A row per (group, period), as ``render`` shows its figures; suppressed, the rows are
     protected against telling a small group from the total (``domain.protect_rows``)."""
@@ -273,11 +354,9 @@ def _iso(moment: datetime | None) -> str | None:
 def board(session: Session, target_definitions: list[dict], today: date) -> dict:
     """The regional board: see ``ReportingService.board`` for the shape (a contract)."""
     state = read_state(session) or {}
-    base = {"suppress": True}
-    totals = collect(session, base).get((None, None), domain.Figures())
-    by_group = collect(session, {**base, "group_by": "target_group"})
-    by_cohort = collect(session, {**base, "group_by": "cohort"})
-    trend = collect(session, {**base, "period": "month"}, durability=False, days=False)
+    figures = collect_board(session)
+    totals = figures["totals"].get((None, None), domain.Figures())
+    by_group, by_cohort, trend = figures["by_group"], figures["by_cohort"], figures["trend"]
     months = sorted(m for _, m in trend)
     trend_rows, trend_figures = [], []
     if months:
