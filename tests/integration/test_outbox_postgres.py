@@ -18,6 +18,7 @@ from candidates import records
 from candidates.models import Candidate, PersonalData
 from candidates.models import metadata as candidates_metadata
 from tests.integration.harness import PG_ADMIN
+from werkbrug_shared import metrics
 from werkbrug_shared.db import service_metadata
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.outbox import OutboxRelay
@@ -78,7 +79,9 @@ def test_the_relay_sends_the_oldest_rows_in_order_and_marks_only_what_was_confir
     relay = relay_for(database, publisher)
     relay.batch_size = 4
     add_events(relay, 6)
+    counted = metrics.OUTBOX_PUBLISHED.labels("candidates", "t")._value.get()
     assert relay.relay_once() == 3
+    assert metrics.OUTBOX_PUBLISHED.labels("candidates", "t")._value.get() == counted + 3
     assert publisher.published == [["e00000", "e00001", "e00002", "e00003"]]
     assert unsent(relay) == ["e00003", "e00004", "e00005"]
     publisher.unconfirmed.clear()
