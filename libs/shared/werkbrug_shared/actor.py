@@ -69,7 +69,8 @@ class Actor:
         return self
 
 
-@cache
+@cache  # per process, read once: every replica reads the same file (a ConfigMap on Kubernetes); a changed
+# registry counts in each replica from its restart, so roll them all (a rollout does)
 def _registry(path: str) -> dict[str, Partner]:
     with open(path, encoding="utf-8") as f:
         entries = (yaml.safe_load(f) or {}).get("partners", [])

@@ -5,6 +5,9 @@ the date, e.g. for a test that needs tasks to be a month overdue; otherwise it
 is the date in the Netherlands, where the work is: from 23:00 UTC in winter
 (22:00 in summer) that is already tomorrow's date in UTC terms. Tests compare
 with :func:`today`, never with the machine's ``date.today()``.
+
+Nothing is kept between calls: every replica reads the same setting, or the
+date in the Netherlands from its machine's (synchronised) clock.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 All collectors live in the process-wide default registry with a ``service``
 label, so several containers in one process (tests) do not collide. Labels
 are bounded: service, entrypoint, event type, outcome — never a person.
+
+Counters and histograms count what this process did; Prometheus tells replicas
+apart by its own ``instance`` label and sums them. The outbox backlog gauge is
+a count in the database that every replica reports alike: take its max.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 nameko's ``@timer(interval=...)`` fixes the interval where the service is
 written; a sweep that runs every five minutes in production must run every
 second in a test, without a second copy of the service.
+
+Every replica runs every timer, at its own moments: a timer's job must be right
+when two run it at once. Today's: aftercare's sweep (claims tasks with SKIP
+LOCKED and marks them in the same commit), matching's fairness report (each
+replica reports only its own counts).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from werkbrug_shared.validation import load, optional_text, require_id
 
 log = logging.getLogger(__name__)
 
+# per process, like every counter: Prometheus adds each replica's (its own ``instance``)
 UNASSIGNED_PLANS = Counter("werkbrug_aftercare_plans_unassigned_total",
                            "Plans created with no jobcoach who had room, escalated to the coordinators.", ["region"])
 TASKS_OVERDUE = Gauge("werkbrug_aftercare_tasks_overdue",
@@ -263,7 +264,10 @@ class AftercareService:
 
     @configured_timer("AFTERCARE_SWEEP_SECONDS", 300)
     def sweep_overdue(self):
-        """Every few minutes: overdue tasks are announced and escalated, once each."""
+        """Every few minutes: overdue tasks are announced and escalated, once each. Every replica
+        runs this timer: on PostgreSQL each takes the tasks others have not locked (SKIP LOCKED)
+        and marks them (``overdue_at``) in the same commit, so none is announced twice; SQLite
+        serves one process only."""
         self._sweep(self.clock.today())
 
     @rpc
@@ -290,7 +294,8 @@ class AftercareService:
                 "task_id": task.id, "placement_id": task.placement_id, "jobcoach_id": task.jobcoach_id,
                 "due": task.due.isoformat(), "organisation": organisation})
         counts = self._overdue_counts(today)
-        # the gauge follows the database: every instance sets the same values
+        # the gauge follows the database: every instance sets the same values (as of its last
+        # sweep), so dashboards and alerts take the max over instances, never the sum
         for organisation in {s.labels.get("organisation") for m in TASKS_OVERDUE.collect() for s in m.samples}:
             if organisation not in counts:
                 TASKS_OVERDUE.labels(organisation).set(0)

@@ -5,6 +5,11 @@ AES-256-GCM key, and HKDF derives the HMAC-SHA256 key for the hash from it,
 so the hash cannot be recomputed from a BSN by anyone without the secret.
 Without the variable (``make run`` on a laptop) a key file is made under
 ``var/`` with mode 0600. Neither the key nor a BSN is ever logged.
+
+Replicas must share the key: every one reads the same ``CANDIDATES_BSN_KEY``
+(a Secret in deploy/k8s, set in docker-compose.yml); the key file is shared only
+by processes on one machine (made atomically, one key wins), so replicas on
+several machines without the variable would each hash and encrypt with their own.
 """
 
 from __future__ import annotations

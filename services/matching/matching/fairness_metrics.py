@@ -4,6 +4,16 @@ Counted in memory as rankings are served (a ranking is a read: writing a row
 for each would cost more than the ranking). Prometheus sums the counters of
 every replica and copes with a restart's reset; the RPC answers for this
 instance since it started.
+
+With several replicas each counts the rankings it served, and each hands its own
+counts to reporting (``report_fairness``, every replica's timer, the event's
+subject its instance): reporting adds them up, so the board's fairness is the
+service's, whichever replica served what. ``matching.fairness`` stays one
+replica's count (no replica knows the others' without a write per ranking); the
+replicas' counts, asked at ``matching@<replica>``, add up to what one instance
+would have counted (tests/integration/test_replicas_agree.py). A replica that
+is SIGKILLed loses what it served since its last report (at most the report
+interval's rankings), as one instance would.
 """
 
 from __future__ import annotations

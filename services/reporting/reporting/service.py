@@ -21,7 +21,7 @@ from werkbrug_shared.validation import load
 
 class Targets(DependencyProvider):
     """``REPORTING_TARGETS`` from the config, checked when the service starts (a bad entry stops it
-    with the entry and field named)."""
+    with the entry and field named). Every replica reads the same config."""
 
     def setup(self):
         self.targets = queries.load_targets(self.container.config.get("REPORTING_TARGETS"))
@@ -39,7 +39,15 @@ class BoardCache:
     the last few, and the wait is at most ``max_wait``: one board slowed down (a busy machine,
     a collection) once made the next wait twice as long, and the board lagged the read
     models by up to a second. One board is computed at a time; meanwhile the last one
-    answers (the one in work is as fresh as any a second call would make)."""
+    answers (the one in work is as fresh as any a second call would make).
+
+    Per process, and right with several replicas: each keeps its own last board, checked against
+    the read models' version in the database on every call, so every replica serves the board of
+    the current version, or, while it throttles, one computed at most ``max_wait`` (or one
+    computation) ago, as one process does. Replicas throttle apart, so a page polling two may get
+    an older board after a newer one, by at most that much; board.js shows it until its next poll
+    brings the newer one back (tests/integration/test_replicas_agree.py: settled, every replica
+    serves the same board)."""
 
     def __init__(self, min_interval: float = 0.05, share: float = 2.0, max_wait: float = 0.2,
                  smoothing: float = 0.3):

@@ -118,7 +118,7 @@ def require_steward(v: Vacancy, caller: Actor) -> Vacancy:
     return v
 
 
-@cache
+@cache  # the partner registry's file, as werkbrug_shared.actor reads it: the same in every replica
 def _organisations(path: str) -> frozenset[str]:
     with open(path, encoding="utf-8") as f:
         return frozenset(p["id"] for p in (yaml.safe_load(f) or {}).get("partners", []))
