@@ -62,6 +62,17 @@ def test_reported_fairness_counts_are_taken_off_what_came_in_meanwhile():
     assert dict(pending.in_top) == {"sw": 5} and dict(pending.in_pool) == {"sw": 10}
 
 
+def test_replicas_fairness_tallies_merged_are_what_one_would_have_counted():
+    rankings = [{"eligible": 10 + i, "eligible_by_group": {"ww": 10, "sw": i}, "top": 5,
+                 "top_by_group": {"ww": 5 - i % 2, "sw": i % 2}} for i in range(6)]
+    one, first, second = matching.FairnessTally(), matching.FairnessTally(), matching.FairnessTally()
+    for i, ranking in enumerate(rankings):
+        one.add(ranking)
+        (first if i % 3 else second).add(ranking)
+    first.merge(second)
+    assert first.report() == one.report()
+
+
 # --- candidates -------------------------------------------------------------------------
 
 

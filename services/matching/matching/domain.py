@@ -85,6 +85,14 @@ class FairnessTally:
         self.in_top.update(fairness["top_by_group"])
         self.in_pool.update(fairness["eligible_by_group"])
 
+    def merge(self, other: FairnessTally) -> None:
+        """Add another tally's counts (another replica's)."""
+        self.rankings += other.rankings
+        self.top_total += other.top_total
+        self.pool_total += other.pool_total
+        self.in_top.update(other.in_top)
+        self.in_pool.update(other.in_pool)
+
     def subtract(self, other: FairnessTally) -> None:
         self.rankings -= other.rankings
         self.top_total -= other.top_total

@@ -142,3 +142,19 @@ class IndexChange(Base):
     kind: Mapped[str] = mapped_column(String(12))
     key: Mapped[str] = mapped_column(String(120))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FairnessCount(Base):
+    """What one replica (``instance``: host and process) reported of the rankings it served,
+    added to at each of its reports, in the transaction of its ``fairness_counted`` event.
+    ``matching.fairness`` adds every replica's up, so each answers for the whole service."""
+
+    __tablename__ = "fairness_counts"
+
+    instance: Mapped[str] = mapped_column(String(160), primary_key=True)
+    rankings: Mapped[int] = mapped_column(BigInteger)
+    top_total: Mapped[int] = mapped_column(BigInteger)
+    pool_total: Mapped[int] = mapped_column(BigInteger)
+    in_top: Mapped[dict] = mapped_column(JSON)  # target group -> people served in a top 10
+    in_pool: Mapped[dict] = mapped_column(JSON)  # target group -> people eligible
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

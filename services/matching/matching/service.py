@@ -142,8 +142,8 @@ class MatchingService:
     @rpc(public=True)  # shares per target group, no one in them: the board shows them
     def fairness(self):
         """Per target group: share of the top 10 served against share of the eligible pool,
-        over the rankings this instance served since it started (metrics hold the same)."""
-        return self.fairness_metrics.report()
+        over every ranking the service served (every replica's, see ``fairness_metrics``)."""
+        return self.fairness_metrics.report(self.db.session)
 
     @configured_timer("MATCHING_FAIRNESS_REPORT_SECONDS", 60)
     def report_fairness(self):
@@ -159,6 +159,7 @@ class MatchingService:
                        for g in sorted(set(counted.in_top) | set(counted.in_pool))],
         })
         metrics = self.fairness_metrics
+        metrics.store(self.db.session, counted)
         self.db.on_commit(lambda: metrics.reported(counted))
 
     @rpc
