@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reporting.domain import HIDDEN
 from tests.integration.harness import ROOT, dumps, eventually
 from tests.integration.test_spine import Region
 from werkbrug_shared.errors import ValidationError
@@ -88,10 +89,17 @@ def test_enrolments_placements_ends_and_checkpoints_move_the_figures(system, rpc
 
     # the board moved: its version, the cohort, the targets
     eventually(lambda: rpc.reporting.board_version()["version"] > version, what="a new board version")
-    board = eventually(lambda: (b := rpc.reporting.board()) and by(b["by_cohort"], "cohort", cohort)["placed"] == 5
-                       and b, what="the board to show the placements")
+    # Other tests' placements share this system: when what the other cohorts' rows leave unshown
+    # of the total is under five, the board hides this row's placed count as "x" (and its rates) so
+    # that the small rest cannot be worked out (domain.protect_rows). Either way the row moved.
+    board = eventually(lambda: (b := rpc.reporting.board()) and by(b["by_cohort"], "cohort", cohort)["placed"]
+                       in (5, HIDDEN) and b["version"] > version and b, what="the board to show the placements")
     row = by(board["by_cohort"], "cohort", cohort)
-    assert (row["enrolled"], row["outflow_rate"], row["median_days_to_placement"]) == (7, 0.7143, float(days))
+    assert row["enrolled"] == 7
+    if row["placed"] == 5:
+        assert (row["outflow_rate"], row["median_days_to_placement"]) == (0.7143, float(days))
+    else:
+        assert (row["outflow_rate"], row["median_days_to_placement"]) == (None, None)
     assert by(board["targets"], "id", "banenafspraak")["realised"] >= banenafspraak + 3
     assert datetime.fromisoformat(board["as_of"]).tzinfo is not None  # the latest event time applied
     assert board["trend"] and by(board["trend"], "period", "2026-12") is not None
