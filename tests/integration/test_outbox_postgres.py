@@ -6,10 +6,8 @@ answer exactly what the plain ``IN`` queries answer."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.orm import Session
@@ -17,7 +15,7 @@ from sqlalchemy.orm import Session
 from candidates import records
 from candidates.models import Candidate, PersonalData
 from candidates.models import metadata as candidates_metadata
-from tests.integration.harness import PG_ADMIN
+from tests.integration.harness import private_database
 from werkbrug_shared import metrics
 from werkbrug_shared.db import service_metadata
 from werkbrug_shared.events.envelope import utcnow
@@ -26,16 +24,8 @@ from werkbrug_shared.outbox import OutboxRelay
 
 @pytest.fixture
 def database():
-    name = f"werkbrug_test_outbox_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name)
-    try:
+    with private_database("outbox") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Publisher:

@@ -5,32 +5,22 @@ database (no services)."""
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import date, timedelta
 
-import psycopg
 import pytest
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from reporting import domain, queries
 from reporting.models import Person, Placement, metadata
-from tests.integration.harness import PG_ADMIN
+from tests.integration.harness import private_database
 
 
 @pytest.fixture(scope="module")
 def engine():
-    name = f"werkbrug_test_board_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name)
-    metadata.create_all(engine)
-    try:
+    with private_database("board") as engine:
+        metadata.create_all(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def month(d: date | None) -> str | None:
