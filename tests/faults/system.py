@@ -72,7 +72,8 @@ class FaultSystem(System):
         subprocess.run([sys.executable, "-m", "werkbrug_shared.cli", "migrate"],
                        env=self.env(), cwd=ROOT, check=True, capture_output=True, timeout=180)
 
-    def destroy(self):
+    def destroy(self, delete_vhost: bool = True):
+        """Stop everything and drop what the system made (the vhost too, unless its broker is thrown away)."""
         for supervisor in self.supervisors:
             supervisor.stop()
         names = list(self.procs)
@@ -92,8 +93,9 @@ class FaultSystem(System):
         for server in self.fork_servers.values():
             server.close()
         self.mail.stop()
-        with contextlib.suppress(Exception):
-            self.node.ctl("delete_vhost", self.vhost, timeout=60)
+        if delete_vhost:
+            with contextlib.suppress(Exception):
+                self.node.ctl("delete_vhost", self.vhost, timeout=60)
         with contextlib.suppress(Exception), psycopg.connect(self.pg.admin_url, autocommit=True) as conn:
             for name in self.databases.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

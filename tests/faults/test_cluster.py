@@ -18,7 +18,7 @@ from tests.faults.load import Load, Scenario, problems, state, summarise
 from tests.faults.system import CONSUMING_SERVICES, FaultSystem, emit, idle_queues
 from tests.integration.harness import eventually
 
-PLACEMENTS = 300
+PLACEMENTS = 200
 INSTANCES = {s: 1 for s in CONSUMING_SERVICES} | {"gateway": 1}
 
 
@@ -42,8 +42,8 @@ def cluster_system(cluster, pg_cluster):
         system.start_all()
         yield system
     finally:
-        system.node = cluster.nodes[-1]  # a node still up, for the clean-up
-        system.destroy()
+        # the cluster is thrown away after the module: deleting quorum queues with a member gone only waits
+        system.destroy(delete_vhost=False)
 
 
 def test_the_chain_loses_nothing_when_the_node_leading_its_queues_dies(cluster, cluster_system, capsys):
