@@ -62,4 +62,4 @@ def fault_system(rabbit_node, pg_cluster):
         system.start_all()
         yield system
     finally:
-        system.destroy()
+        system.destroy(delete_vhost=False)  # the node goes with the session
