@@ -7,9 +7,12 @@ again. The index is never ahead of the rows (a rolled-back or retried event
 leaves no trace in it), and every replica serves the same index:
 
 - a worker that changed the tables says so (``self.index.changed(kind, keys)``,
-  one log row per key in its transaction); once it committed, its own replica
-  catches up before the reply or ack goes out, so a caller reads what it wrote
-  from the replica that wrote it, and the others are woken (``replicas``);
+  one log row per key in its transaction); once it committed, it wakes its own
+  replica's follower and waits for a catch-up that began after its commit before
+  the reply or ack goes out, so a caller reads what it wrote from the replica that
+  wrote it; the others are woken (``replicas``). Only the follower applies: under
+  load one read of the log serves every worker that committed meanwhile, and no
+  worker holds a lock across the database;
 - every replica also polls the log every ``MATCHING_INDEX_POLL_SECONDS`` (0.25 s),
   so a wake-up lost costs at most that.
 """
@@ -43,6 +46,7 @@ __all__ = ["LiveIndex", "candidate_profile_of", "vacancy_profile_of"]
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 3600
+WRITER_WAIT_SECONDS = 2.0  # a worker waits this long for its change to be applied, then answers anyway
 
 
 def _setting(name: str, default: float) -> float:
@@ -131,6 +135,10 @@ class LiveIndex(DependencyProvider):
         self._built = None
         self._wake = None
         self._running = False
+        # catch-ups of the follower begun and finished; a worker waiting for its change
+        # waits for the first one begun after its commit: (that catch-up's number, event)
+        self._begun = self._done = 0
+        self._waiting: list[tuple[int, Event]] = []
 
     def setup(self):
         self._built = Event()
@@ -150,6 +158,8 @@ class LiveIndex(DependencyProvider):
     def stop(self):
         self._running = False
         self.wake()
+        self._begun += 1
+        self._caught_up(False)  # nobody waits for a follower that stopped
 
     def kill(self):
         self._running = False
@@ -161,14 +171,27 @@ class LiveIndex(DependencyProvider):
 
     def committed(self) -> None:
         """After a worker's commit that changed the index's tables: the others are told, and this
-        replica catches up before the worker answers. Nothing may fail here (the
-        commit is done): what does not work now, the follower does at its next poll."""
+        worker waits until its own replica's follower has applied it (see the module's notes).
+        Nothing may fail here (the commit is done): a follower that cannot read the log now
+        releases the worker, and applies the change at its next poll that can."""
         self.broadcast.announce()  # first: it goes out while this replica reads
-        try:
-            self.follower.catch_up(self.index)
-        except Exception:
-            log.warning("could not apply a committed index change now; the follower will", exc_info=True)
-            self.wake()
+        applied = Event()
+        self._waiting.append((self._begun + 1, applied))
+        self.wake()
+        if applied.wait(WRITER_WAIT_SECONDS) is None:
+            log.warning("a committed index change was not applied within %.0f s; answering before it is",
+                        WRITER_WAIT_SECONDS)
+
+    def _caught_up(self, ok: bool) -> None:
+        """A catch-up finished (or failed): release the workers it was for."""
+        self._done = self._begun
+        still = []
+        for wanted, applied in self._waiting:
+            if wanted <= self._done:
+                applied.send(ok)
+            else:
+                still.append((wanted, applied))
+        self._waiting = still
 
     def _follow(self):
         housekeeping, backoff = time.monotonic() + 60, 1.0
@@ -179,13 +202,16 @@ class LiveIndex(DependencyProvider):
                 pass
             if not self._running:
                 return
+            self._begun += 1
             try:
                 if time.monotonic() - self.follower.caught_up_at > self.retention.total_seconds() / 2:
                     self._rebuild()
                 else:
                     self.follower.catch_up(self.index)
+                self._caught_up(True)
                 backoff = 1.0
             except Exception:
+                self._caught_up(False)
                 log.warning("could not follow the index change log; trying again in %.0f s", backoff, exc_info=True)
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
