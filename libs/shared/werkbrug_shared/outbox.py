@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from datetime import timedelta
+from typing import NamedTuple
 
 import amqp
 import eventlet
@@ -33,6 +34,23 @@ log = logging.getLogger(__name__)
 
 class Unroutable(Exception):
     """RabbitMQ confirmed but no queue is bound for the event type yet."""
+
+
+class OutgoingEvent(NamedTuple):
+    """One outbox row as the publisher takes it."""
+
+    source_service: str
+    event_type: str
+    event_id: str
+    payload: str  # the CloudEvent as JSON text
+
+
+class _Sent(NamedTuple):
+    """One published message, until the broker confirms or returns it."""
+
+    message_id: str  # its first event's id
+    event_type: str
+    event_ids: list[str]
 
 
 class AmqpEventPublisher:
@@ -65,10 +83,12 @@ class AmqpEventPublisher:
         return self._channel
 
     def _messages(self, events):
-        """Group consecutive events of one source and type, keeping their order."""
-        group: list = []
-        for event in events:
-            if group and (len(group) == self.per_message or group[0][:2] != event[:2]):
+        """Group consecutive events of one source and type, keeping their order.
+        ``events``: OutgoingEvents, or tuples of the same four fields."""
+        group: list[OutgoingEvent] = []
+        for event in map(OutgoingEvent._make, events):
+            if group and (len(group) == self.per_message or group[0].event_type != event.event_type
+                          or group[0].source_service != event.source_service):
                 yield group
                 group = []
             group.append(event)
@@ -76,7 +96,7 @@ class AmqpEventPublisher:
             yield group
 
     def publish_batch(self, events) -> tuple[list[str], list[str]]:
-        """``events``: (source_service, event_type, event_id, payload) tuples.
+        """``events``: OutgoingEvents (or tuples of their four fields).
 
         Returns (confirmed event ids, unroutable event types); raises when the
         broker nacks or the connection fails, in which case nothing is
@@ -104,23 +124,23 @@ class AmqpEventPublisher:
         channel.events["basic_nack"].add(on_nack)
         channel.events["basic_return"].add(on_return)
         try:
-            tags = {}
+            tags: dict[int, _Sent] = {}
             for group in self._messages(events):
-                source_service, event_type, message_id, _ = group[0]
-                exchange = topology.event_exchange(source_service)
+                first = group[0]
+                exchange = topology.event_exchange(first.source_service)
                 if exchange.name not in self._declared:
                     exchange(channel).declare()
                     self._declared.add(exchange.name)
                 if len(group) == 1:
-                    body, content_type = group[0][3], CONTENT_TYPE
+                    body, content_type = first.payload, CONTENT_TYPE
                 else:
-                    body, content_type = "[" + ",".join(e[3] for e in group) + "]", BATCH_CONTENT_TYPE
+                    body, content_type = "[" + ",".join(e.payload for e in group) + "]", BATCH_CONTENT_TYPE
                 channel.basic_publish(
                     amqp.Message(body, content_type=content_type, content_encoding="utf-8",
-                                 delivery_mode=2, message_id=message_id),
-                    exchange=exchange.name, routing_key=event_type, mandatory=True,
+                                 delivery_mode=2, message_id=first.event_id),
+                    exchange=exchange.name, routing_key=first.event_type, mandatory=True,
                 )
-                tags[self._next_tag] = (message_id, event_type, [e[2] for e in group])
+                tags[self._next_tag] = _Sent(first.event_id, first.event_type, [e.event_id for e in group])
                 self._next_tag += 1
             deadline = time.monotonic() + self.confirm_timeout
             last = self._next_tag - 1
@@ -142,8 +162,8 @@ class AmqpEventPublisher:
                 channel.events["basic_ack"].discard(on_ack)
                 channel.events["basic_nack"].discard(on_nack)
                 channel.events["basic_return"].discard(on_return)
-        confirmed = [eid for message_id, _, ids in tags.values() if message_id not in returned for eid in ids]
-        unroutable = sorted({etype for message_id, etype, _ in tags.values() if message_id in returned})
+        confirmed = [eid for sent in tags.values() if sent.message_id not in returned for eid in sent.event_ids]
+        unroutable = sorted({sent.event_type for sent in tags.values() if sent.message_id in returned})
         return confirmed, unroutable
 
     def close(self):
@@ -371,7 +391,7 @@ class OutboxRelay(Extension):
         if not rows:
             return [], []
         confirmed, unroutable = self._publisher.publish_batch(
-            (r.source_service, r.event_type, r.event_id, r.payload) for r in rows
+            (r.source_service, r.event_type, r.event_id, r.payload) for r in rows  # OutgoingEvent's fields
         )
         confirmed = set(confirmed)
         sent = [r for r in rows if r.event_id in confirmed]
