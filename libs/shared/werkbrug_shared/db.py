@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 import psycopg
@@ -233,6 +234,25 @@ _MARK_PROCESSED_PG = text(
     "SELECT :consumer, e, :at FROM unnest(CAST(:ids AS varchar[])) AS e")
 
 
+class Mark(NamedTuple):
+    """How far a unit of work had got when a savepoint began (see :meth:`UnitOfWork.mark`)."""
+
+    emitted: int
+    after_commit: int
+    outbox_rows: int
+    outbox_written: int
+
+
+NOTHING_YET = Mark(0, 0, 0, 0)
+
+
+class Recorded(NamedTuple):
+    """Whether a consumer processed a key, and the reply it recorded (RPC requests)."""
+
+    found: bool
+    reply: str | None
+
+
 class UnitOfWork:
     """What a worker gets: a session, and ``emit`` to add an event to it.
 
@@ -328,17 +348,17 @@ class UnitOfWork:
         """Call ``callback()`` after this unit of work commits; forgotten on rollback."""
         self.after_commit.append(callback)
 
-    def mark(self) -> tuple[int, int, int, int]:
+    def mark(self) -> Mark:
         """Where a savepoint starts (take it just before), to :meth:`forget_since` should it roll back."""
-        return len(self.emitted), len(self.after_commit), len(self._outbox_rows), self._outbox_written
+        return Mark(len(self.emitted), len(self.after_commit), len(self._outbox_rows), self._outbox_written)
 
-    def forget_since(self, mark: tuple[int, int, int, int]) -> None:
+    def forget_since(self, mark: Mark) -> None:
         """After a savepoint rolled back: forget what was emitted in it. Rows written in it
         went with it, also those emitted before it began: they are to be written again."""
-        del self.emitted[mark[0]:]
-        del self.after_commit[mark[1]:]
-        del self._outbox_rows[mark[2]:]
-        self._outbox_written = min(self._outbox_written, mark[3])
+        del self.emitted[mark.emitted:]
+        del self.after_commit[mark.after_commit:]
+        del self._outbox_rows[mark.outbox_rows:]
+        self._outbox_written = min(self._outbox_written, mark.outbox_written)
 
     def emit(self, type_name: str, subject: str, data: dict) -> Event:
         """Add an event to this transaction's outbox; refused if its schema says no."""
@@ -380,7 +400,7 @@ class UnitOfWork:
                     self._processed.c.consumer == consumer, self._processed.c.event_id.in_(ids)
                 )
             )
-        return {row[0] for row in rows}
+        return {row.event_id for row in rows}
 
     def mark_processed_many(self, consumer: str, event_ids) -> None:
         now = utcnow()
@@ -459,7 +479,7 @@ class Database(DependencyProvider):
     def unit_of_work(self, worker_ctx) -> UnitOfWork | None:
         return self._units.get(worker_ctx)
 
-    def recorded_result(self, consumer: str, key: str) -> tuple[bool, str | None]:
+    def recorded_result(self, consumer: str, key: str) -> Recorded:
         """Whether ``consumer`` already processed ``key``, and the reply it gave."""
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -467,7 +487,7 @@ class Database(DependencyProvider):
                     self.processed.c.consumer == consumer, self.processed.c.event_id == key
                 )
             ).first()
-        return (row is not None, row[0] if row is not None else None)
+        return Recorded(row is not None, row.result if row is not None else None)
 
     def commit(self, worker_ctx) -> None:
         uow = self._units.get(worker_ctx)
@@ -488,7 +508,7 @@ class Database(DependencyProvider):
         if uow is not None:
             if uow.touched:
                 uow.session.rollback()
-            uow.forget_since((0, 0, 0, 0))
+            uow.forget_since(NOTHING_YET)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
