@@ -24,6 +24,7 @@ import bisect
 import gc
 import io
 import itertools
+import json
 import math
 import os
 import random
@@ -345,9 +346,9 @@ class Postgres:
         k = index.knowledge
         self.conn.execute(SCHEMA)
         self._copy("pc4", ((a.pc4, a.lat, a.lon) for a in refdata.postcode_areas().values()))
-        from matching.index import GROUP_BITS, NEED_BITS
+        from matching.index import GROUP_BITS, NEED_BITS, offer_bits
 
-        skill_code, occupation_code = index._skills.code, index._occupations.code
+        skill_code, occupation_code = index.store.skills.code, index.store.occupations.code
 
         def facts():
             for profile in candidates:
@@ -377,7 +378,7 @@ class Postgres:
         sims, rows, skill_rows, target_rows = [], [], [], []
         for vf in (index.vacancy_profile_facts(v.vacancy_id) for v in vacancies):
             rows.append((
-                vf.id, vf.pc4, vf.hours[0], vf.hours[1], index._offers(vf), vf.level_required, vf.valid_through,
+                vf.id, vf.pc4, vf.hours[0], vf.hours[1], offer_bits(vf), vf.level_required, vf.valid_through,
                 None if vf.occupation is None else occupation_code(vf.occupation),
                 repr(vf.must_total), repr(vf.nice_total), repr(vf.target_norm)))
             skill_rows += [(vf.id, skill_code(s), repr(w), True, not CATALOGUE.closable(s)) for s, w in vf.must]
@@ -400,7 +401,7 @@ class Postgres:
         return [r[0] for r in self.conn.execute(QUERY, {"vacancy": vacancy_id, "limit": limit}).fetchall()]
 
 
-def run(n: int, n_queries: int, pg_queries: int, suffix: str, use_pg: bool) -> dict:
+def run(n: int, n_queries: int, pg_queries: int, suffix: str, use_pg: bool, rankings_out: dict | None = None) -> dict:
     print(f"\n== {n:,} candidates ==")
     started = time.perf_counter()
     n_vacancies = max(2000, n_queries)
@@ -428,6 +429,8 @@ def run(n: int, n_queries: int, pg_queries: int, suffix: str, use_pg: bool) -> d
     finally:
         gc.unfreeze()
     eligible = [n for _, n in rankings.values()]
+    if rankings_out is not None:
+        rankings_out[str(n)] = {vid: ids for vid, (ids, _) in rankings.items()}
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
     print(f"in process: {len(latencies)} queries, p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
           f"max {max(latencies) * 1000:.2f} ms (eligible pool per vacancy: "
@@ -480,16 +483,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None, help="vacancies queried in process")
     parser.add_argument("--pg-queries", type=int, default=None, help="vacancies queried in PostgreSQL")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--rankings", metavar="FILE",
+                        help="write each size's top 10 per vacancy queried in process as JSON, to compare two runs")
     args = parser.parse_args()
     sizes = args.n or ([20_000] if args.quick else [100_000, 1_000_000])
-    result = {}
+    result, rankings = {}, {}
     for i, n in enumerate(sizes):
         queries = args.queries or (200 if args.quick else 1000)
         pg_queries = args.pg_queries if args.pg_queries is not None else (
             20 if args.quick else (100 if n <= 200_000 else 20))
         suffix = "" if i == 0 else "_" + (f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k")
-        result.update(run(n, queries, pg_queries, suffix, not args.no_pg))
+        result.update(run(n, queries, pg_queries, suffix, not args.no_pg, rankings))
         gc.collect()
+    if args.rankings:
+        Path(args.rankings).write_text(json.dumps(rankings, sort_keys=True))
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

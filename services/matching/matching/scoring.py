@@ -1,6 +1,9 @@
 """Scoring one (candidate, vacancy) pair, in plain Python: the reference the
 vectorised index must agree with, and the code that writes every result's
-breakdown, skill gaps and explanation.
+breakdown, skill gaps and explanation. ``matching.kernels`` states the same rules
+compiled, once for both of the index's queries: a rule changed here is changed there
+(its docstring pairs each function here with its own), and the index's property tests
+hold both queries to the brute-force rankings below (``rank_candidates``, ``rank_vacancies``).
 
 Hard constraints first, each failing one with a why-not:
 
@@ -636,7 +639,7 @@ class Explainer:
         vf = self.vf
         exact = vf.target_skills.intersection(held) if exact is None else exact
         covered = self.target_keys.intersection(concepts)
-        others = covered.difference(*[self._reach(s) for s in exact])
+        others = covered.difference(*[self.reach(s) for s in exact])
         target = vf.target
         return Transfer(
             transfer_fit=sum(map(target.__getitem__, sorted(others))) / (vf.target_norm or 1.0),
@@ -651,10 +654,10 @@ class Explainer:
         """Work out now what each target skill reaches, rather than as results first meet
         it (for an explainer kept as long as its vacancy)."""
         for skill in self.vf.target_skills:
-            self._reach(skill)
+            self.reach(skill)
         return self
 
-    def _reach(self, skill: str) -> frozenset[int]:
+    def reach(self, skill: str) -> frozenset[int]:
         """What of the target this skill reaches (kept: the results of one vacancy share skills)."""
         found = self._reaches.get(skill)
         if found is None:
