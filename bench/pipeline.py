@@ -265,12 +265,41 @@ class Chain:
         deliveries, last = self.wait_quiet(started_wall, self.placed)
         chain_seconds = (last - started_wall).total_seconds()
         latencies = [(visible[p] - returned[p]) * 1000 for p in returned]
-        return {
+        return {"hops": self.hops(list(returned)),
             "placements": n, "calls_seconds": calls_done - started, "chain_seconds": chain_seconds,
             "deliveries": deliveries, "rpc_p50": percentile(rpc_ms, 50), "rpc_p99": percentile(rpc_ms, 99),
             "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": max(latencies),
             "mean": statistics.fmean(latencies),
         }
+
+
+    def hops(self, placement_ids: list[str]) -> dict[str, list[float]]:
+        """Where a placement's time goes, from the databases' own clocks (ms): matching's
+        transaction from its event's emit to its commit and the relay's confirm (the event row's
+        ``created_at`` to ``published_at``), then the broker and aftercare's intake up to its
+        handler's marker (``processed_at``, taken in aftercare's transaction before its commit)."""
+        rows = self.sql("matching", "SELECT event_id, created_at, published_at FROM outbox "
+                                    "WHERE event_type = 'nl.werkbrug.placement.recorded.v1' "
+                                    "AND payload::jsonb ->> 'subject' = ANY(%s)", placement_ids)
+        sent = {event_id: (created, published) for event_id, created, published in rows}
+        handled = dict(self.sql("aftercare", "SELECT event_id, processed_at FROM processed_events "
+                                             "WHERE consumer = 'aftercare.on_placement_recorded' "
+                                             "AND event_id = ANY(%s)", list(sent)))
+        out: dict[str, list[float]] = {"emit -> published": [], "published -> aftercare's handler": []}
+        for event_id, (created, published) in sent.items():
+            if published is None:
+                continue
+            out["emit -> published"].append((published - created).total_seconds() * 1000)
+            if event_id in handled:
+                out["published -> aftercare's handler"].append((handled[event_id] - published).total_seconds() * 1000)
+        return out
+
+
+def print_hops(hops: dict[str, list[float]]) -> None:
+    for name, values in hops.items():
+        if values:
+            print(f"  {name:<34} p50 {percentile(values, 50):6.0f} ms  p99 {percentile(values, 99):6.0f} ms"
+                  f"  (n={len(values)})")
 
 
 VACANCIES = 20
@@ -373,6 +402,7 @@ def main() -> None:
               f"record_placement RPC p50 {slow['rpc_p50']:.1f} ms p99 {slow['rpc_p99']:.1f} ms")
         print(f"  return -> tasks visible: p50 {slow['p50']:.0f} ms  p99 {slow['p99']:.0f} ms  "
               f"max {slow['max']:.0f} ms  mean {slow['mean']:.0f} ms (goal p99 <= 100 ms)")
+        print_hops(slow["hops"])
         print_worker_times(workers_before, workers_after)
         print(f"RESULT share_of_raw={share:.2f} p99_ms={slow['p99']:.0f} p50_ms={slow['p50']:.0f} "
               f"raw_deliveries_per_s={raw_del:.0f} chain_deliveries_per_s={chain_rate:.0f} "
