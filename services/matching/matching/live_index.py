@@ -8,11 +8,12 @@ leaves no trace in it), and every replica serves the same index:
 
 - a worker that changed the tables says so (``self.index.changed(kind, keys)``,
   one log row per key in its transaction); once it committed, it wakes its own
-  replica's follower and waits for a catch-up that began after its commit before
-  the reply or ack goes out, so a caller reads what it wrote from the replica that
-  wrote it; the others are woken (``replicas``). Only the follower applies: under
-  load one read of the log serves every worker that committed meanwhile, and no
-  worker holds a lock across the database;
+  replica's follower, and the others (``replicas``). A worker that answers a
+  caller waits for a catch-up that began after its commit before the reply goes
+  out, so a caller reads what it wrote from the replica that wrote it; an event
+  handler's batch does not wait. Only the follower applies: under load one read of
+  the log serves every worker that committed meanwhile, and no worker holds a
+  lock across the database;
 - every replica also polls the log every ``MATCHING_INDEX_POLL_SECONDS`` (0.25 s),
   so a wake-up lost costs at most that.
 """
@@ -40,6 +41,7 @@ from matching.models import IndexedCandidate, IndexedVacancy, LearnedModule
 from matching.modules import ModuleCatalogue
 from matching.replicas import ChangeBroadcast, ReplicaAddress
 from werkbrug_shared.db import databases_of
+from werkbrug_shared.entrypoints import ReliableEventHandler
 
 __all__ = ["LiveIndex", "candidate_profile_of", "vacancy_profile_of"]
 
@@ -114,8 +116,13 @@ class WorkerIndex:
             return
         uow = self._live.db.unit_of_work(self._worker_ctx)
         changes.record(uow.session, kind, keys)
-        if self._live.committed not in uow.after_commit:  # (a savepoint rolled back forgets it)
-            uow.on_commit(self._live.committed)
+        # A caller waiting for an answer reads its own write from this replica; an event
+        # handler has nobody waiting, so it does not hold its batch (and the next) back
+        # while the follower applies: intake and applying overlap in a bulk import.
+        answers = not isinstance(self._worker_ctx.entrypoint, ReliableEventHandler)
+        after = self._live.committed if answers else self._live.committed_in_background
+        if after not in uow.after_commit:  # (a savepoint rolled back forgets it)
+            uow.on_commit(after)
 
 
 class LiveIndex(DependencyProvider):
@@ -168,6 +175,12 @@ class LiveIndex(DependencyProvider):
         if self._wake is not None and self._wake.qsize() == 0:
             with contextlib.suppress(Full):  # already woken
                 self._wake.put_nowait(True)
+
+    def committed_in_background(self) -> None:
+        """After an event handler's commit that changed the index's tables: every replica,
+        this one included, is woken to apply it; nobody waits."""
+        self.broadcast.announce()
+        self.wake()
 
     def committed(self) -> None:
         """After a worker's commit that changed the index's tables: the others are told, and this
