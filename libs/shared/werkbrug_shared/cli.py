@@ -1,4 +1,10 @@
-"""The ``werkbrug`` command: run, migrate, import, reporting rebuild, and dead-letter tools."""
+"""The ``werkbrug`` command: run, migrate, import, health and dead-letter tools, and the
+commands services contribute (``werkbrug reporting rebuild``).
+
+The shared library knows no service: a service adds its own subcommands through a
+``werkbrug.commands`` entry point in its pyproject.toml, a function given the
+subparsers that sets ``handler`` (``args -> exit code``) on each command it adds.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,22 @@ import argparse
 import json
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from werkbrug_shared import config
+
+COMMANDS = "werkbrug.commands"  # the entry point group a service's commands are in
+
+
+def add_service_commands(sub) -> None:
+    for entry in sorted(entry_points(group=COMMANDS), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except Exception as exc:  # one service that does not import takes no other command with it
+            print(f"werkbrug: the {entry.name} commands are left out: {exc!r}", file=sys.stderr)
+            continue
+        register(sub)
 
 
 def main(argv=None) -> int:
@@ -30,10 +49,7 @@ def main(argv=None) -> int:
     imp.add_argument("--batch-size", type=int, default=1000)
     imp.add_argument("--errors", type=Path, default=None, help="error report (default FILE.errors.csv)")
 
-    rep_p = sub.add_parser("reporting", help="reporting's read models")
-    rsub = rep_p.add_subparsers(dest="action", required=True)
-    reb = rsub.add_parser("rebuild", help="replay the event store into fresh read models (REPORTING_DATABASE_URL)")
-    reb.add_argument("--batch-size", type=int, default=5000)
+    add_service_commands(sub)
 
     health = sub.add_parser("health", help="ask a running service whether it is ready (or live); exit 0 if so")
     health.add_argument("service", choices=list(config.SERVICES))
@@ -50,6 +66,8 @@ def main(argv=None) -> int:
     rep.add_argument("--limit", type=int, default=None)
 
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):  # a service's command
+        return args.handler(args)
     if args.command == "run":
         from werkbrug_shared.runner import run
 
@@ -66,10 +84,6 @@ def main(argv=None) -> int:
               f"refused {report.refused_total}, conflicts {report.conflicts}; "
               f"errors in {args.errors or args.file.with_name(args.file.name + '.errors.csv')}")
         return 0 if not report.refused_total and not report.conflicts else 1
-    if args.command == "reporting":
-        from reporting.rebuild import main as rebuild
-
-        return rebuild(batch_size=args.batch_size)
     if args.command == "migrate":
         from werkbrug_shared import deadletters, migrations
 
