@@ -46,3 +46,10 @@ def test_the_machines_timezone_changes_nothing(tz):
 def test_today_follows_werkbrug_today(monkeypatch):
     monkeypatch.setenv("WERKBRUG_TODAY", "2030-02-03")
     assert clock.today() == date(2030, 2, 3)
+
+
+def test_add_months_clamps_month_ends():
+    assert clock.add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert clock.add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)
+    assert clock.add_months(date(2026, 1, 15), 12) == date(2027, 1, 15)
+    assert clock.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)  # as aftercare's steps count

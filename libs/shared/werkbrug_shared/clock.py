@@ -12,6 +12,7 @@ date in the Netherlands from its machine's (synchronised) clock.
 
 from __future__ import annotations
 
+import calendar
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -25,6 +26,15 @@ NL = ZoneInfo("Europe/Amsterdam")
 def date_in_nl(instant: datetime) -> date:
     """The date in the Netherlands at ``instant`` (an aware datetime)."""
     return instant.astimezone(NL).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or that month's last day where it is shorter
+    (31 August + 6 months is 28 February): how a placement's 6-month mark and an
+    aftercare step's due date are counted."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _now() -> datetime:
