@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from candidates import domain, paging, records
+from candidates import domain, records
 from candidates.bsn import KEY_FILE, BsnKeyError, BsnVault, key_file_secret, load_secret
 from candidates.models import Candidate, metadata
 from candidates.schemas import CheckedCandidate, DefineTrajectory, RegisterCandidate, candidate_schema
-from werkbrug_shared import visibility
+from werkbrug_shared import pagination, visibility
 from werkbrug_shared.errors import ValidationError
 from werkbrug_shared.events import new_event
 from werkbrug_shared.validation import load
@@ -338,8 +338,8 @@ def test_pages_walk_every_row_once_in_registration_order():
             for i in reversed(range(10))])
         seen, cursor = [], None
         while True:
-            got = paging.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 4, cursor,
-                              lambda row: row.id)
+            got = pagination.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 4, cursor,
+                                  lambda row: row.id)
             seen += got["items"]
             cursor = got["next_cursor"]
             if cursor is None:
@@ -347,9 +347,9 @@ def test_pages_walk_every_row_once_in_registration_order():
         assert seen == [f"c-{i:02d}" for i in range(10)]
         for bad in ("!!!", "bm9wZQ", base64.urlsafe_b64encode(b'["x", "y"]').decode()):
             with pytest.raises(ValidationError) as caught:
-                paging.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 4, bad, str)
+                pagination.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 4, bad, str)
             assert "cursor" in caught.value.errors
         with pytest.raises(ValidationError) as caught:
-            paging.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 0, None, str)
+            pagination.page(session, select(Candidate), Candidate.registered_at, Candidate.id, 0, None, str)
         assert "limit" in caught.value.errors
     engine.dispose()

@@ -272,21 +272,6 @@ def test_list_filters():
     refused(ListFilters(), {"colour": "red"}, "colour")
 
 
-# --- cursor -------------------------------------------------------------------------------
-
-
-def test_cursor_round_trip():
-    at = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
-    assert domain.decode_cursor(domain.encode_cursor(at, "vac-1")) == (at, "vac-1")
-
-
-@pytest.mark.parametrize("cursor", ["", "nonsense", "W10", "WyJ4IiwgMV0"])
-def test_a_foreign_cursor_is_refused(cursor):
-    with pytest.raises(domain.Refused) as caught:
-        domain.decode_cursor(cursor)
-    assert caught.value.field == "cursor"
-
-
 # --- the list's SQL says what the shared rule says ------------------------------------------------
 
 CALLERS = {
@@ -418,15 +403,3 @@ def test_an_update_naming_a_skill_without_its_weight_gets_the_default_weight():
     found = load(UpdateVacancy(), {"must_have": [{"skill": skill}], "nice_to_have": []}, "vacancy")
     assert found == {"must_have": [{"skill": skill, "weight": 1.0}], "nice_to_have": []}
     assert load(UpdateVacancy(), {"title": "x"}, "vacancy") == {"title": "x"}, "other fields stay optional"
-
-
-@pytest.mark.parametrize("bad_id", ["x\x00", "x\udfff"])
-def test_a_cursor_carrying_an_id_that_is_no_valid_text_is_refused(bad_id):
-    import base64
-    import json
-
-    from vacancies.domain import Refused, decode_cursor
-
-    cursor = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00+00:00", bad_id]).encode()).decode()
-    with pytest.raises(Refused):
-        decode_cursor(cursor)

@@ -95,14 +95,14 @@ def view(candidate_id: str, status: str, registered_at: datetime, registered_by:
     return out
 
 
-def candidate_view(row: Candidate) -> dict:
+def candidate_dict(row: Candidate) -> dict:
     out = view(row.id, row.status, row.registered_at, row.registered_by, profile_of(row))
     if row.erased_at is not None:
         out["erased_at"] = _iso(row.erased_at)
     return out
 
 
-def personal_view(personal: PersonalData, plan: Plan | None) -> dict:
+def personal_dict(personal: PersonalData, plan: Plan | None) -> dict:
     address = {c: getattr(personal, c) for c in ADDRESS_COLUMNS}
     return {
         "given_name": personal.given_name,
@@ -115,11 +115,11 @@ def personal_view(personal: PersonalData, plan: Plan | None) -> dict:
         "condition_notes": personal.condition_notes,
         # never the number itself: whoever needs it asks the person
         "has_bsn": personal.bsn_hash is not None,
-        "plan": plan_view(plan) if plan is not None else None,
+        "plan": plan_dict(plan) if plan is not None else None,
     }
 
 
-def plan_view(plan: Plan) -> dict:
+def plan_dict(plan: Plan) -> dict:
     return {"goal": plan.goal, "steps": list(plan.steps), "organisation": plan.organisation,
             "professional": plan.professional, "updated_at": _iso(plan.updated_at)}
 

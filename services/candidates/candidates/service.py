@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from candidates import domain, paging, records
+from candidates import domain, records
 from candidates.bsn import vault
 from candidates.models import (
     Candidate,
@@ -39,25 +39,32 @@ from candidates.schemas import (
     StartCohort,
     candidate_schema,
 )
-from werkbrug_shared import visibility
+from werkbrug_shared import pagination, visibility
 from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from werkbrug_shared.events.envelope import utcnow
+from werkbrug_shared.events.types import (
+    CANDIDATE_ENROLLED,
+    CANDIDATE_ERASED,
+    CANDIDATE_MODULE_COMPLETED,
+    CANDIDATE_PROFILE_UPDATED,
+    CANDIDATE_REGISTERED,
+    CANDIDATE_STATUS_CHANGED,
+    MATCH_INTRODUCED,
+    MATCH_PROPOSED,
+    PLACEMENT_ENDED,
+    PLACEMENT_RECORDED,
+    PLACEMENT_SUSTAINED,
+    TRAJECTORY_DEFINED,
+)
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id, text
 
 log = logging.getLogger(__name__)
 
-REGISTERED = "nl.werkbrug.candidate.registered.v1"
-PROFILE_UPDATED = "nl.werkbrug.candidate.profile_updated.v1"
-STATUS_CHANGED = "nl.werkbrug.candidate.status_changed.v1"
-ENROLLED = "nl.werkbrug.candidate.enrolled.v1"
-MODULE_COMPLETED = "nl.werkbrug.candidate.module_completed.v1"
-TRAJECTORY_DEFINED = "nl.werkbrug.trajectory.defined.v1"
-ERASED = "nl.werkbrug.candidate.erased.v1"
 
 OUTBOX = metadata.tables["outbox"]
 
@@ -70,7 +77,7 @@ class CandidatesService:
     name = "candidates"
 
     db = Database(metadata)
-    actor = CurrentActor()
+    caller = CurrentActor()
     metrics = EntrypointMetrics()
     clock = Today()
 
@@ -80,11 +87,11 @@ class CandidatesService:
     def register(self, candidate):
         """One candidate; a BSN needs a partner credential. Answers the profile view."""
         data = load(candidate_schema(), candidate, "candidate")
-        if (data["bsn"] or data["source_ref"]) and self.actor.partner is None:
+        if (data["bsn"] or data["source_ref"]) and self.caller.partner is None:
             raise Unauthorized("a BSN or source_ref needs a partner credential (werkbrug.credential)")
-        new = records.prepare(data, self.actor.organisation, utcnow(), vault() if data["bsn"] else None)
+        new = records.prepare(data, self.caller.organisation, utcnow(), vault() if data["bsn"] else None)
         if new.source_ref and (known := self._imported([new.source_ref]).get(new.source_ref)):
-            return {**records.candidate_view(self._candidate(known)), "existing": True}
+            return {**records.candidate_dict(self._candidate(known)), "existing": True}
         if new.bsn_hash and (known := self._bsn_owners([new.bsn_hash]).get(new.bsn_hash)):
             raise bsn_conflict(known)
         self._write([new])
@@ -95,7 +102,7 @@ class CandidatesService:
         """A batch in one transaction, a result per row:
         {"index", "id"} written, {"index", "id", "existing": true} imported before (same
         source_ref), {"index", "errors"} refused, {"index", "conflict": id} BSN known."""
-        self.actor.require()
+        self.caller.require()
         rows = load(RegisterBatch(), {"candidates": candidates}, "batch")["candidates"]
         schema, now, results, prepared = CheckedCandidate(), utcnow(), {}, []
         for index, raw in enumerate(rows):
@@ -104,7 +111,7 @@ class CandidatesService:
             except ValidationError as exc:
                 results[index] = {"index": index, "errors": exc.errors}
                 continue
-            prepared.append((index, records.prepare(data, self.actor.organisation, now, vault())))
+            prepared.append((index, records.prepare(data, self.caller.organisation, now, vault())))
         # one query each for the whole batch, not one per row
         imported = self._imported([n.source_ref for _, n in prepared if n.source_ref])
         owners = self._bsn_owners([n.bsn_hash for _, n in prepared if n.bsn_hash])
@@ -126,7 +133,7 @@ class CandidatesService:
         return [results[i] for i in range(len(rows))]
 
     def _imported(self, source_refs) -> dict[str, str]:
-        return records.imported(self.db.session, self.actor.organisation, source_refs)
+        return records.imported(self.db.session, self.caller.organisation, source_refs)
 
     def _bsn_owners(self, hashes) -> dict[str, str]:
         return records.bsn_owners(self.db.session, hashes)
@@ -142,8 +149,8 @@ class CandidatesService:
                 raise bsn_conflict(next(iter(known.values()))) from None
             raise Conflict("some of these candidates were registered at the same moment by another call; "
                            "send the same batch again (rows already written come back as existing)") from None
-        self.db.emit_many(REGISTERED, [(new.id, new.profile()) for new in batch])
-        self.db.emit_many(ENROLLED, [
+        self.db.emit_many(CANDIDATE_REGISTERED, [(new.id, new.profile()) for new in batch])
+        self.db.emit_many(CANDIDATE_ENROLLED, [
             (new.id, {"candidate_id": new.id, "cohort": new.cohort, "region": new.candidate["region"],
                       "target_groups": new.target_groups})
             for new in batch if new.cohort
@@ -155,12 +162,12 @@ class CandidatesService:
     def get(self, candidate_id):
         """The profile; personal data (and the plan) only for the registering organisation."""
         row = self._candidate(candidate_id)
-        out = records.candidate_view(row)
+        out = records.candidate_dict(row)
         if row.status == domain.ERASED or not self._may_see_personal_data(row):
             return out
         personal = self.db.session.get(PersonalData, row.id)
         if personal is not None:
-            out.update(records.personal_view(personal, self.db.session.get(Plan, row.id)))
+            out.update(records.personal_dict(personal, self.db.session.get(Plan, row.id)))
             self._audit(row.id, "get")
         return out
 
@@ -192,8 +199,8 @@ class CandidatesService:
         row.updated_at = utcnow()
         self.db.session.flush()
         if (after := records.profile_of(row)) != before:
-            self.db.emit(PROFILE_UPDATED, row.id, after)
-        return records.candidate_view(row)
+            self.db.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)
+        return records.candidate_dict(row)
 
     @rpc
     def list(self, filters=None, limit=50, cursor=None):
@@ -215,26 +222,26 @@ class CandidatesService:
             enrolled = exists().where(Enrolment.candidate_id == Candidate.id, Enrolment.cohort_id == Cohort.id,
                                       Cohort.name == wanted["cohort"])
             stmt = stmt.where(or_(Candidate.cohort == wanted["cohort"], enrolled))
-        return paging.page(self.db.session, stmt, Candidate.registered_at, Candidate.id, limit, cursor,
-                           records.candidate_view)
+        return pagination.page(self.db.session, stmt, Candidate.registered_at, Candidate.id, limit, cursor,
+                               records.candidate_dict)
 
     @rpc
     def change_status(self, candidate_id, status, reason=None):
         """intake / in_trajectory / available by hand; the reason goes to the logbook, not the event."""
-        self.actor.require()
+        self.caller.require()
         wanted = load(ChangeStatus(), {"status": status, "reason": reason}, "status change")
         row = self._live(candidate_id, for_update=True)
-        self._move(row, wanted["status"], f"set by {self.actor.organisation}")
+        self._move(row, wanted["status"], f"set by {self.caller.organisation}")
         if wanted["reason"]:
             self._log(row.id, f"status {wanted['status']}: {wanted['reason']}", None)
-        return records.candidate_view(row)
+        return records.candidate_dict(row)
 
     # --- intake logbook and plan ------------------------------------------------------
 
     @rpc
     def add_log_entry(self, candidate_id, entry):
         """Any partner working with the candidate writes; the text is not echoed back."""
-        self.actor.require()
+        self.caller.require()
         data = load(LogEntryInput(), entry, "log entry")
         row = self._live(candidate_id)
         written = self._log(row.id, data["text"], data["date"])
@@ -245,11 +252,11 @@ class CandidatesService:
     @rpc
     def log(self, candidate_id):
         """The registering organisation reads every entry, another partner its own."""
-        self.actor.require()
+        self.caller.require()
         row = self._live(candidate_id)
         stmt = select(LogEntry).where(LogEntry.candidate_id == row.id)
         if not self._may_see_personal_data(row):
-            stmt = stmt.where(LogEntry.organisation == self.actor.organisation)
+            stmt = stmt.where(LogEntry.organisation == self.caller.organisation)
         entries = self.db.session.scalars(stmt.order_by(LogEntry.date, LogEntry.recorded_at, LogEntry.id)).all()
         if entries:
             self._audit(row.id, "log")
@@ -260,7 +267,7 @@ class CandidatesService:
     @rpc
     def set_plan(self, candidate_id, plan):
         """The trajectory plan (goal and steps), kept by the registering organisation; read it with get."""
-        self.actor.require()
+        self.caller.require()
         data = load(PlanInput(), plan, "plan")
         row = self._live(candidate_id, for_update=True)
         self._require_custodian(row)
@@ -270,40 +277,40 @@ class CandidatesService:
             stored = Plan(candidate_id=row.id)
             self.db.session.add(stored)
         stored.goal, stored.steps, stored.updated_at = data["goal"], data["steps"], now
-        stored.organisation, stored.professional = self.actor.organisation, self.actor.professional
+        stored.organisation, stored.professional = self.caller.organisation, self.caller.professional
         return {"candidate_id": row.id, "steps": len(data["steps"]), "updated_at": now.isoformat()}
 
     # --- trajectories and cohorts -----------------------------------------------------
 
     @rpc
     def define_trajectory(self, trajectory):
-        self.actor.require()
+        self.caller.require()
         data = load(DefineTrajectory(), trajectory, "trajectory")
         if self.db.session.scalar(select(Trajectory.id).where(Trajectory.name == data["name"])):
             raise Conflict(f"a trajectory named {data['name']!r} already exists")
         row = Trajectory(id=str(uuid.uuid4()), name=data["name"], weeks=data["weeks"],
-                         organisation=self.actor.organisation, created_at=utcnow())
+                         organisation=self.caller.organisation, created_at=utcnow())
         row.modules = [Module(code=m["code"], name=m["name"], certificate_skill=m["certificate_skill"], position=i)
                        for i, m in enumerate(data["modules"])]
         self._add_named(row, f"a trajectory named {data['name']!r} already exists")
         self.db.emit(TRAJECTORY_DEFINED, row.id, {
             "trajectory_id": row.id, "trajectory": row.name,
             "modules": [{"code": m.code, "name": m.name, "skill": m.certificate_skill} for m in row.modules]})
-        return trajectory_view(row)
+        return trajectory_dict(row)
 
     @rpc
     def start_cohort(self, cohort):
-        self.actor.require()
+        self.caller.require()
         data = load(StartCohort(), cohort, "cohort")
         trajectory = self.db.get(Trajectory, data["trajectory_id"], "trajectory")
         if self.db.session.scalar(select(Cohort.id).where(Cohort.name == data["name"])):
             raise Conflict(f"a cohort named {data['name']!r} already exists")
         row = Cohort(id=str(uuid.uuid4()), trajectory_id=trajectory.id, name=data["name"],
-                     start_date=data["start_date"], region=data["region"], organisation=self.actor.organisation,
+                     start_date=data["start_date"], region=data["region"], organisation=self.caller.organisation,
                      created_at=utcnow())
         row.trajectory = trajectory
         self._add_named(row, f"a cohort named {data['name']!r} already exists")
-        return cohort_view(row)
+        return cohort_dict(row)
 
     @rpc
     def get_cohort(self, cohort_id):
@@ -315,36 +322,36 @@ class CandidatesService:
         completed = dict(self.db.session.execute(
             select(ModuleCompletion.module_code, func.count()).where(ModuleCompletion.cohort_id == row.id)
             .group_by(ModuleCompletion.module_code)).all())
-        return {**cohort_view(row), "enrolled": enrolled,
+        return {**cohort_dict(row), "enrolled": enrolled,
                 "completed": {m.code: completed.get(m.code, 0) for m in row.trajectory.modules}}
 
     @rpc
     def enrol(self, candidate_id, cohort_id):
         """Into a cohort: candidate.enrolled, and in_trajectory unless already further along."""
-        self.actor.require()
+        self.caller.require()
         row = self._live(candidate_id, for_update=True)
         require_id(cohort_id, "cohort_id")
         cohort = self.db.get(Cohort, cohort_id, "cohort")
         if self.db.session.get(Enrolment, (cohort.id, row.id)) is None:
             self.db.session.add(Enrolment(cohort_id=cohort.id, candidate_id=row.id,
-                                          organisation=self.actor.organisation, enrolled_at=utcnow()))
+                                          organisation=self.caller.organisation, enrolled_at=utcnow()))
             before = records.profile_of(row)
             row.cohort, row.updated_at = cohort.name, utcnow()
-            self.db.emit(ENROLLED, row.id, {
+            self.db.emit(CANDIDATE_ENROLLED, row.id, {
                 "candidate_id": row.id, "cohort": cohort.name, "trajectory": cohort.trajectory.name,
                 "region": row.region, "target_groups": row.target_groups,
             })
             if (wanted := domain.status_on_enrolment(row.status)) is not None:
                 self._move(row, wanted, f"enrolled in {cohort.name}")
             if (after := records.profile_of(row)) != before:
-                self.db.emit(PROFILE_UPDATED, row.id, after)  # matching puts the cohort on placements
+                self.db.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)  # matching puts the cohort on placements
         return {"candidate_id": row.id, "cohort_id": cohort.id, "cohort": cohort.name,
                 "trajectory": cohort.trajectory.name, "status": row.status}
 
     @rpc
     def complete_module(self, candidate_id, cohort_id, module_code):
         """A module done; a certificate module (VCA) adds its skill with evidence "certificate"."""
-        self.actor.require()
+        self.caller.require()
         row = self._live(candidate_id, for_update=True)
         require_id(cohort_id, "cohort_id")
         cohort = self.db.get(Cohort, cohort_id, "cohort")
@@ -362,8 +369,8 @@ class CandidatesService:
         if self.db.session.get(ModuleCompletion, (cohort.id, row.id, module.code)) is not None:
             return done
         self.db.session.add(ModuleCompletion(cohort_id=cohort.id, candidate_id=row.id, module_code=module.code,
-                                             organisation=self.actor.organisation, completed_at=utcnow()))
-        self.db.emit(MODULE_COMPLETED, row.id, {
+                                             organisation=self.caller.organisation, completed_at=utcnow()))
+        self.db.emit(CANDIDATE_MODULE_COMPLETED, row.id, {
             "candidate_id": row.id, "cohort": cohort.name, "module": module.code,
             "trajectory": cohort.trajectory.name, "skill": module.certificate_skill,
         })
@@ -373,7 +380,7 @@ class CandidatesService:
             row.updated_at = utcnow()
             self.db.session.flush()
             if (after := records.profile_of(row)) != before:
-                self.db.emit(PROFILE_UPDATED, row.id, after)
+                self.db.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)
         return done
 
     # --- erasure ------------------------------------------------------------------------
@@ -381,7 +388,7 @@ class CandidatesService:
     @rpc
     def erase(self, candidate_id):
         """AVG: personal data, BSN, logbook and plan go; an anonymous row stays for the counts."""
-        self.actor.require()
+        self.caller.require()
         row = self._candidate(candidate_id, for_update=True)
         if row.status == domain.ERASED:
             return {"id": row.id, "status": row.status}
@@ -401,12 +408,12 @@ class CandidatesService:
         # events already relayed carried the profile; the outbox need not keep them
         session.execute(delete(OUTBOX).where(OUTBOX.c.published_at.is_not(None),
                                              OUTBOX.c.payload.contains(f'"subject":"{row.id}"')))
-        self.db.emit(ERASED, row.id, {"candidate_id": row.id})
+        self.db.emit(CANDIDATE_ERASED, row.id, {"candidate_id": row.id})
         return {"id": row.id, "status": row.status}
 
     # --- lifecycle from other services' events ------------------------------------------
 
-    @event_handler("nl.werkbrug.placement.recorded.v1")
+    @event_handler(PLACEMENT_RECORDED)
     def on_placement_recorded(self, event):
         data = event.data
         row = self._subject(data["candidate_id"])
@@ -415,7 +422,7 @@ class CandidatesService:
         placement = self._placement(data["placement_id"], row.id)
         self._follow(row, domain.status_on_placement_recorded(placement.ended), f"placement {placement.placement_id}")
 
-    @event_handler("nl.werkbrug.placement.ended.v1")
+    @event_handler(PLACEMENT_ENDED)
     def on_placement_ended(self, event):
         data = event.data
         row = self._subject(data["candidate_id"])
@@ -428,7 +435,7 @@ class CandidatesService:
             Placement.candidate_id == row.id, Placement.ended.is_(False)))
         self._follow(row, domain.status_on_placement_ended(running), f"placement {placement.placement_id} ended")
 
-    @event_handler("nl.werkbrug.placement.sustained.v1")
+    @event_handler(PLACEMENT_SUSTAINED)
     def on_placement_sustained(self, event):
         data = event.data
         row = self._subject(data["candidate_id"])
@@ -439,7 +446,7 @@ class CandidatesService:
         self._follow(row, domain.status_on_placement_sustained(ended),
                      f"placement {data['placement_id']} sustained {data['months']} months")
 
-    @event_handler("nl.werkbrug.match.proposed.v1")
+    @event_handler(MATCH_PROPOSED)
     def on_match_proposed(self, event):
         data = event.data
         if self._subject(data["candidate_id"]) is None:
@@ -447,7 +454,7 @@ class CandidatesService:
         if self.db.session.get(ProposedMatch, data["match_id"]) is None:
             self.db.session.add(ProposedMatch(match_id=data["match_id"], candidate_id=data["candidate_id"]))
 
-    @event_handler("nl.werkbrug.match.introduced.v1")
+    @event_handler(MATCH_INTRODUCED)
     def on_match_introduced(self, event):
         match = self.db.session.get(ProposedMatch, event.data["match_id"])
         if match is None:
@@ -490,7 +497,7 @@ class CandidatesService:
             raise Conflict(taken) from None
 
     def _may_see_personal_data(self, row: Candidate) -> bool:
-        return visibility.may_see_personal_data(visibility.Viewer(self.actor.organisation), row.registered_by)
+        return visibility.may_see_personal_data(visibility.Viewer(self.caller.organisation), row.registered_by)
 
     def _require_custodian(self, row: Candidate) -> None:
         if not self._may_see_personal_data(row):
@@ -501,13 +508,13 @@ class CandidatesService:
         # redelivery record, which would otherwise store the whole reply, personal
         # data included. A redelivered read is simply audited again.
         self.db.session.execute(insert(PersonalDataRead).values(
-            candidate_id=candidate_id, organisation=self.actor.organisation,
-            professional=self.actor.professional, at=utcnow(), operation=operation))
+            candidate_id=candidate_id, organisation=self.caller.organisation,
+            professional=self.caller.professional, at=utcnow(), operation=operation))
 
     def _log(self, candidate_id: str, text: str, date) -> LogEntry:
         now = utcnow()
-        entry = LogEntry(id=str(uuid.uuid4()), candidate_id=candidate_id, organisation=self.actor.organisation,
-                         professional=self.actor.professional, date=date or self.clock.today(), text=text,
+        entry = LogEntry(id=str(uuid.uuid4()), candidate_id=candidate_id, organisation=self.caller.organisation,
+                         professional=self.caller.professional, date=date or self.clock.today(), text=text,
                          recorded_at=now)  # undated: today where the work is, not in UTC
         self.db.session.add(entry)
         return entry
@@ -520,7 +527,7 @@ class CandidatesService:
             raise Conflict(str(exc)) from None
         previous = row.status
         row.status, row.updated_at = wanted, utcnow()
-        self.db.emit(STATUS_CHANGED, row.id, {
+        self.db.emit(CANDIDATE_STATUS_CHANGED, row.id, {
             "candidate_id": row.id, "from_status": previous, "to_status": wanted, "reason": reason,
         })
 
@@ -536,12 +543,12 @@ class CandidatesService:
         self._move(row, wanted, reason)
 
 
-def trajectory_view(row: Trajectory) -> dict:
+def trajectory_dict(row: Trajectory) -> dict:
     return {"id": row.id, "name": row.name, "weeks": row.weeks, "organisation": row.organisation,
             "modules": [{"code": m.code, "name": m.name, "certificate_skill": m.certificate_skill}
                         for m in row.modules]}
 
 
-def cohort_view(row: Cohort) -> dict:
+def cohort_dict(row: Cohort) -> dict:
     return {"id": row.id, "name": row.name, "trajectory_id": row.trajectory_id, "trajectory": row.trajectory.name,
             "start_date": row.start_date.isoformat(), "region": row.region, "organisation": row.organisation}

@@ -36,13 +36,28 @@ Definitions (the board's and the RPCs'):
 
 from __future__ import annotations
 
-import calendar
 import statistics
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from werkbrug_shared.clock import add_months
 from werkbrug_shared.events.catalogue import TARGET_GROUPS
+from werkbrug_shared.events.types import (
+    AFTERCARE_TASK_ASSIGNED,
+    AFTERCARE_TASK_CANCELLED,
+    AFTERCARE_TASK_COMPLETED,
+    AFTERCARE_TASK_OVERDUE,
+    CANDIDATE_ENROLLED,
+    CANDIDATE_PROFILE_UPDATED,
+    CANDIDATE_REGISTERED,
+    MATCHING_FAIRNESS_COUNTED,
+    PLACEMENT_ENDED,
+    PLACEMENT_RECORDED,
+    PLACEMENT_SUSTAINED,
+    VACANCY_OPENED,
+    VACANCY_UPDATED,
+)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SUPPRESSED = "< 5"
@@ -51,20 +66,6 @@ HIDDEN = "x"  # a count of five or more hidden so that a small one cannot be wor
 PERIODS = ("month", "quarter", "year")
 NO_ORGANISATION = "unassigned"  # as aftercare labels tasks nobody holds; the board says so in Dutch
 
-REGISTERED = "nl.werkbrug.candidate.registered.v1"
-PROFILE_UPDATED = "nl.werkbrug.candidate.profile_updated.v1"
-ENROLLED = "nl.werkbrug.candidate.enrolled.v1"
-ERASED = "nl.werkbrug.candidate.erased.v1"
-PLACEMENT_RECORDED = "nl.werkbrug.placement.recorded.v1"
-PLACEMENT_ENDED = "nl.werkbrug.placement.ended.v1"
-PLACEMENT_SUSTAINED = "nl.werkbrug.placement.sustained.v1"
-TASK_ASSIGNED = "nl.werkbrug.aftercare_task.assigned.v1"
-TASK_COMPLETED = "nl.werkbrug.aftercare_task.completed.v1"
-TASK_CANCELLED = "nl.werkbrug.aftercare_task.cancelled.v1"
-TASK_OVERDUE = "nl.werkbrug.aftercare_task.overdue.v1"
-VACANCY_OPENED = "nl.werkbrug.vacancy.opened.v1"
-VACANCY_UPDATED = "nl.werkbrug.vacancy.updated.v1"
-FAIRNESS_COUNTED = "nl.werkbrug.matching.fairness_counted.v1"
 
 # ranks of the sources of a person's enrolment (higher wins, then the later event)
 RANK_PLACEMENT, RANK_REGISTRATION, RANK_ENROLMENT = 0, 1, 2
@@ -146,12 +147,6 @@ def months_between(first: str, last: str) -> list[str]:
         out.append(current)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
-
-
-def add_months(day: date, months: int) -> date:
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # --- fact rows -----------------------------------------------------------------------------
@@ -383,19 +378,19 @@ def fairness_counted(models: ReadModels, data: dict, moment: datetime, event_id:
 
 
 PROJECTIONS = {
-    REGISTERED: candidate_registered,
-    PROFILE_UPDATED: candidate_profile_updated,
-    ENROLLED: candidate_enrolled,
+    CANDIDATE_REGISTERED: candidate_registered,
+    CANDIDATE_PROFILE_UPDATED: candidate_profile_updated,
+    CANDIDATE_ENROLLED: candidate_enrolled,
     PLACEMENT_RECORDED: placement_recorded,
     PLACEMENT_ENDED: placement_ended,
     PLACEMENT_SUSTAINED: placement_sustained,
-    TASK_ASSIGNED: task_assigned,
-    TASK_COMPLETED: _task_flag("completed"),
-    TASK_CANCELLED: _task_flag("cancelled"),
-    TASK_OVERDUE: _task_flag("overdue"),
+    AFTERCARE_TASK_ASSIGNED: task_assigned,
+    AFTERCARE_TASK_COMPLETED: _task_flag("completed"),
+    AFTERCARE_TASK_CANCELLED: _task_flag("cancelled"),
+    AFTERCARE_TASK_OVERDUE: _task_flag("overdue"),
     VACANCY_OPENED: vacancy_profile,
     VACANCY_UPDATED: vacancy_profile,
-    FAIRNESS_COUNTED: fairness_counted,
+    MATCHING_FAIRNESS_COUNTED: fairness_counted,
 }
 
 
@@ -415,14 +410,15 @@ def keys_touched(events) -> dict[str, set]:
     """Which rows a batch of ``(type, data)`` pairs may change, per fact table."""
     people, placements, tasks, vacancies = set(), set(), set(), set()
     for event_type, data in events:
-        if event_type in (REGISTERED, PROFILE_UPDATED, ENROLLED):
+        if event_type in (CANDIDATE_REGISTERED, CANDIDATE_PROFILE_UPDATED, CANDIDATE_ENROLLED):
             people.add(data["candidate_id"])
         elif event_type == PLACEMENT_RECORDED:
             people.add(data["candidate_id"])
             placements.add(data["placement_id"])
         elif event_type in (PLACEMENT_ENDED, PLACEMENT_SUSTAINED):
             placements.add(data["placement_id"])
-        elif event_type in (TASK_ASSIGNED, TASK_COMPLETED, TASK_CANCELLED, TASK_OVERDUE):
+        elif event_type in (AFTERCARE_TASK_ASSIGNED, AFTERCARE_TASK_COMPLETED, AFTERCARE_TASK_CANCELLED,
+                            AFTERCARE_TASK_OVERDUE):
             tasks.add(data["task_id"])
         elif event_type in (VACANCY_OPENED, VACANCY_UPDATED):
             vacancies.add(data["vacancy_id"])

@@ -28,6 +28,7 @@ from reporting.models import (
 )
 from werkbrug_shared.db import insert_rows
 from werkbrug_shared.events.envelope import utcnow
+from werkbrug_shared.events.types import CANDIDATE_ERASED, MATCHING_FAIRNESS_COUNTED
 
 STATE_ID = 1
 # bump when the projection rules change: the service rebuilds its read models on start
@@ -133,7 +134,7 @@ class Projector:
             for row in self.session.execute(select(table).where(_key_in(self.session, table.c[key], missing))):
                 held[row[0]] = dict(row._mapping)
                 before[row[0]] = dict(row._mapping)
-        if not self.fairness_loaded and any(t == domain.FAIRNESS_COUNTED for t, _, _, _ in events):
+        if not self.fairness_loaded and any(t == MATCHING_FAIRNESS_COUNTED for t, _, _, _ in events):
             self.fairness_loaded = True
             if self.stored_may_exist:
                 for row in self.session.execute(select(Fairness.__table__)).mappings():
@@ -230,7 +231,7 @@ def store(session: Session, events, wire: list[dict]) -> None:
     # stored before an erasure in this batch runs: it must find (and strip) the events before it
     insert_rows(session, StoredEvent.__table__, stored)
     for event_type, data, _, _ in items:
-        if event_type == domain.ERASED:
+        if event_type == CANDIDATE_ERASED:
             erase(session, data["candidate_id"], erased)
     if projector is not None:
         projector.apply_all(projecting)

@@ -1,17 +1,11 @@
 """Vacancy rules, free of frameworks: who changes a vacancy in the shared pool
 (who sees one is the platform's rule, :mod:`werkbrug_shared.visibility`), how
-openings move with placements, and the list cursor."""
+openings move with placements."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Collection
-from datetime import datetime
-
-from werkbrug_shared.validation import text_problem
 
 KVK = re.compile(r"^[0-9]{8}\Z")
 # SBI (Standaard Bedrijfsindeling) codes, from section digits to the 5-digit subclass
@@ -103,23 +97,3 @@ def normalise_postcode(postcode: str) -> tuple[str, str]:
     """'7511 jd' -> ('7511JD', '7511'): stored form and PC4 area."""
     compact = postcode.replace(" ", "").upper()
     return compact, compact[:4]
-
-
-# --- cursor -------------------------------------------------------------------------------
-
-
-def encode_cursor(opened_at: datetime, vacancy_id: str) -> str:
-    """Opaque position after the last row of a page (newest first)."""
-    raw = json.dumps([opened_at.isoformat(), vacancy_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, vacancy_id = json.loads(raw)
-        if not isinstance(vacancy_id, str) or text_problem(vacancy_id):
-            raise ValueError("id")
-        return datetime.fromisoformat(at), vacancy_id
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Refused("cursor", "not a cursor this list gave out") from exc

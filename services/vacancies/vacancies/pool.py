@@ -16,21 +16,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from vacancies import domain
-from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill, metadata
+from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill
 from vacancies.schemas import BulkVacancy
 from werkbrug_shared import actor as partners
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.errors import Forbidden, NotFound, ValidationError
-from werkbrug_shared.events import Event, event_type
+from werkbrug_shared.events.types import (
+    EMPLOYER_REGISTERED,
+    VACANCY_FILLED,
+    VACANCY_OPENED,
+    VACANCY_UPDATED,
+)
 from werkbrug_shared.visibility import Viewer
 
-OPENED = "nl.werkbrug.vacancy.opened.v1"
-UPDATED = "nl.werkbrug.vacancy.updated.v1"
-FILLED = "nl.werkbrug.vacancy.filled.v1"
-CLOSED = "nl.werkbrug.vacancy.closed.v1"
-EMPLOYER_REGISTERED = "nl.werkbrug.employer.registered.v1"
 MAX_ROWS = 1000
 # fields of a vacancy a change may set as they come
 PLAIN_FIELDS = (
@@ -200,7 +200,7 @@ def open_vacancy(uow: UnitOfWork, caller: Actor, data: dict, employer_id: str, n
     row = Vacancy(**new.row, skills=[VacancySkill(**s) for s in new.skills],
                   stewards=[Steward(**s) for s in new.stewards])
     uow.session.add(row)
-    uow.emit(OPENED, row.id, vacancy_profile(row))
+    uow.emit(VACANCY_OPENED, row.id, vacancy_profile(row))
     return row
 
 
@@ -275,35 +275,7 @@ def _insert_many(uow: UnitOfWork, rows: list[NewVacancy]) -> None:
                           (Steward.__table__, [s for v in rows for s in v.stewards])):
         if values:
             session.execute(table.insert(), values)
-    emit_many(uow, OPENED, [(v.id, vacancy_profile(v.view())) for v in rows])
-
-
-@cache
-def _event_schema(type_name: str):
-    return event_type(type_name).schema()
-
-
-def emit_many(uow: UnitOfWork, type_name: str, items: list[tuple[str, dict]]) -> None:
-    """UnitOfWork.emit for many events in one INSERT, validated as catalogue.new_event
-    does but with one schema instance: building a marshmallow schema per event
-    cost as much as the rest of a 1,000-row open_many. (werkbrug_shared has no
-    batch emit yet; this belongs there.)"""
-    etype = event_type(type_name)
-    if etype.source_service != uow.service_name:
-        raise ValueError(f"{type_name} is published by {etype.source_service}, not {uow.service_name}")
-    schema = _event_schema(type_name)
-    events = []
-    for subject, data in items:
-        try:
-            loaded = schema.load(data)
-        except SchemaError as exc:
-            raise ValidationError.from_fields(type_name, exc.messages) from None
-        events.append(Event(type=etype.name, source=etype.source, subject=subject, data=schema.dump(loaded)))
-    uow.session.execute(metadata.tables["outbox"].insert(), [
-        {"event_id": e.id, "event_type": e.type, "source_service": uow.service_name, "payload": e.to_json(),
-         "created_at": e.time} for e in events
-    ])
-    uow.emitted.extend(events)
+    uow.emit_many(VACANCY_OPENED, [(v.id, vacancy_profile(v.view())) for v in rows])
 
 
 def _employers_for(uow: UnitOfWork, rows) -> dict[str, str]:
@@ -419,7 +391,7 @@ def _announce(uow: UnitOfWork, v: Vacancy, before: dict, now: datetime) -> None:
     if v.status == "closed":
         return
     if v.status == "filled" and before["status"] != "filled":
-        uow.emit(FILLED, v.id, {"vacancy_id": v.id, "openings_filled": v.openings_filled})
+        uow.emit(VACANCY_FILLED, v.id, {"vacancy_id": v.id, "openings_filled": v.openings_filled})
     after = vacancy_profile(v)
     if after != before:
-        uow.emit(UPDATED, v.id, after)
+        uow.emit(VACANCY_UPDATED, v.id, after)

@@ -12,10 +12,9 @@ from datetime import date
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from vacancies import domain
 from vacancies.models import Steward, Vacancy, VacancySkill
 from vacancies.pool import vacancy_dict
-from werkbrug_shared import visibility
+from werkbrug_shared import pagination, visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.visibility import Viewer
 
@@ -40,7 +39,7 @@ def published(today: date):
                 or_(Vacancy.valid_through.is_(None), Vacancy.valid_through >= today))
 
 
-def page(session: Session, where, filters: dict, limit: int, cursor: str | None) -> dict:
+def page(session: Session, where, filters: dict, limit, cursor) -> dict:
     """One page, newest first, and the cursor for the next one (None after the last)."""
     query = select(Vacancy).where(where)
     for field in EQUALS:
@@ -49,16 +48,8 @@ def page(session: Session, where, filters: dict, limit: int, cursor: str | None)
     if "skill" in filters:
         wanted = select(VacancySkill.vacancy_id).where(VacancySkill.skill == filters["skill"])
         query = query.where(Vacancy.id.in_(wanted))
-    if cursor is not None:
-        at, last_id = domain.decode_cursor(cursor)
-        query = query.where(or_(Vacancy.opened_at < at, and_(Vacancy.opened_at == at, Vacancy.id < last_id)))
-    rows = session.scalars(query.order_by(Vacancy.opened_at.desc(), Vacancy.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {
-        "items": [vacancy_dict(v) for v in rows],
-        "next_cursor": domain.encode_cursor(rows[-1].opened_at, rows[-1].id) if more else None,
-    }
+    return pagination.page(session, query, Vacancy.opened_at, Vacancy.id, limit, cursor, vacancy_dict,
+                           newest_first=True)
 
 
 def for_publication(item: dict) -> dict:

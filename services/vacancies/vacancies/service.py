@@ -22,23 +22,17 @@ from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Conflict, ValidationError
 from werkbrug_shared.events.envelope import utcnow
+from werkbrug_shared.events.types import (
+    CANDIDATE_ERASED,
+    PLACEMENT_ENDED,
+    PLACEMENT_RECORDED,
+    VACANCY_CLOSED,
+    VACANCY_FILLED,
+    VACANCY_UPDATED,
+)
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load, require_id
 from werkbrug_shared.visibility import Viewer
-
-MAX_PAGE = 200
-
-
-def _limit(limit) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValidationError.from_fields("query", {"limit": [f"must be between 1 and {MAX_PAGE}"]})
-    return limit
-
-
-def _cursor(cursor) -> str | None:
-    if cursor is not None and (not isinstance(cursor, str) or not 0 < len(cursor) <= 500):
-        raise ValidationError.from_fields("query", {"cursor": ["not a cursor this list gave out"]})
-    return cursor
 
 
 def shortlist_dict(e: ShortlistEntry, reader: Viewer | None = None) -> dict:
@@ -142,8 +136,8 @@ class VacanciesService:
         after = pool.vacancy_dict(row)
         if after != before:
             if row.status == "filled" and before["status"] != "filled":
-                self.db.emit(pool.FILLED, row.id, {"vacancy_id": row.id, "openings_filled": row.openings_filled})
-            self.db.emit(pool.UPDATED, row.id, pool.vacancy_profile(row))
+                self.db.emit(VACANCY_FILLED, row.id, {"vacancy_id": row.id, "openings_filled": row.openings_filled})
+            self.db.emit(VACANCY_UPDATED, row.id, pool.vacancy_profile(row))
         return after
 
     @rpc
@@ -157,7 +151,7 @@ class VacanciesService:
         now = utcnow()
         row.status, row.closed_reason, row.closed_note, row.closed_at, row.updated_at = (
             "closed", data["reason"], data["note"], now, now)
-        self.db.emit(pool.CLOSED, row.id, {"vacancy_id": row.id, "reason": row.closed_reason})
+        self.db.emit(VACANCY_CLOSED, row.id, {"vacancy_id": row.id, "reason": row.closed_reason})
         return pool.vacancy_dict(row)
 
     @rpc
@@ -177,7 +171,7 @@ class VacanciesService:
         if (data["organisation"], data["professional"]) not in {(s.organisation, s.professional) for s in row.stewards}:
             row.stewards.append(Steward(added_at=utcnow(), **data))
         if pool.steward_organisations(row) != organisations:
-            self.db.emit(pool.UPDATED, row.id, pool.vacancy_profile(row))
+            self.db.emit(VACANCY_UPDATED, row.id, pool.vacancy_profile(row))
         self.db.session.flush()
         return [pool.steward_dict(s) for s in row.stewards]
 
@@ -210,12 +204,12 @@ class VacanciesService:
 
     # --- placements move openings -----------------------------------------------------------
 
-    @event_handler("nl.werkbrug.placement.recorded.v1")
+    @event_handler(PLACEMENT_RECORDED)
     def on_placement_recorded(self, event):
         row = self.db.get(Vacancy, event.data["vacancy_id"], "vacancy", for_update=True)
         pool.placement_recorded(self.db, row, event.data["placement_id"], utcnow())
 
-    @event_handler("nl.werkbrug.candidate.erased.v1")
+    @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):
         """AVG erasure: the person leaves every shortlist, with the stewards' notes about them."""
         self.db.session.execute(
@@ -223,7 +217,7 @@ class VacanciesService:
         )
         self.db.forget_replies_mentioning(event.data["candidate_id"])
 
-    @event_handler("nl.werkbrug.placement.ended.v1")
+    @event_handler(PLACEMENT_ENDED)
     def on_placement_ended(self, event):
         row = self.db.get(Vacancy, event.data["vacancy_id"], "vacancy", for_update=True)
         pool.placement_ended(self.db, row, event.data["placement_id"], utcnow())
@@ -238,7 +232,4 @@ class VacanciesService:
         return pool.require_visible(self._row(vacancy_id), self.caller)
 
     def _page(self, where, filters: dict, limit, cursor) -> dict:
-        try:
-            return queries.page(self.db.session, where, filters, _limit(limit), _cursor(cursor))
-        except domain.Refused as exc:
-            raise pool.refused("query", exc) from None
+        return queries.page(self.db.session, where, filters, limit, cursor)

@@ -14,7 +14,6 @@ from reporting import domain
 from reporting.domain import (
     SUPPRESSED,
     ReadModels,
-    add_months,
     durability,
     median_of,
     months_between,
@@ -25,6 +24,7 @@ from reporting.domain import (
     suppressed,
     target_progress,
 )
+from werkbrug_shared.events import types
 
 
 @pytest.mark.parametrize(
@@ -45,12 +45,6 @@ def test_periods():
         period_of("2026-01", "week")
     assert months_between("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert months_between("2026-03", "2026-02") == []
-
-
-def test_add_months_clamps_month_ends():
-    assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
-    assert add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)
-    assert add_months(date(2026, 1, 15), 12) == date(2027, 1, 15)
 
 
 def test_durability_marks_as_cbs_counts_them():
@@ -117,7 +111,7 @@ def test_stamps_order_by_rank_then_time_whatever_the_zone():
 def test_enrolment_date_is_the_dutch_calendar_day():
     models = ReadModels()
     late_evening_utc = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 on New Year's Day in Enschede
-    domain.apply(models, domain.ENROLLED, {"candidate_id": "c", "cohort": "A", "trajectory": "werkfit",
+    domain.apply(models, types.CANDIDATE_ENROLLED, {"candidate_id": "c", "cohort": "A", "trajectory": "werkfit",
                                            "region": "Twente", "target_groups": ["ww"]}, late_evening_utc, "e1")
     person = models.people["c"]
     assert person["enrolled_on"] == date(2026, 1, 1) and person["enrolled_month"] == "2026-01"
@@ -130,9 +124,9 @@ def test_a_later_registration_does_not_undo_an_enrolment_nor_an_older_one_a_newe
     enrolled = {"candidate_id": "c", "cohort": "werkfit-3", "trajectory": "werkfit", "region": "Twente",
                 "target_groups": ["bijstand"]}
     registered = {"candidate_id": "c", "region": "Rijnmond", "target_groups": ["ww"], "cohort": None}
-    domain.apply(models, domain.ENROLLED, enrolled, t, "e2")
-    domain.apply(models, domain.REGISTERED, registered, t + timedelta(days=1), "e3")
-    domain.apply(models, domain.ENROLLED, {**enrolled, "cohort": "older"}, t - timedelta(days=1), "e1")
+    domain.apply(models, types.CANDIDATE_ENROLLED, enrolled, t, "e2")
+    domain.apply(models, types.CANDIDATE_REGISTERED, registered, t + timedelta(days=1), "e3")
+    domain.apply(models, types.CANDIDATE_ENROLLED, {**enrolled, "cohort": "older"}, t - timedelta(days=1), "e1")
     person = models.people["c"]
     assert (person["cohort"], person["trajectory"], person["enrolled_on"]) == ("werkfit-3", "werkfit", t.date())
     assert (person["region"], domain.groups_of(person["target_groups"])) == ("Rijnmond", ["ww"])  # latest profile
@@ -141,13 +135,13 @@ def test_a_later_registration_does_not_undo_an_enrolment_nor_an_older_one_a_newe
 def test_days_to_placement_from_enrolment_never_below_zero():
     models = ReadModels()
     t = datetime(2026, 2, 1, 9, tzinfo=UTC)
-    domain.apply(models, domain.ENROLLED, {"candidate_id": "c", "cohort": "A", "region": "R", "target_groups": []},
-                 t, "e1")
+    domain.apply(models, types.CANDIDATE_ENROLLED,
+                 {"candidate_id": "c", "cohort": "A", "region": "R", "target_groups": []}, t, "e1")
     placed = {"placement_id": "p", "candidate_id": "c", "vacancy_id": "v", "start_date": "2026-03-03",
               "region": "R", "target_groups": [], "cohort": "A"}
-    domain.apply(models, domain.PLACEMENT_RECORDED, placed, t, "e2")
+    domain.apply(models, types.PLACEMENT_RECORDED, placed, t, "e2")
     assert models.people["c"]["days_to_placement"] == 30
-    domain.apply(models, domain.PLACEMENT_RECORDED, {**placed, "placement_id": "p0", "start_date": "2026-01-05"},
+    domain.apply(models, types.PLACEMENT_RECORDED, {**placed, "placement_id": "p0", "start_date": "2026-01-05"},
                  t, "e3")
     assert models.people["c"]["first_start"] == date(2026, 1, 5)
     assert models.people["c"]["days_to_placement"] == 0 and models.people["c"]["placed_month"] == "2026-01"
@@ -158,13 +152,13 @@ def test_a_reassigned_task_counts_for_its_latest_organisation_and_stays_open_unt
     t = datetime(2026, 2, 1, 9, tzinfo=UTC)
     task = {"task_id": "t", "plan_id": "pl", "placement_id": "p", "jobcoach_id": "j", "kind": "week_1",
             "due": "2026-02-08", "organisation": "Soweco"}
-    domain.apply(models, domain.TASK_ASSIGNED, {**task, "organisation": "Larcom"}, t + timedelta(days=3), "e2")
-    domain.apply(models, domain.TASK_ASSIGNED, task, t, "e1")  # the first assignment, arriving late
-    domain.apply(models, domain.TASK_OVERDUE, {"task_id": "t", "placement_id": "p", "due": "2026-02-08"},
+    domain.apply(models, types.AFTERCARE_TASK_ASSIGNED, {**task, "organisation": "Larcom"}, t + timedelta(days=3), "e2")
+    domain.apply(models, types.AFTERCARE_TASK_ASSIGNED, task, t, "e1")  # the first assignment, arriving late
+    domain.apply(models, types.AFTERCARE_TASK_OVERDUE, {"task_id": "t", "placement_id": "p", "due": "2026-02-08"},
                  t + timedelta(days=9), "e3")
     row = models.tasks["t"]
     assert (row["organisation"], row["is_open"], row["is_overdue"]) == ("Larcom", 1, 1)
-    domain.apply(models, domain.TASK_COMPLETED, {"task_id": "t", "placement_id": "p", "outcome": "going_well"},
+    domain.apply(models, types.AFTERCARE_TASK_COMPLETED, {"task_id": "t", "placement_id": "p", "outcome": "going_well"},
                  t + timedelta(days=10), "e4")
     assert (row["is_open"], row["is_overdue"]) == (0, 0)
 
