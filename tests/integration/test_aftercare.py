@@ -1,5 +1,7 @@
 """Aftercare end to end: every service a real nameko process, real RabbitMQ,
-PostgreSQL and a real SMTP server."""
+PostgreSQL and a real SMTP server. The rules themselves (the plan and its jobcoach, what an
+outcome sets going, the sweep, the mails) are also held without a broker, on SQLite, in
+tests/unit/test_aftercare_handlers.py; these hold the wiring."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -169,3 +169,41 @@ def test_plans_chosen_together_get_the_coaches_one_at_a_time_would():
                            domain.per_week(due_soon[c.jobcoach_id])) for c in coaches]
     assert domain.choose_jobcoaches(options, due_soon, new, today) == expected
     assert None in expected and {"a", "b", "c"} <= set(expected)  # the case covers full coaches too
+
+
+def test_what_an_outcome_sets_going():
+    today = date(2026, 12, 6)
+    at_risk = domain.follow_up(domain.AT_RISK, None, today)
+    assert at_risk == domain.FollowUp(check_in_due=date(2026, 12, 13))  # within a week
+    assert domain.follow_up(domain.AT_RISK, 6, today).sustained_months is None  # at risk is not sustained
+    assert domain.follow_up(domain.GOING_WELL, 12, today) == domain.FollowUp(sustained_months=12)
+    assert domain.follow_up(domain.GOING_WELL, None, today) == domain.FollowUp()  # no checkpoint
+    assert domain.follow_up(domain.PLACEMENT_ENDED, 6, today, None, "dismissed") == domain.FollowUp(
+        end_date=today, end_reason="dismissed")
+    assert domain.follow_up(domain.PLACEMENT_ENDED, None, today, date(2026, 11, 30), "resigned").end_date == date(
+        2026, 11, 30)
+
+
+def test_room_is_capacity_less_load_to_a_rounding():
+    coach = CoachOption("a", frozenset({"Twente"}), frozenset(), 2.0, 1.4)
+    assert coach.has_room(0.6) and coach.has_room(0.6 + 1e-10) and not coach.has_room(0.61)
+
+
+def test_the_budget_counts_planned_tasks_not_cancelled_and_used_hours_when_done():
+    from types import SimpleNamespace as Task
+
+    budget = domain.coaching_budget(24)
+    done_at = datetime(2027, 12, 2, 10, tzinfo=UTC)  # in the second year
+    tasks = [Task(status=domain.OPEN, due=START, hours=2.0, completed_at=None, hours_spent=None),
+             Task(status=domain.CANCELLED, due=START, hours=5.0, completed_at=None, hours_spent=None),
+             Task(status=domain.DONE, due=START, hours=1.0, completed_at=done_at, hours_spent=None),
+             Task(status=domain.DONE, due=START, hours=1.0, completed_at=datetime(2026, 12, 3, tzinfo=UTC),
+                  hours_spent=0.75)]
+    assert domain.planned_per_year(budget, START, tasks) == (4.0, 0, 0)
+    assert domain.used_per_year(budget, START, tasks) == (0.75, 1.0, 0)  # recorded without hours: the estimate
+
+
+def test_the_outcomes_named_here_are_the_catalogues():
+    from werkbrug_shared.events.catalogue import TASK_OUTCOMES
+
+    assert sorted((domain.GOING_WELL, domain.AT_RISK, domain.PLACEMENT_ENDED)) == sorted(TASK_OUTCOMES)

@@ -1,7 +1,7 @@
 """The aftercare (nazorg) protocol, the UWV coaching budget and the jobcoach choice.
 
-Plain functions and values, no framework: the service feeds them rows and
-writes back what they decide.
+Plain functions and values, no framework: :mod:`aftercare.handlers` feeds them
+rows and writes back what they decide.
 """
 
 from __future__ import annotations
@@ -11,8 +11,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-TASK_STATUSES = ("open", "done", "cancelled")
-PLAN_STATUSES = ("active", "ended")
+# A task is open until done (a check-in recorded) or cancelled (its placement ended).
+OPEN, DONE, CANCELLED = "open", "done", "cancelled"
+TASK_STATUSES = (OPEN, DONE, CANCELLED)
+ACTIVE, ENDED = "active", "ended"  # a plan's
+PLAN_STATUSES = (ACTIVE, ENDED)
+
+# What a jobcoach records at a check-in (the catalogue's TASK_OUTCOMES).
+GOING_WELL, AT_RISK, PLACEMENT_ENDED = "going_well", "at_risk", "ended"
+
+# The task an at-risk outcome adds; the protocol's own kinds are in its steps.
+CHECK_IN = "check_in"
+
+# How a task came to its jobcoach (aftercare_task.assigned's ``assignment``): with its
+# plan (told in the plan's mail), handed over later, or as an at-risk check-in.
+WITH_PLAN, REASSIGNED = "plan", "reassigned"
+
+# What a coordinator must act on.
+UNASSIGNED_PLAN, OVERDUE_TASK = "unassigned_plan", "overdue_task"
 
 # Expertise a jobcoach may have; a candidate's conditions and target groups ask for some.
 EXPERTISE = ("autism", "language_support", "statushouders", "physical", "psychiatric", "fifty_plus")
@@ -220,6 +236,10 @@ class CoachOption:
     def remaining(self) -> float:
         return self.capacity_hours - self.load_hours
 
+    def has_room(self, demand: float) -> bool:
+        """Whether the coach can take on ``demand`` more hours a week (to a rounding)."""
+        return self.remaining >= demand - 1e-9
+
 
 def choose_jobcoach(options: Iterable[CoachOption], region: str, wanted: frozenset[str],
                     demand: float) -> str | None:
@@ -229,7 +249,7 @@ def choose_jobcoach(options: Iterable[CoachOption], region: str, wanted: frozens
     capacity gets no new plans. Ties go to the lower id: the choice is repeatable.
     None when nobody in the region has room.
     """
-    with_room = [o for o in options if region in o.regions and o.remaining >= demand - 1e-9]
+    with_room = [o for o in options if region in o.regions and o.has_room(demand)]
     if not with_room:
         return None
     best = min(with_room, key=lambda o: (-len(wanted & o.expertise), -o.remaining, o.jobcoach_id))
@@ -265,6 +285,46 @@ def check_in_due(completed_on: date) -> date:
     return completed_on + timedelta(days=CHECK_IN_DAYS)
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """What a recorded outcome sets going besides the task being done."""
+
+    check_in_due: date | None = None  # at risk: another check-in, within a week
+    sustained_months: int | None = None  # going well at a checkpoint: sustained this long
+    end_date: date | None = None  # ended: the placement ends on this day ...
+    end_reason: str | None = None  # ... for this reason
+
+
+def follow_up(outcome: str, sustained_months: int | None, today: date, end_date: date | None = None,
+              end_reason: str | None = None) -> FollowUp:
+    """An outcome recorded ``today`` on a task (a checkpoint when it has ``sustained_months``).
+    An ended placement ends on the day given, else today."""
+    if outcome == AT_RISK:
+        return FollowUp(check_in_due=check_in_due(today))
+    if outcome == GOING_WELL and sustained_months:
+        return FollowUp(sustained_months=sustained_months)
+    if outcome == PLACEMENT_ENDED:
+        return FollowUp(end_date=end_date or today, end_reason=end_reason)
+    return FollowUp()
+
+
 def overdue(due: date, today: date) -> bool:
     """A task is overdue the day after its due date."""
     return due < today
+
+
+# --- the budget as it stands -----------------------------------------------------------
+
+
+def planned_per_year(budget: Sequence[float], start: date, tasks: Iterable) -> tuple[float, ...]:
+    """The estimated hours of a plan's tasks (``.status``, ``.due``, ``.hours``) per year;
+    a cancelled task takes none."""
+    return hours_per_year(budget, start, [(t.due, t.hours) for t in tasks if t.status != CANCELLED])
+
+
+def used_per_year(budget: Sequence[float], start: date, tasks: Iterable) -> tuple[float, ...]:
+    """The hours spent on a plan's done tasks per year, by the day each was done; a task
+    recorded without its hours counts its estimate."""
+    return hours_per_year(budget, start, [
+        (t.completed_at.date(), t.hours_spent if t.hours_spent is not None else t.hours)
+        for t in tasks if t.status == DONE])

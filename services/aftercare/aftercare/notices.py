@@ -6,6 +6,7 @@ leaves the system, and the coach finds who it is in their own case file.
 
 from __future__ import annotations
 
+from aftercare import domain
 from aftercare.models import AftercarePlan, AftercareTask, CoachingOrganisation, Jobcoach
 
 KIND_WORDS = {
@@ -50,7 +51,7 @@ def new_plan(plan: AftercarePlan, tasks: list[AftercareTask], coach: Jobcoach) -
 
 def task_assigned(task: AftercareTask, coach: Jobcoach, assignment: str) -> tuple[str, str]:
     why = ("De plaatsing staat onder druk: plan binnen een week een extra contact."
-           if assignment == "check_in" else "Je coördinator heeft deze taak aan jou toegewezen.")
+           if assignment == domain.CHECK_IN else "Je coördinator heeft deze taak aan jou toegewezen.")
     subject = f"Nazorgtaak: {kind_words(task.kind)} vóór {task.due:%d-%m-%Y}"
     body = (f"Beste {coach.name},\n\n{why}\n\n  - {task.due:%d-%m-%Y}  {kind_words(task.kind)} "
             f"({_hours(task.hours)})\n\nPlaatsing: {task.placement_id}\nTaak: {task.id}\n\n— werkbrug\n")
