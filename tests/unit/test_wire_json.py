@@ -69,3 +69,38 @@ def test_unpaired_surrogates_travel_escaped():
     body = wire_json.dumps({"note": "\udfff"})
     assert body == b'{"note": "\\udfff"}'
     assert wire_json.loads(body) == {"note": "\udfff"}
+
+
+# --- CloudEvents bodies: read as the standard library's json.loads reads them -------------
+
+PLAIN_BODIES = [
+    b'{"specversion": "1.0", "id": "e-1", "data": {"hours": 32, "share": 0.1, "groups": ["bijstand"]}}',
+    '{"label": "tegelzetter \u2014 vloeren", "escaped": "quote \\" and \\\\ and \\n"}',
+    b'{"__type__": "datetime", "__value__": "2026-11-23T16:30:05"}',  # no kombu unwrapping here
+    b'{"big": 123456789012345678901234567890, "negative": -98765432109876543210}',
+    b'{"a": NaN, "b": Infinity, "c": -Infinity}',
+    b'{"lone": "\\udfff", "pair": "\\ud83d\\ude00"}',
+    b'{"same": 1, "same": 2}',
+    b'[{"id": "e-1"}, {"id": "e-2"}]',
+    b'  "just a string"  ',
+    b"1e400",
+]
+
+
+@pytest.mark.parametrize("body", PLAIN_BODIES)
+def test_cloudevents_bodies_come_back_as_json_loads_gives_them(body):
+    import json
+    import math
+
+    expected, got = json.loads(body), wire_json.loads_plain(body)
+    assert repr(got) == repr(expected) or (isinstance(got, float) and math.isinf(got) and got == expected)
+
+
+@pytest.mark.parametrize("content_type", ["application/cloudevents+json", "application/cloudevents-batch+json"])
+def test_the_cloudevents_serializers_read_with_it_and_refuse_what_is_not_json_or_too_deep(content_type):
+    import werkbrug_shared.events.envelope  # noqa: F401 (registers the serializers)
+
+    assert kombu.serialization.loads(b'{"id": "e-1"}', content_type, "utf-8") == {"id": "e-1"}
+    for body in (b'{"id": ', b"[" * 1500 + b"]" * 1500):
+        with pytest.raises(kombu.exceptions.DecodeError):
+            kombu.serialization.loads(body, content_type, "utf-8")

@@ -23,6 +23,8 @@ recursing.
 
 from __future__ import annotations
 
+import json
+
 import kombu.serialization
 import orjson
 from kombu.utils import json as kombu_json
@@ -62,6 +64,24 @@ def loads(data):
             # NaN, Infinity, or not JSON at all: kombu's reader says which
     try:
         return kombu_json.loads(raw)
+    except RecursionError:
+        raise TooDeep("JSON nested too deeply") from None
+
+
+def loads_plain(data):
+    """``json.loads`` (the standard library's, which CloudEvents bodies are read with), read by
+    orjson where that gives the same value: in a bulk import the standard reader was a tenth
+    of matching's CPU. Long runs of digits (integers past 64 bits), NaN, Infinity, a lone
+    surrogate escape, or what is not JSON at all go to the standard reader."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc) or "recursion" in str(exc).lower():
+                raise TooDeep(f"JSON nested too deeply ({exc})") from None
+    try:
+        return json.loads(raw)
     except RecursionError:
         raise TooDeep("JSON nested too deeply") from None
 
