@@ -69,7 +69,7 @@ def components_type(names) -> np.dtype:
 
 
 # per skill, what the vacancy a candidate pass scores for asks of it (zero: nothing)
-SKILL_ASKED = np.dtype([("must", np.float64), ("nice", np.float64), ("strict", np.uint8)])
+SKILL_ASKED = np.dtype([("must", np.float64), ("nice", np.float64), ("strict", np.uint8)], align=True)
 
 
 class Asked(NamedTuple):
