@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from werkbrug_shared.clock import add_months  # noqa: E402
 from werkbrug_shared.events import CATALOGUE  # noqa: E402
 
 PG_ADMIN = os.environ.get("WERKBRUG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -55,14 +56,6 @@ ORGANISATIONS = ["Gemeente Enschede", "UWV Twente", "Soweco", "Larcom", "Werkple
 SKILLS = [f"http://data.europa.eu/esco/skill/{uuid.UUID(int=i * 7919 + 17)}" for i in range(60)]
 TASKS = [("first_working_day", 0), ("week_1", 7), ("week_4", 28), ("month_3", 91), ("month_6", 182)]
 END_REASONS = ["contract_ended", "dismissed", "resigned", "health", "better_job", "moved"]
-
-
-def add_months(day: date, months: int) -> date:
-    import calendar
-
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def at(day: date, rng: random.Random) -> datetime:

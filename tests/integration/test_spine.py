@@ -10,7 +10,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import aftercare_placement_queue, dumps, eventually, register_jobcoaches
+from tests.integration.harness import (
+    aftercare_placement_queue,
+    dumps,
+    eventually,
+    matching_has,
+    register_jobcoaches,
+)
 from werkbrug_shared import config, deadletters, refdata
 from werkbrug_shared.errors import ValidationError
 
@@ -50,12 +56,11 @@ class Region:
         })
 
     def wait_indexed(self, candidates):
+        """Until matching holds the candidates and this region's vacancy (placing needs both: a
+        vacancy's event may still be queued behind another test's bulk load)."""
         wanted = {c["id"] for c in candidates}
-
-        def indexed():
-            return wanted <= set(self.rpc.matching.indexed(sorted(wanted)))
-
-        eventually(indexed, what="matching to index the candidates")
+        eventually(lambda: matching_has(self.rpc, self.vacancy["id"], wanted),
+                   what="matching to index the candidates and the vacancy")
 
     def place(self, candidate) -> dict:
         return self.rpc.matching.record_placement({

@@ -133,9 +133,9 @@ def test_a_placement_gets_the_protocols_plan_its_coach_and_the_events(desk):
     tasks = tasks_of(desk, plan)
     assert [t.kind for t in tasks] == [s.kind for s in domain.DEFAULT_PROTOCOL]
     assert {(t.jobcoach_id, t.status) for t in tasks} == {(expert.id, domain.OPEN)}
-    (created,) = desk.events(handlers.PLAN_CREATED)
+    (created,) = desk.events(handlers.AFTERCARE_PLAN_CREATED)
     assert created["jobcoach_id"] == expert.id and created["organisation"] == "soweco" and created["task_count"] == 8
-    assigned = desk.events(handlers.TASK_ASSIGNED)
+    assigned = desk.events(handlers.AFTERCARE_TASK_ASSIGNED)
     assert len(assigned) == 8 and {a["assignment"] for a in assigned} == {domain.WITH_PLAN}
 
     # no special need: the coach with the most room left
@@ -157,7 +157,7 @@ def test_with_nobody_free_the_plan_is_unassigned_escalated_and_counted(desk):
     busy = coach(desk, "Busy", capacity=0.5, regions=["Salland"])  # less than any plan's first weeks need
     before = unassigned_count("Salland")
     (plan,) = start(desk, placement(region="Salland"))
-    assert desk.events(handlers.PLAN_CREATED)[0]["jobcoach_id"] is None
+    assert desk.events(handlers.AFTERCARE_PLAN_CREATED)[0]["jobcoach_id"] is None
     assert plan.jobcoach_id is None and len(tasks_of(desk, plan)) == 8
     assert desk(handlers.workload, SOWECO, desk.clock, busy.id)[0]["open_tasks"] == 0
     (escalation,) = desk.rows(Escalation, Escalation.plan_id == plan.id)
@@ -209,11 +209,11 @@ def test_at_risk_plans_a_check_in_within_a_week_for_the_same_coach(desk):
     check_in = done.check_in
     assert (check_in.kind, check_in.due, check_in.jobcoach_id, check_in.status, check_in.hours) == (
         domain.CHECK_IN, TODAY + timedelta(days=7), holder.id, domain.OPEN, domain.CHECK_IN_HOURS)
-    (assigned,) = desk.events(handlers.TASK_ASSIGNED)
+    (assigned,) = desk.events(handlers.AFTERCARE_TASK_ASSIGNED)
     assert assigned["task_id"] == check_in.id and assigned["assignment"] == domain.CHECK_IN
     (at_risk,) = desk.events(handlers.PLACEMENT_AT_RISK)
     assert at_risk == {"placement_id": plan.placement_id, "candidate_id": plan.candidate_id, "task_id": first.id}
-    (completed,) = desk.events(handlers.TASK_COMPLETED)
+    (completed,) = desk.events(handlers.AFTERCARE_TASK_COMPLETED)
     assert completed["outcome"] == domain.AT_RISK and completed["end_date"] is None
     assert "note" not in completed  # the jobcoach's free text stays in aftercare
     assert not desk.events(handlers.PLACEMENT_SUSTAINED)
@@ -236,10 +236,10 @@ def test_ended_tells_matching_the_day_and_the_reason(desk):
     (plan,) = start(desk, placement())
     week_1, week_4 = tasks_of(desk, plan)[1:3]
     complete(desk, week_1, domain.PLACEMENT_ENDED, end_date=START + timedelta(days=8), end_reason="dismissed")
-    (completed,) = desk.events(handlers.TASK_COMPLETED)
+    (completed,) = desk.events(handlers.AFTERCARE_TASK_COMPLETED)
     assert (completed["end_date"], completed["end_reason"]) == ((START + timedelta(days=8)).isoformat(), "dismissed")
     complete(desk, week_4, domain.PLACEMENT_ENDED, end_reason="resigned")  # no day given: today
-    assert desk.events(handlers.TASK_COMPLETED)[0]["end_date"] == TODAY.isoformat()
+    assert desk.events(handlers.AFTERCARE_TASK_COMPLETED)[0]["end_date"] == TODAY.isoformat()
 
 
 def test_only_the_holding_organisation_records_a_task_and_only_once(desk):
@@ -284,7 +284,7 @@ def test_the_sweep_escalates_each_overdue_task_once_and_doing_it_settles_that(de
     swept = desk(handlers.sweep_overdue, desk.clock, later)
     assert sorted(t.kind for t in swept.announced) == ["first_working_day", "week_1", "week_4"]
     assert swept.overdue == {"soweco": 3}
-    overdue = desk.events(handlers.TASK_OVERDUE)
+    overdue = desk.events(handlers.AFTERCARE_TASK_OVERDUE)
     assert len(overdue) == 3 and {o["organisation"] for o in overdue} == {"soweco"}
     again = desk(handlers.sweep_overdue, desk.clock, later)
     assert again.announced == [] and again.overdue == {"soweco": 3} and desk.emitted == []
@@ -321,7 +321,7 @@ def test_a_leaving_coachs_plans_go_to_a_coach_with_room_or_are_escalated(desk):
     gone = leave(desk, leaving.id)
     assert (gone.plans_reassigned, gone.plans_unassigned, gone.jobcoach.active) == (1, 0, False)
     assert {t.jobcoach_id for t in tasks_of(desk, plan)} == {staying.id}
-    assigned = desk.events(handlers.TASK_ASSIGNED)
+    assigned = desk.events(handlers.AFTERCARE_TASK_ASSIGNED)
     assert len(assigned) == 8 and {a["assignment"] for a in assigned} == {domain.REASSIGNED}
     with pytest.raises(Conflict):  # nobody moves a plan to a coach who left
         reassign(desk, plan.id, leaving.id)
@@ -361,7 +361,7 @@ def test_the_end_of_a_placement_ends_its_plan_and_cancels_what_is_open(desk):
     ended = desk(handlers.end_plan, desk.clock, plan.placement_id, START + timedelta(days=9))
     assert (ended.status, ended.ended_on) == (domain.ENDED, START + timedelta(days=9))
     assert sorted(t.status for t in tasks_of(desk, plan)) == [domain.CANCELLED] * 7 + [domain.DONE]
-    cancelled = desk.events(handlers.TASK_CANCELLED)
+    cancelled = desk.events(handlers.AFTERCARE_TASK_CANCELLED)
     assert len(cancelled) == 7 and {c["organisation"] for c in cancelled} == {"soweco"}
     assert desk(handlers.escalations, None, True) == []
     assert desk(handlers.end_plan, desk.clock, plan.placement_id, START) is None and desk.emitted == []
@@ -409,9 +409,9 @@ def test_the_coach_gets_a_new_plan_in_one_mail_and_nobodys_plan_goes_to_the_coor
 def test_only_a_task_handed_over_later_gets_a_mail_of_its_own(desk):
     holder = coach(desk, "Coach")
     (plan,) = start(desk, placement())
-    with_plan = desk.events(handlers.TASK_ASSIGNED)
+    with_plan = desk.events(handlers.AFTERCARE_TASK_ASSIGNED)
     done = complete(desk, tasks_of(desk, plan)[0], domain.AT_RISK)
-    check_in = desk.events(handlers.TASK_ASSIGNED)
+    check_in = desk.events(handlers.AFTERCARE_TASK_ASSIGNED)
     assert desk(handlers.task_assigned_mails, with_plan) == []
     (mail,) = desk(handlers.task_assigned_mails, with_plan + check_in)
     assert (mail.to, mail.kind) == (holder.email, "task_check_in") and done.check_in.id in mail.body
@@ -423,9 +423,9 @@ def test_a_coordinator_hears_of_a_sweeps_overdue_tasks_in_one_mail(desk):
     coach(desk, "Coach")
     (plan,) = start(desk, placement())
     desk(handlers.sweep_overdue, desk.clock, START + timedelta(days=2))
-    (one,) = desk(handlers.task_overdue_mails, desk.events(handlers.TASK_OVERDUE))
+    (one,) = desk(handlers.task_overdue_mails, desk.events(handlers.AFTERCARE_TASK_OVERDUE))
     assert (one.to, one.kind) == ("c@soweco.example", "task_overdue")
     desk(handlers.sweep_overdue, desk.clock, START + timedelta(days=40))
-    (many,) = desk(handlers.task_overdue_mails, desk.events(handlers.TASK_OVERDUE))
+    (many,) = desk(handlers.task_overdue_mails, desk.events(handlers.AFTERCARE_TASK_OVERDUE))
     assert (many.kind, many.subject) == ("tasks_overdue", "Escalatie: 2 nazorgtaken te laat")
     assert many.body.count(plan.placement_id) == 2

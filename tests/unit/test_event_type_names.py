@@ -11,7 +11,7 @@ from werkbrug_shared.events import CATALOGUE, types
 
 ROOT = Path(__file__).resolve().parents[2]
 # services whose code says every event type by its constant (aftercare and matching: issue 17 §3, to follow)
-NAMED = ("candidates", "vacancies", "reporting", "gateway")
+NAMED = ("candidates", "vacancies", "reporting", "gateway", "matching", "aftercare")
 
 
 def test_every_catalogue_type_has_one_constant_and_every_constant_is_a_catalogue_type():

@@ -6,10 +6,11 @@ rows and writes back what they decide.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+
+from werkbrug_shared.clock import add_months
 
 # A task is open until done (a check-in recorded) or cancelled (its placement ended).
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
@@ -100,11 +101,6 @@ def protocol_from_config(raw: Sequence[dict] | None) -> tuple[Step, ...]:
         raise ProtocolError("AFTERCARE_PROTOCOL: task kinds must be unique")
     return tuple(steps)
 
-
-def add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _due(start: date, step: Step) -> date | None:

@@ -26,16 +26,18 @@ from werkbrug_shared.actor import Actor
 from werkbrug_shared.clock import Clock
 from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound
+from werkbrug_shared.events.types import (
+    AFTERCARE_PLAN_CREATED,
+    AFTERCARE_TASK_ASSIGNED,
+    AFTERCARE_TASK_CANCELLED,
+    AFTERCARE_TASK_COMPLETED,
+    AFTERCARE_TASK_OVERDUE,
+    PLACEMENT_AT_RISK,
+    PLACEMENT_SUSTAINED,
+)
 
 log = logging.getLogger(__name__)
 
-PLAN_CREATED = "nl.werkbrug.aftercare_plan.created.v1"
-TASK_ASSIGNED = "nl.werkbrug.aftercare_task.assigned.v1"
-TASK_COMPLETED = "nl.werkbrug.aftercare_task.completed.v1"
-TASK_OVERDUE = "nl.werkbrug.aftercare_task.overdue.v1"
-TASK_CANCELLED = "nl.werkbrug.aftercare_task.cancelled.v1"
-PLACEMENT_AT_RISK = "nl.werkbrug.placement.at_risk.v1"
-PLACEMENT_SUSTAINED = "nl.werkbrug.placement.sustained.v1"
 
 SWEEP_BATCH = 500  # overdue tasks taken per sweep transaction
 UNASSIGNED = "unassigned"  # the organisation label of overdue tasks nobody holds
@@ -252,7 +254,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, clock: Clock, data: dict) -> Co
     then = domain.follow_up(task.outcome, task.sustained_months, clock.today(), data["end_date"],
                             data["end_reason"])
     # the note stays here: it is the jobcoach's free text and may name people
-    uow.emit(TASK_COMPLETED, task.id, {
+    uow.emit(AFTERCARE_TASK_COMPLETED, task.id, {
         "task_id": task.id, "placement_id": task.placement_id, "outcome": task.outcome,
         "organisation": organisation, "kind": task.kind,
         "end_date": then.end_date.isoformat() if then.end_date else None, "end_reason": then.end_reason,
@@ -301,7 +303,7 @@ def sweep_overdue(uow: UnitOfWork, clock: Clock, today: date | None = None) -> S
         organisation = _organisation_of(uow, task.jobcoach_id)
         session.add(Escalation(id=str(uuid.uuid4()), kind=domain.OVERDUE_TASK, plan_id=task.plan_id,
                                task_id=task.id, organisation_id=organisation, region=plan.region, created_at=now))
-        uow.emit(TASK_OVERDUE, task.id, {
+        uow.emit(AFTERCARE_TASK_OVERDUE, task.id, {
             "task_id": task.id, "placement_id": task.placement_id, "jobcoach_id": task.jobcoach_id,
             "due": task.due.isoformat(), "organisation": organisation})
     rows = session.execute(
@@ -369,7 +371,7 @@ def _start_plan(uow: UnitOfWork, clock: Clock, placement: dict, plan_made: domai
     ]
     uow.session.add(plan)
     uow.session.add_all(tasks)
-    uow.emit(PLAN_CREATED, plan.id, {
+    uow.emit(AFTERCARE_PLAN_CREATED, plan.id, {
         "plan_id": plan.id, "placement_id": plan.placement_id, "candidate_id": plan.candidate_id,
         "jobcoach_id": jobcoach_id, "region": plan.region, "task_count": len(tasks),
         "organisation": organisation, "budget_hours": round(sum(plan_made.budget), 2),
@@ -391,7 +393,7 @@ def end_plan(uow: UnitOfWork, clock: Clock, placement_id: str, end_date: date) -
     plan.status, plan.ended_on = domain.ENDED, end_date
     for task in _open_tasks(uow, plan.id):
         task.status = domain.CANCELLED
-        uow.emit(TASK_CANCELLED, task.id, {
+        uow.emit(AFTERCARE_TASK_CANCELLED, task.id, {
             "task_id": task.id, "placement_id": task.placement_id,
             "organisation": _organisation_of(uow, task.jobcoach_id)})
     _resolve_escalations(uow, clock, plan.id)
@@ -556,7 +558,7 @@ def _assign(uow: UnitOfWork, plan: AftercarePlan, open_tasks: list[AftercareTask
 
 def _emit_assigned(uow: UnitOfWork, plan: AftercarePlan, assigned: list[AftercareTask], organisation: str | None,
                    assignment: str) -> None:
-    uow.emit_many(TASK_ASSIGNED, [(task.id, {
+    uow.emit_many(AFTERCARE_TASK_ASSIGNED, [(task.id, {
         "task_id": task.id, "plan_id": plan.id, "placement_id": plan.placement_id,
         "jobcoach_id": task.jobcoach_id, "kind": task.kind, "due": task.due.isoformat(),
         "organisation": organisation, "hours": task.hours, "assignment": assignment,

@@ -26,6 +26,14 @@ from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Forbidden, ValidationError
+from werkbrug_shared.events.types import (
+    AFTERCARE_PLAN_CREATED,
+    AFTERCARE_TASK_ASSIGNED,
+    AFTERCARE_TASK_OVERDUE,
+    CANDIDATE_ERASED,
+    PLACEMENT_ENDED,
+    PLACEMENT_RECORDED,
+)
 from werkbrug_shared.mail import Mailer
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.timers import configured_timer
@@ -201,37 +209,37 @@ class AftercareService:
 
     # --- events in ---------------------------------------------------------------------
 
-    @event_handler("nl.werkbrug.placement.recorded.v1", batch=True)
+    @event_handler(PLACEMENT_RECORDED, batch=True)
     def on_placement_recorded(self, events):
         """Every placement gets its plan, its tasks and a jobcoach; a batch looks up the coaches
         and their loads once (see handlers.start_plans)."""
         handlers.start_plans(self.db, self.clock, self.protocol, [e.data for e in events])
 
-    @event_handler("nl.werkbrug.placement.ended.v1")
+    @event_handler(PLACEMENT_ENDED)
     def on_placement_ended(self, event):
         """However it ended (a jobcoach's outcome, the employer through matching): the plan
         ends and its open tasks are cancelled."""
         handlers.end_plan(self.db, self.clock, event.data["placement_id"], event.data["end_date"])
 
-    @event_handler("nl.werkbrug.candidate.erased.v1")
+    @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):
         """AVG erasure: the jobcoaches' free-text notes go; dated tasks and outcomes stay for the counts."""
         handlers.erase_notes(self.db, event.data["candidate_id"])
 
     # --- notifications: from our own events, so a failing mail server retries ---------
 
-    @event_handler("nl.werkbrug.aftercare_plan.created.v1", batch=True)
+    @event_handler(AFTERCARE_PLAN_CREATED, batch=True)
     def notify_plan_created(self, events):
         """The coach hears of a new plan with all its tasks in one mail; nobody's plan goes
         to the coordinators of the region."""
         self._send(handlers.plan_created_mails(self.db, [e.data["plan_id"] for e in events]))
 
-    @event_handler("nl.werkbrug.aftercare_task.assigned.v1", batch=True)
+    @event_handler(AFTERCARE_TASK_ASSIGNED, batch=True)
     def notify_task_assigned(self, events):
         # a new plan's tasks travel in one mail (above): only a task handed over later has its own
         self._send(handlers.task_assigned_mails(self.db, [e.data for e in events]))
 
-    @event_handler("nl.werkbrug.aftercare_task.overdue.v1", batch=True)
+    @event_handler(AFTERCARE_TASK_OVERDUE, batch=True)
     def notify_task_overdue(self, events):
         """Each coordinator hears of the overdue tasks of a batch in one mail."""
         self._send(handlers.task_overdue_mails(self.db, [e.data for e in events]))

@@ -23,6 +23,13 @@ from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, L
 from werkbrug_shared import visibility
 from werkbrug_shared.db import insert_rows
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
+from werkbrug_shared.events.types import (
+    MATCH_INTRODUCED,
+    MATCH_PROPOSED,
+    MATCH_REJECTED,
+    PLACEMENT_ENDED,
+    PLACEMENT_RECORDED,
+)
 from werkbrug_shared.visibility import Viewer
 
 CANDIDATE_FIELDS = ("region", "pc4", "target_groups", "skills", "hours_per_week", "conditions", "cohort")
@@ -81,7 +88,7 @@ def propose(uow, viewer: Viewer, candidate_id: str, vacancy_id: str, now: dateti
         proposed_by=viewer.organisation, proposed_at=now,
     )
     session.add(match)
-    uow.emit("nl.werkbrug.match.proposed.v1", match.id, {
+    uow.emit(MATCH_PROPOSED, match.id, {
         "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
         "score": match.score, "proposed_by": match.proposed_by,
     })
@@ -104,7 +111,7 @@ def introduce(uow, viewer: Viewer, match_id: str, note: str | None, now: datetim
     match = match_moving_to(uow, viewer, match_id, domain.INTRODUCED)
     match.status, match.introduced_at = domain.INTRODUCED, now
     match.note, match.note_by = note, viewer.organisation if note else None
-    uow.emit("nl.werkbrug.match.introduced.v1", match.id, {
+    uow.emit(MATCH_INTRODUCED, match.id, {
         "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
     })
     return match
@@ -116,7 +123,7 @@ def reject(uow, viewer: Viewer, match_id: str, reason: str, note: str | None, no
     match.status, match.rejected_reason, match.decided_at = domain.REJECTED, reason, now
     if note:
         match.note, match.note_by = note, viewer.organisation
-    uow.emit("nl.werkbrug.match.rejected.v1", match.id, {
+    uow.emit(MATCH_REJECTED, match.id, {
         "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
         "reason": match.rejected_reason,
     })
@@ -195,7 +202,7 @@ def record_placement(uow, index, viewer: Viewer, data: dict, now: datetime) -> P
         except IntegrityError:
             raise request_id_taken(data["request_id"]) from None
     profile = candidate.profile or {}
-    uow.emit("nl.werkbrug.placement.recorded.v1", row.id, {
+    uow.emit(PLACEMENT_RECORDED, row.id, {
         "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
         "employer_id": row.employer_id, "start_date": row.start_date.isoformat(),
         "hours_per_week": row.hours_per_week, "region": candidate.region,
@@ -237,7 +244,7 @@ def _end(uow, index, row: Placement, end_date: date, reason: str) -> None:
     if candidate is not None and not still_placed:
         candidate.in_pool = True
         index.changed(POOL, [row.candidate_id])
-    uow.emit("nl.werkbrug.placement.ended.v1", row.id, {
+    uow.emit(PLACEMENT_ENDED, row.id, {
         "placement_id": row.id, "candidate_id": row.candidate_id, "vacancy_id": row.vacancy_id,
         "end_date": row.end_date.isoformat(), "reason": row.end_reason,
     })

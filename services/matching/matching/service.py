@@ -17,7 +17,20 @@ from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
+from werkbrug_shared.events.types import (
+    AFTERCARE_TASK_COMPLETED,
+    CANDIDATE_ERASED,
+    CANDIDATE_PROFILE_UPDATED,
+    CANDIDATE_REGISTERED,
+    MATCHING_FAIRNESS_COUNTED,
+    TRAJECTORY_DEFINED,
+    VACANCY_CLOSED,
+    VACANCY_FILLED,
+    VACANCY_OPENED,
+    VACANCY_UPDATED,
+)
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.pagination import check_limit
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, require_id
 from werkbrug_shared.visibility import Viewer
@@ -100,8 +113,7 @@ class MatchingService:
     def suggest_occupations(self, candidate_id, limit=10):
         """ESCO occupations this candidate's skills carry over to, for looking broader than the last job."""
         require_id(candidate_id, "candidate_id")
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
-            raise ValidationError.from_fields("query", {"limit": ["must be between 1 and 50"]})
+        check_limit(limit, maximum=50)
         try:
             return self.index.suggest_occupations(candidate_id, limit)
         except KeyError:
@@ -119,7 +131,7 @@ class MatchingService:
         counted, since = self.fairness_metrics.unreported_counts()
         if counted.rankings <= 0:
             return
-        self.db.emit("nl.werkbrug.matching.fairness_counted.v1", self.fairness_metrics.instance, {
+        self.db.emit(MATCHING_FAIRNESS_COUNTED, self.fairness_metrics.instance, {
             "instance": self.fairness_metrics.instance, "period_start": since.isoformat(),
             "period_end": utcnow().isoformat(), "rankings": counted.rankings, "top_total": counted.top_total,
             "eligible_total": counted.pool_total,
@@ -200,7 +212,7 @@ class MatchingService:
         return placement_dict(handlers.end_placement(self.db, self.index, self.viewer, data["placement_id"],
                                                      data["end_date"], data["reason"]))
 
-    @event_handler("nl.werkbrug.aftercare_task.completed.v1")
+    @event_handler(AFTERCARE_TASK_COMPLETED)
     def on_aftercare_task_completed(self, event):
         """The jobcoach found the placement ended: end it here, where placements live."""
         if event.data["outcome"] == "ended":
@@ -228,37 +240,37 @@ class MatchingService:
 
     # --- the index, fed by events --------------------------------------------------------------
 
-    @event_handler("nl.werkbrug.candidate.registered.v1", batch=True)
+    @event_handler(CANDIDATE_REGISTERED, batch=True)
     def on_candidate_registered(self, events):
         handlers.index_candidates(self.db, self.index, events)
 
-    @event_handler("nl.werkbrug.candidate.profile_updated.v1", batch=True)
+    @event_handler(CANDIDATE_PROFILE_UPDATED, batch=True)
     def on_candidate_profile_updated(self, events):
         handlers.index_candidates(self.db, self.index, events)
 
-    @event_handler("nl.werkbrug.trajectory.defined.v1")
+    @event_handler(TRAJECTORY_DEFINED)
     def on_trajectory_defined(self, event):
         handlers.learn_modules(self.db, self.index, event.data["trajectory_id"], event.data["modules"], utcnow())
 
-    @event_handler("nl.werkbrug.vacancy.opened.v1")
+    @event_handler(VACANCY_OPENED)
     def on_vacancy_opened(self, event):
         handlers.index_vacancy(self.db, self.index, event)
 
-    @event_handler("nl.werkbrug.vacancy.updated.v1", batch=True)
+    @event_handler(VACANCY_UPDATED, batch=True)
     def on_vacancy_updated(self, events):
         # every placement updates its vacancy (an opening fewer): a batch holds many updates of the
         # same few vacancies, and a queue's events come in order, so each vacancy's last one is its state
         for event in {e.data["vacancy_id"]: e for e in events}.values():
             handlers.index_vacancy(self.db, self.index, event)
 
-    @event_handler("nl.werkbrug.vacancy.filled.v1")
+    @event_handler(VACANCY_FILLED)
     def on_vacancy_filled(self, event):
         handlers.vacancy_status(self.db, self.index, event.data["vacancy_id"], "filled")
 
-    @event_handler("nl.werkbrug.vacancy.closed.v1")
+    @event_handler(VACANCY_CLOSED)
     def on_vacancy_closed(self, event):
         handlers.vacancy_status(self.db, self.index, event.data["vacancy_id"], "closed")
 
-    @event_handler("nl.werkbrug.candidate.erased.v1")
+    @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):
         handlers.erase_candidate(self.db, self.index, event.data["candidate_id"], utcnow())
