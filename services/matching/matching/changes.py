@@ -193,6 +193,11 @@ class ChangeFollower:
         return fresh
 
 
+# Rows as plain tuples (Core), not ORM objects: the profile functions read the same attribute
+# names, and loading 50,000 ORM entities was a tenth of matching's CPU in a bulk import.
+CANDIDATES, VACANCIES = IndexedCandidate.__table__, IndexedVacancy.__table__
+
+
 def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
     """Make the index hold what the tables now hold for these keys."""
     def keys(kind):
@@ -204,7 +209,7 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
     full |= keys(POOL) - full - pool
     for ids in _chunks(sorted(full)):
         found = set()
-        for row in session.scalars(select(IndexedCandidate).where(IndexedCandidate.candidate_id.in_(ids))):
+        for row in session.execute(select(CANDIDATES).where(CANDIDATES.c.candidate_id.in_(ids))):
             index.upsert_candidate(candidate_profile_of(row), in_pool=row.in_pool)
             found.add(row.candidate_id)
         for candidate_id in set(ids) - found:  # erased
@@ -219,7 +224,7 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
             index.remove_candidate(candidate_id)
     for ids in _chunks(sorted(vacancies)):
         found = set()
-        for row in session.scalars(select(IndexedVacancy).where(IndexedVacancy.vacancy_id.in_(ids))):
+        for row in session.execute(select(VACANCIES).where(VACANCIES.c.vacancy_id.in_(ids))):
             index.upsert_vacancy(vacancy_profile_of(row))
             found.add(row.vacancy_id)
         for vacancy_id in set(ids) - found:

@@ -35,9 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching import changes
-from matching.changes import ChangeFollower, candidate_profile_of, vacancy_profile_of
+from matching.changes import CANDIDATES, VACANCIES, ChangeFollower, candidate_profile_of, vacancy_profile_of
 from matching.index import MatchingIndex, compile_queries
-from matching.models import IndexedCandidate, IndexedVacancy, LearnedModule
+from matching.models import LearnedModule
 from matching.modules import ModuleCatalogue
 from matching.replicas import ChangeBroadcast, ReplicaAddress
 from werkbrug_shared.db import databases_of
@@ -73,13 +73,13 @@ def build(engine, follower: ChangeFollower) -> MatchingIndex:
     gc.disable()
     try:
         with Session(engine) as session:
-            candidates = session.scalars(select(IndexedCandidate).execution_options(yield_per=5000))
+            candidates = session.execute(select(CANDIDATES).execution_options(yield_per=5000))
             profiles, placed = [], []
             for row in candidates:
                 profiles.append(candidate_profile_of(row))
                 if not row.in_pool:
                     placed.append(row.candidate_id)
-            vacancies = [vacancy_profile_of(row) for row in session.scalars(select(IndexedVacancy))]
+            vacancies = [vacancy_profile_of(row) for row in session.execute(select(VACANCIES))]
         index.load(profiles, vacancies, not_in_pool=placed)
         counts = len(profiles), len(vacancies)
         del profiles, vacancies, placed
