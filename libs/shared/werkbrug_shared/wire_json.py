@@ -53,37 +53,37 @@ class TooDeep(ValueError):
     The standard library's reader would recurse until a RecursionError."""
 
 
-def loads(data):
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    if _WRAPPED not in raw and _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
+def _raw(data) -> bytes:
+    return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+
+
+def _read(raw: bytes, reader, fast: bool = True):
+    """orjson where it gives what ``reader`` gives (no run of 20 digits, an integer past 64
+    bits that orjson would turn into a float), else ``reader``; too deep is TooDeep either way."""
+    if fast and _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             if "depth limit" in str(exc) or "recursion" in str(exc).lower():
                 raise TooDeep(f"JSON nested too deeply ({exc})") from None
-            # NaN, Infinity, or not JSON at all: kombu's reader says which
+            # NaN, Infinity, a lone surrogate, or not JSON at all: the reader says which
     try:
-        return kombu_json.loads(raw)
+        return reader(raw)
     except RecursionError:
         raise TooDeep("JSON nested too deeply") from None
+
+
+def loads(data):
+    """kombu's ``json`` reader; a body with kombu's ``__type__`` wrappers goes to kombu's."""
+    raw = _raw(data)
+    return _read(raw, kombu_json.loads, fast=_WRAPPED not in raw)
 
 
 def loads_plain(data):
     """``json.loads`` (the standard library's, which CloudEvents bodies are read with), read by
     orjson where that gives the same value: in a bulk import the standard reader was a tenth
-    of matching's CPU. Long runs of digits (integers past 64 bits), NaN, Infinity, a lone
-    surrogate escape, or what is not JSON at all go to the standard reader."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    if _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            if "depth limit" in str(exc) or "recursion" in str(exc).lower():
-                raise TooDeep(f"JSON nested too deeply ({exc})") from None
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise TooDeep("JSON nested too deeply") from None
+    of matching's CPU."""
+    return _read(_raw(data), json.loads)
 
 
 def register() -> None:
