@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.unit.conftest import sqlite_session
-from vacancies import domain, pool, queries
+from vacancies import domain, handlers, queries
 from vacancies.models import Steward, Vacancy, metadata
 from vacancies.schemas import (
     AddSteward,
@@ -307,7 +307,7 @@ def test_list_visibility_matches_the_rule(session):
                                           {s.organisation for s in v.stewards})
         }
         assert listed == expected, name
-        assert expected == {v.id for v in session.scalars(select(Vacancy)) if pool.visible(v, caller)}, name
+        assert expected == {v.id for v in session.scalars(select(Vacancy)) if handlers.visible(v, caller)}, name
     assert len(set(session.scalars(select(Vacancy.id).where(queries.visible_to(CALLERS["anonymous"]))))) == 6
 
 
@@ -328,7 +328,7 @@ def _events(session: Session, event_type: str) -> list[dict]:
 
 
 def _open_many(session, rows, caller=ENSCHEDE, at=None):
-    results = pool.open_many(_uow(session), caller, rows, at or datetime(2026, 11, 23, tzinfo=UTC))
+    results = handlers.open_many(_uow(session), caller, rows, at or datetime(2026, 11, 23, tzinfo=UTC))
     session.flush()
     return results
 
@@ -356,7 +356,7 @@ def test_open_many_on_sqlite(session):
     assert all(r.get("existing") for r in again if "id" in r)
     assert len(_events(session, "nl.werkbrug.vacancy.opened.v1")) == 2
     stored = session.get(Vacancy, first[0]["id"])
-    assert pool.vacancy_dict(stored)["nice_to_have"] == [{"skill": CLEANING_PRODUCTS, "weight": 0.4}]
+    assert handlers.vacancy_dict(stored)["nice_to_have"] == [{"skill": CLEANING_PRODUCTS, "weight": 0.4}]
 
 
 def test_pages_on_sqlite_have_no_gaps_or_duplicates(session):
@@ -380,18 +380,18 @@ def test_placements_move_openings_once_on_sqlite(session):
     uow, now = _uow(session), datetime(2026, 12, 1, tzinfo=UTC)
     v = session.get(Vacancy, made["id"])
     for placement in ("pl-1", "pl-2", "pl-1"):  # pl-1 twice, e.g. re-sent under a new event id
-        pool.placement_recorded(uow, v, placement, now)
+        handlers.placement_recorded(uow, v.id, placement, now)
     assert (v.openings_filled, v.status) == (2, "filled")
     assert _events(session, "nl.werkbrug.vacancy.filled.v1") == [{"vacancy_id": v.id, "openings_filled": 2}]
     for placement in ("pl-1", "pl-1"):
-        pool.placement_ended(uow, v, placement, now)
+        handlers.placement_ended(uow, v.id, placement, now)
     assert (v.openings_filled, v.status) == (1, "open")
     assert _events(session, "nl.werkbrug.vacancy.updated.v1")[-1]["status"] == "open"
-    pool.placement_ended(uow, v, "pl-3", now)  # ended before its start was heard of
-    pool.placement_recorded(uow, v, "pl-3", now)
+    handlers.placement_ended(uow, v.id, "pl-3", now)  # ended before its start was heard of
+    handlers.placement_recorded(uow, v.id, "pl-3", now)
     assert v.openings_filled == 1
     v.openings_filled = 2  # a fill counted before placements were tracked (spine data)
-    pool.placement_ended(uow, v, "pl-old", now)
+    handlers.placement_ended(uow, v.id, "pl-old", now)
     assert v.openings_filled == 1
 
 

@@ -13,7 +13,11 @@ SBI = re.compile(r"^[0-9]{2,5}\Z")
 POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?\Z")
 
 VISIBILITIES = ("public", "internal", "hidden")
-STATUSES = ("open", "filled", "closed")
+# a vacancy's status: open while an opening is free, filled when none is, closed for good
+OPEN, FILLED, CLOSED = "open", "filled", "closed"
+STATUSES = (OPEN, FILLED, CLOSED)
+# a placement as vacancies has heard of it (PlacementSeen.status): each moves an opening once
+PLACEMENT_ACTIVE, PLACEMENT_GONE = "active", "ended"
 CONDITIONS_OFFERED = (
     "low_stimulus_workplace", "job_carving", "on_the_job_guidance",
     "adapted_workplace", "flexible_hours", "accessible_building",
@@ -39,12 +43,12 @@ class Refused(Exception):
 
 def status_for(openings: int, filled: int, status: str) -> str:
     """Open while an opening is free, filled when none is; closed stays closed."""
-    if status == "closed":
+    if status == CLOSED:
         return status
-    return "filled" if filled >= openings else "open"
+    return FILLED if filled >= openings else OPEN
 
 
-def fill_opening(openings: int, filled: int, status: str = "open") -> tuple[int, str]:
+def fill_opening(openings: int, filled: int, status: str = OPEN) -> tuple[int, str]:
     """One more placement on a vacancy: new filled count and status.
 
     A placement beyond the openings is still counted (the employer hired one
@@ -54,7 +58,7 @@ def fill_opening(openings: int, filled: int, status: str = "open") -> tuple[int,
     return filled, status_for(openings, filled, status)
 
 
-def free_opening(openings: int, filled: int, status: str = "open") -> tuple[int, str]:
+def free_opening(openings: int, filled: int, status: str = OPEN) -> tuple[int, str]:
     """A placement ended: its opening comes back, and a filled vacancy opens again."""
     filled = max(filled - 1, 0)
     return filled, status_for(openings, filled, status)

@@ -12,8 +12,9 @@ from datetime import date
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from vacancies import domain
+from vacancies.handlers import vacancy_dict
 from vacancies.models import Steward, Vacancy, VacancySkill
-from vacancies.pool import vacancy_dict
 from werkbrug_shared import pagination, visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.visibility import Viewer
@@ -35,7 +36,7 @@ def visible_to(caller: Actor):
 
 
 def published(today: date):
-    return and_(Vacancy.visibility == "public", Vacancy.status == "open",
+    return and_(Vacancy.visibility == "public", Vacancy.status == domain.OPEN,
                 or_(Vacancy.valid_through.is_(None), Vacancy.valid_through >= today))
 
 

@@ -1,6 +1,11 @@
-"""The shared pool's writes over a unit of work: open (one or many), change,
-steward, and the events that describe each change. The rules themselves are
-in :mod:`vacancies.domain`; the entrypoints in :mod:`vacancies.service`."""
+"""Vacancies' operations over a unit of work: what the entrypoints in :mod:`vacancies.service`
+call, one each, once they have parsed the request and know who calls.
+
+Every write takes the unit of work (its session, and ``emit`` for the events that go with a
+change, in the same transaction), the moment it happens (``now``) and, where it acts for a
+partner, the calling actor, or a vacancy already found to be theirs (:func:`require_steward`).
+It returns the rows it changed; the replies' shape is :func:`vacancy_dict` and the service's.
+The rules themselves are :mod:`vacancies.domain`'s; the reads of many rows :mod:`vacancies.queries`'."""
 
 from __future__ import annotations
 
@@ -12,19 +17,20 @@ from types import SimpleNamespace
 
 import yaml
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from vacancies import domain
-from vacancies.models import Employer, PlacementSeen, Steward, Vacancy, VacancySkill
+from vacancies.models import Employer, PlacementSeen, ShortlistEntry, Steward, Vacancy, VacancySkill
 from vacancies.schemas import BulkVacancy
 from werkbrug_shared import actor as partners
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.db import UnitOfWork
-from werkbrug_shared.errors import Forbidden, NotFound, ValidationError
+from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.types import (
     EMPLOYER_REGISTERED,
+    VACANCY_CLOSED,
     VACANCY_FILLED,
     VACANCY_OPENED,
     VACANCY_UPDATED,
@@ -132,6 +138,17 @@ def known_organisation(organisation: str) -> bool:
 
 
 def register_employer(uow: UnitOfWork, data: dict, now: datetime) -> Employer:
+    """A new employer; Conflict when its KvK number is registered already."""
+    existing = uow.session.scalar(select(Employer).where(Employer.kvk_number == data["kvk_number"]))
+    if existing is not None:
+        raise Conflict(f"employer with this KvK number is already registered as {existing.id}")
+    row = _add_employer(uow, data, now)
+    uow.session.flush()
+    return row
+
+
+def _add_employer(uow: UnitOfWork, data: dict, now: datetime) -> Employer:
+    # no look-up first: an import relies on the unique KvK number instead (see _employer_of)
     postcode = domain.normalise_postcode(data["postcode"])[0] if data.get("postcode") else None
     row = Employer(id=str(uuid.uuid4()), name=data["name"], kvk_number=data["kvk_number"], region=data["region"],
                    sbi=data.get("sbi"), postcode=postcode, registered_at=now)
@@ -179,7 +196,7 @@ def new_vacancy(caller: Actor, data: dict, employer_id: str, now: datetime) -> N
     row = {
         "id": vacancy_id, "employer_id": employer_id, "title": data["title"], "occupation": data["occupation"],
         "region": data["region"], "postcode": postcode, "pc4": pc4, "hours_per_week": data["hours_per_week"],
-        "openings": data["openings"], "openings_filled": 0, "status": "open", "visibility": data["visibility"],
+        "openings": data["openings"], "openings_filled": 0, "status": domain.OPEN, "visibility": data["visibility"],
         "conditions_offered": sorted(set(data["conditions_offered"])), "is_leerwerkbaan": data["is_leerwerkbaan"],
         "banenafspraak_suitable": data["banenafspraak_suitable"], "valid_through": data["valid_through"],
         "work_thinking_level": data["work_thinking_level"],
@@ -195,12 +212,27 @@ def new_vacancy(caller: Actor, data: dict, employer_id: str, now: datetime) -> N
     )
 
 
-def open_vacancy(uow: UnitOfWork, caller: Actor, data: dict, employer_id: str, now: datetime) -> Vacancy:
-    new = new_vacancy(caller, data, employer_id, now)
+def open_vacancy(uow: UnitOfWork, caller: Actor, data: dict, now: datetime) -> Vacancy:
+    """A vacancy from loaded input (OpenVacancy), its first steward the caller if a partner.
+    The vacancy the caller's organisation opened before under the same ``source_ref`` if any."""
+    ref = data.get("source_ref")
+    if ref:
+        if caller.partner is None:
+            raise ValidationError.from_fields("vacancy", {"source_ref": ["needs a partner credential"]})
+        made = by_source_refs(uow, caller.organisation, [ref])
+        if made:
+            return uow.get(Vacancy, made[ref], "vacancy")
+    if uow.session.get(Employer, data["employer_id"]) is None:
+        raise ValidationError.from_fields("vacancy", {"employer_id": [f"no employer {data['employer_id']}"]})
+    try:
+        new = new_vacancy(caller, data, data["employer_id"], now)
+    except domain.Refused as exc:
+        raise refused("vacancy", exc) from None
     row = Vacancy(**new.row, skills=[VacancySkill(**s) for s in new.skills],
                   stewards=[Steward(**s) for s in new.stewards])
     uow.session.add(row)
     uow.emit(VACANCY_OPENED, row.id, vacancy_profile(row))
+    uow.session.flush()
     return row
 
 
@@ -307,7 +339,7 @@ def _employer_of(uow: UnitOfWork, data: dict, employers: dict[str, str], now: da
     try:
         # a savepoint: another import batch may register the same KvK number at this moment
         with uow.session.begin_nested():
-            employer = register_employer(uow, {
+            employer = _add_employer(uow, {
                 "name": data["employer_name"], "kvk_number": kvk, "region": data["employer_region"],
                 "sbi": data.get("employer_sbi"), "postcode": data.get("employer_postcode"),
             }, now)
@@ -319,6 +351,74 @@ def _employer_of(uow: UnitOfWork, data: dict, employers: dict[str, str], now: da
             raise
         employers[kvk] = existing
     return employers[kvk]
+
+
+# --- stewards' work: on a vacancy require_steward found to be the caller's ------------------
+
+
+def _require_not_closed(v: Vacancy, message: str = "is closed") -> None:
+    if v.status == domain.CLOSED:
+        raise Conflict(f"vacancy {v.id} {message}")
+
+
+def update_vacancy(uow: UnitOfWork, v: Vacancy, changes: dict, now: datetime) -> Vacancy:
+    """Apply loaded changes (UpdateVacancy); vacancy.filled when the last opening went,
+    vacancy.updated when anything a reader sees changed."""
+    _require_not_closed(v)
+    before = vacancy_dict(v)
+    try:
+        apply_changes(v, changes, now)
+    except domain.Refused as exc:
+        raise refused("changes", exc) from None
+    if vacancy_dict(v) != before:
+        if v.status == domain.FILLED and before["status"] != domain.FILLED:
+            uow.emit(VACANCY_FILLED, v.id, {"vacancy_id": v.id, "openings_filled": v.openings_filled})
+        uow.emit(VACANCY_UPDATED, v.id, vacancy_profile(v))
+    return v
+
+
+def close_vacancy(uow: UnitOfWork, v: Vacancy, data: dict, now: datetime) -> Vacancy:
+    """Close for good with a reason code (CloseVacancy); the steward's note stays here."""
+    _require_not_closed(v, "is already closed")
+    v.status, v.closed_reason, v.closed_note, v.closed_at, v.updated_at = (
+        domain.CLOSED, data["reason"], data["note"], now, now)
+    uow.emit(VACANCY_CLOSED, v.id, {"vacancy_id": v.id, "reason": v.closed_reason})
+    return v
+
+
+def add_steward(uow: UnitOfWork, caller: Actor, v: Vacancy, data: dict, now: datetime) -> list[Steward]:
+    """Another professional, of any partner organisation, looks after the vacancy too (AddSteward)."""
+    if not known_organisation(data["organisation"]):
+        raise ValidationError.from_fields("steward", {"organisation": ["not a partner organisation"]})
+    _require_not_closed(v)
+    organisations = steward_organisations(v)
+    if not v.stewards:
+        # the region partner taking charge of an unstewarded vacancy keeps charge of it
+        v.stewards.append(Steward(organisation=caller.organisation, professional=caller.professional, added_at=now))
+    if (data["organisation"], data["professional"]) not in {(s.organisation, s.professional) for s in v.stewards}:
+        v.stewards.append(Steward(added_at=now, **data))
+    if steward_organisations(v) != organisations:
+        uow.emit(VACANCY_UPDATED, v.id, vacancy_profile(v))
+    uow.session.flush()
+    return list(v.stewards)
+
+
+def add_candidate(uow: UnitOfWork, caller: Actor, v: Vacancy, data: dict, now: datetime) -> ShortlistEntry:
+    """The caller shortlists a candidate (AddCandidate); adding again replaces the note."""
+    _require_not_closed(v)
+    entry = uow.session.get(ShortlistEntry, (v.id, data["candidate_id"]))
+    if entry is None:
+        entry = ShortlistEntry(vacancy_id=v.id, candidate_id=data["candidate_id"], added_at=now)
+        uow.session.add(entry)
+    entry.organisation, entry.professional = caller.organisation, caller.professional
+    entry.note = data["note"]
+    uow.session.flush()
+    return entry
+
+
+def shortlist(uow: UnitOfWork, v: Vacancy) -> list[ShortlistEntry]:
+    return list(uow.session.scalars(
+        select(ShortlistEntry).where(ShortlistEntry.vacancy_id == v.id).order_by(ShortlistEntry.added_at)))
 
 
 def apply_changes(v: Vacancy, changes: dict, now: datetime) -> None:
@@ -356,42 +456,61 @@ def _set_skills(v: Vacancy, wanted: list[tuple[str, float, bool]]) -> None:
             v.skills.append(VacancySkill(skill=skill, weight=weight, must_have=must))
 
 
-def placement_recorded(uow: UnitOfWork, v: Vacancy, placement_id: str, now: datetime) -> None:
+# --- placements move openings, once each -----------------------------------------------------
+
+
+def placement_recorded(uow: UnitOfWork, vacancy_id: str, placement_id: str, now: datetime) -> Vacancy:
+    v = uow.get(Vacancy, vacancy_id, "vacancy", for_update=True)
     if uow.session.get(PlacementSeen, placement_id) is not None:
-        return  # counted already, or it ended before this news arrived
-    uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status="active", updated_at=now))
+        return v  # counted already, or it ended before this news arrived
+    uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status=domain.PLACEMENT_ACTIVE,
+                                  updated_at=now))
     before = vacancy_profile(v)
     v.openings_filled, v.status = domain.fill_opening(v.openings, v.openings_filled, v.status)
     _announce(uow, v, before, now)
+    return v
 
 
-def placement_ended(uow: UnitOfWork, v: Vacancy, placement_id: str, now: datetime) -> None:
+def placement_ended(uow: UnitOfWork, vacancy_id: str, placement_id: str, now: datetime) -> Vacancy:
+    v = uow.get(Vacancy, vacancy_id, "vacancy", for_update=True)
     seen = uow.session.get(PlacementSeen, placement_id)
-    if seen is not None and seen.status == "ended":
-        return
+    if seen is not None and seen.status == domain.PLACEMENT_GONE:
+        return v
     if seen is None:
         # Not tracked: counted before placements were tracked (then the count
         # holds more than the tracked ones), or the end overtook its start.
         tracked = uow.session.scalar(select(func.count()).select_from(PlacementSeen).where(
-            PlacementSeen.vacancy_id == v.id, PlacementSeen.status == "active"))
-        uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status="ended", updated_at=now))
+            PlacementSeen.vacancy_id == v.id, PlacementSeen.status == domain.PLACEMENT_ACTIVE))
+        uow.session.add(PlacementSeen(placement_id=placement_id, vacancy_id=v.id, status=domain.PLACEMENT_GONE,
+                                      updated_at=now))
         if v.openings_filled <= tracked:
-            return
+            return v
     else:
-        seen.status, seen.updated_at = "ended", now
+        seen.status, seen.updated_at = domain.PLACEMENT_GONE, now
     before = vacancy_profile(v)
     v.openings_filled, v.status = domain.free_opening(v.openings, v.openings_filled, v.status)
     _announce(uow, v, before, now)
+    return v
 
 
 def _announce(uow: UnitOfWork, v: Vacancy, before: dict, now: datetime) -> None:
     """After openings moved: vacancy.filled when the last one went, and the new
     profile for matching. A closed vacancy keeps its counts quietly."""
     v.updated_at = now
-    if v.status == "closed":
+    if v.status == domain.CLOSED:
         return
-    if v.status == "filled" and before["status"] != "filled":
+    if v.status == domain.FILLED and before["status"] != domain.FILLED:
         uow.emit(VACANCY_FILLED, v.id, {"vacancy_id": v.id, "openings_filled": v.openings_filled})
     after = vacancy_profile(v)
     if after != before:
         uow.emit(VACANCY_UPDATED, v.id, after)
+
+
+# --- erasure ---------------------------------------------------------------------------------
+
+
+def erase_candidate(uow: UnitOfWork, candidate_id: str) -> None:
+    """AVG erasure: the person leaves every shortlist, with the stewards' notes about them,
+    and every recorded reply that names them."""
+    uow.session.execute(delete(ShortlistEntry).where(ShortlistEntry.candidate_id == candidate_id))
+    uow.forget_replies_mentioning(candidate_id)
