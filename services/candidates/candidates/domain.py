@@ -6,24 +6,31 @@ import re
 
 POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?\Z")
 
-STATUSES = ("registered", "intake", "in_trajectory", "available", "introduced", "placed", "sustained")
+REGISTERED = "registered"
+INTAKE = "intake"
+IN_TRAJECTORY = "in_trajectory"
+AVAILABLE = "available"
+INTRODUCED = "introduced"
+PLACED = "placed"
+SUSTAINED = "sustained"
+STATUSES = (REGISTERED, INTAKE, IN_TRAJECTORY, AVAILABLE, INTRODUCED, PLACED, SUSTAINED)
 # Not a lifecycle stage: an erased candidate keeps only an anonymous row, so
 # nothing moves it anywhere (next_status refuses every move out of it).
 ERASED = "erased"
 # What a professional may set by hand; introduced, placed and sustained
 # follow matching's and aftercare's events, so the two systems never disagree.
-MANUAL_STATUSES = ("intake", "in_trajectory", "available")
+MANUAL_STATUSES = (INTAKE, IN_TRAJECTORY, AVAILABLE)
 
 # Who may move where. A placement can come straight from any stage before it:
 # a jobhunter may find work for someone still in intake.
 TRANSITIONS = {
-    "registered": {"intake", "in_trajectory", "available", "introduced", "placed"},
-    "intake": {"in_trajectory", "available", "introduced", "placed"},
-    "in_trajectory": {"available", "introduced", "placed"},
-    "available": {"in_trajectory", "introduced", "placed"},
-    "introduced": {"available", "placed"},
-    "placed": {"available", "sustained"},
-    "sustained": {"available"},
+    REGISTERED: {INTAKE, IN_TRAJECTORY, AVAILABLE, INTRODUCED, PLACED},
+    INTAKE: {IN_TRAJECTORY, AVAILABLE, INTRODUCED, PLACED},
+    IN_TRAJECTORY: {AVAILABLE, INTRODUCED, PLACED},
+    AVAILABLE: {IN_TRAJECTORY, INTRODUCED, PLACED},
+    INTRODUCED: {AVAILABLE, PLACED},
+    PLACED: {AVAILABLE, SUSTAINED},
+    SUSTAINED: {AVAILABLE},
 }
 
 # VUM eisAanWerk, as codes that may travel in the matching profile; the
@@ -67,9 +74,9 @@ def status_on_enrolment(current: str) -> str | None:
     Someone already introduced or at work keeps that status: a trajectory next
     to a job (a leerwerkbaan) is normal and must not push them back.
     """
-    if current == "in_trajectory" or not may_move(current, "in_trajectory"):
+    if current == IN_TRAJECTORY or not may_move(current, IN_TRAJECTORY):
         return None
-    return "in_trajectory"
+    return IN_TRAJECTORY
 
 
 # --- BSN --------------------------------------------------------------------------------
@@ -141,13 +148,13 @@ def profile_problems(profile: dict) -> dict[str, list[str]]:
 
 def status_on_placement_recorded(placement_ended: bool) -> str | None:
     """'placed', unless the end of this placement was already heard of."""
-    return None if placement_ended else "placed"
+    return None if placement_ended else PLACED
 
 
 def status_on_placement_ended(other_active_placements: int) -> str | None:
     """Back in the pool when no other job is still running."""
-    return None if other_active_placements else "available"
+    return None if other_active_placements else AVAILABLE
 
 
 def status_on_placement_sustained(placement_ended: bool) -> str | None:
-    return None if placement_ended else "sustained"
+    return None if placement_ended else SUSTAINED

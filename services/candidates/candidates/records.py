@@ -176,7 +176,7 @@ def prepare(data: Mapping, organisation: str | None, now: datetime, vault: BsnVa
         "id": candidate_id,
         **profile_columns(data),
         "pc4": pc4,
-        "status": "registered",
+        "status": domain.REGISTERED,
         "registered_by": organisation,
         "source_ref": data.get("source_ref"),
         "registered_at": now,

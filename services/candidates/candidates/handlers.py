@@ -1,0 +1,470 @@
+"""Candidates' decisions over a unit of work: what the entrypoints in ``service`` call.
+
+Each handler is a plain function of the unit of work (``uow``: its session,
+``emit``, ``get``), who calls (an :class:`~werkbrug_shared.actor.Actor`: its
+organisation and professional) and the clock (``now()`` for what is stamped,
+``today()`` for an undated logbook entry). The rules themselves are in
+:mod:`candidates.domain`; rows and replies are shaped by :mod:`candidates.records`.
+Unit tests call these on a SQLite unit of work with a fixed clock, no broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from candidates import domain, records
+from candidates.models import (
+    Candidate,
+    Cohort,
+    Enrolment,
+    LogEntry,
+    Module,
+    ModuleCompletion,
+    PersonalData,
+    PersonalDataRead,
+    Placement,
+    Plan,
+    ProposedMatch,
+    Trajectory,
+    metadata,
+)
+from werkbrug_shared import visibility
+from werkbrug_shared.actor import Actor
+from werkbrug_shared.clock import Clock
+from werkbrug_shared.db import UnitOfWork
+from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
+from werkbrug_shared.events.types import (
+    CANDIDATE_ENROLLED,
+    CANDIDATE_ERASED,
+    CANDIDATE_MODULE_COMPLETED,
+    CANDIDATE_PROFILE_UPDATED,
+    CANDIDATE_REGISTERED,
+    CANDIDATE_STATUS_CHANGED,
+    TRAJECTORY_DEFINED,
+)
+from werkbrug_shared.validation import require_id, text
+
+log = logging.getLogger(__name__)
+
+OUTBOX = metadata.tables["outbox"]
+
+
+def bsn_conflict(candidate_id: str) -> Conflict:
+    return Conflict(f"this person (BSN) is already registered as candidate {candidate_id}: register once")
+
+
+# --- finding a candidate ------------------------------------------------------------------
+
+def candidate(uow: UnitOfWork, candidate_id, for_update: bool = False) -> Candidate:
+    require_id(candidate_id, "candidate_id")
+    return uow.get(Candidate, candidate_id, "candidate", for_update=for_update)
+
+
+def live(uow: UnitOfWork, candidate_id, for_update: bool = False) -> Candidate:
+    """The candidate, unless erased: an erased one has nothing left to change."""
+    row = candidate(uow, candidate_id, for_update)
+    if row.status == domain.ERASED:
+        raise Conflict(f"candidate {row.id} was erased")
+    return row
+
+
+def may_see_personal_data(caller: Actor, row: Candidate) -> bool:
+    return visibility.may_see_personal_data(visibility.Viewer(caller.organisation), row.registered_by)
+
+
+def custodian_row(uow: UnitOfWork, caller: Actor, candidate_id) -> Candidate:
+    """The live candidate, for the organisation that registered them only."""
+    row = live(uow, candidate_id, for_update=True)
+    if not may_see_personal_data(caller, row):
+        raise Forbidden("only the organisation that registered this candidate may do this")
+    return row
+
+
+def audit(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id: str, operation: str) -> None:
+    # A Core insert, not an ORM add: a read stays a read for the RPC's
+    # redelivery record, which would otherwise store the whole reply, personal
+    # data included. A redelivered read is simply audited again.
+    uow.session.execute(insert(PersonalDataRead).values(
+        candidate_id=candidate_id, organisation=caller.organisation,
+        professional=caller.professional, at=clock.now(), operation=operation))
+
+
+# --- registration -------------------------------------------------------------------------
+
+def register(uow: UnitOfWork, caller: Actor, new: records.NewCandidate) -> dict:
+    """One prepared registration: its view, the earlier one's for a source_ref imported before."""
+    if new.source_ref and (known := records.imported(uow.session, caller.organisation,
+                                                      [new.source_ref]).get(new.source_ref)):
+        return {**records.candidate_dict(candidate(uow, known)), "existing": True}
+    if new.bsn_hash and (known := records.bsn_owners(uow.session, [new.bsn_hash]).get(new.bsn_hash)):
+        raise bsn_conflict(known)
+    write(uow, [new])
+    return new.view()
+
+
+def register_many(uow: UnitOfWork, caller: Actor, prepared: list[tuple[int, records.NewCandidate]]) -> dict[int, dict]:
+    """Prepared rows of a batch (by their index in it) -> a result each; see service.register_many."""
+    # one query each for the whole batch, not one per row
+    imported = records.imported(uow.session, caller.organisation, [n.source_ref for _, n in prepared if n.source_ref])
+    owners = records.bsn_owners(uow.session, [n.bsn_hash for _, n in prepared if n.bsn_hash])
+    results, to_write = {}, []
+    for index, new in prepared:
+        if new.source_ref and new.source_ref in imported:
+            results[index] = {"index": index, "id": imported[new.source_ref], "existing": True}
+        elif new.bsn_hash and new.bsn_hash in owners:
+            results[index] = {"index": index, "conflict": owners[new.bsn_hash]}
+        else:
+            # later rows of this batch with the same key meet this one
+            if new.source_ref:
+                imported[new.source_ref] = new.id
+            if new.bsn_hash:
+                owners[new.bsn_hash] = new.id
+            to_write.append(new)
+            results[index] = {"index": index, "id": new.id}
+    write(uow, to_write)
+    return results
+
+
+def write(uow: UnitOfWork, batch: list[records.NewCandidate]) -> None:
+    try:
+        records.insert_all(uow.session, batch)
+    except IntegrityError:
+        # another call registered the same person or source_ref since we looked
+        uow.session.rollback()
+        hashes = [n.bsn_hash for n in batch if n.bsn_hash]
+        if len(batch) == 1 and (known := records.bsn_owners(uow.session, hashes)):
+            raise bsn_conflict(next(iter(known.values()))) from None
+        raise Conflict("some of these candidates were registered at the same moment by another call; "
+                       "send the same batch again (rows already written come back as existing)") from None
+    uow.emit_many(CANDIDATE_REGISTERED, [(new.id, new.profile()) for new in batch])
+    uow.emit_many(CANDIDATE_ENROLLED, [
+        (new.id, {"candidate_id": new.id, "cohort": new.cohort, "region": new.candidate["region"],
+                  "target_groups": new.target_groups})
+        for new in batch if new.cohort
+    ])
+
+
+# --- reading and changing -----------------------------------------------------------------
+
+def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
+    """The profile; personal data (and the plan) only for the registering organisation, audited."""
+    row = candidate(uow, candidate_id)
+    out = records.candidate_dict(row)
+    if row.status == domain.ERASED or not may_see_personal_data(caller, row):
+        return out
+    personal = uow.session.get(PersonalData, row.id)
+    if personal is not None:
+        out.update(records.personal_dict(personal, uow.session.get(Plan, row.id)))
+        audit(uow, caller, clock, row.id, "get")
+    return out
+
+
+def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict) -> Candidate:
+    """Apply a validated change (see :func:`custodian_row`); the profile event only if it changed."""
+    columns = records.profile_columns(data)
+    if "postcode" in data:
+        _, columns["pc4"] = domain.normalise_postcode(data["postcode"])
+    merged = {**{f: getattr(row, f) for f in records.PROFILE_COLUMNS}, **columns,
+              "target_groups": data.get("target_groups", row.target_groups)}
+    if problems := domain.profile_problems(merged):
+        raise ValidationError.from_fields("changes", problems)
+    before = records.profile_of(row)
+    for field, value in columns.items():
+        setattr(row, field, value)
+    if "target_groups" in data:
+        records.replace_target_groups(row, data["target_groups"])
+    if "skills" in data:
+        records.replace_claims(row, domain.skill_claims(data["skills"]))
+    personal = records.personal_columns(data)
+    if personal:
+        row_personal = uow.get(PersonalData, row.id, "personal data of candidate")
+        for field, value in personal.items():
+            setattr(row_personal, field, value)
+    row.updated_at = clock.now()
+    uow.session.flush()
+    if (after := records.profile_of(row)) != before:
+        uow.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)
+    return row
+
+
+def change_status(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, status: str,
+                  reason: str | None) -> Candidate:
+    """A status set by hand; the reason goes to the logbook, not the event (it may name the person)."""
+    row = live(uow, candidate_id, for_update=True)
+    move(uow, clock, row, status, f"set by {caller.organisation}")
+    if reason:
+        write_log(uow, caller, clock, row.id, f"status {status}: {reason}", None)
+    return row
+
+
+# --- intake logbook and plan --------------------------------------------------------------
+
+def write_log(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id: str, entry: str,
+              day: date | None) -> LogEntry:
+    written = LogEntry(id=str(uuid.uuid4()), candidate_id=candidate_id, organisation=caller.organisation,
+                       professional=caller.professional, date=day or clock.today(), text=entry,
+                       recorded_at=clock.now())  # undated: today where the work is, not in UTC
+    uow.session.add(written)
+    return written
+
+
+def add_log_entry(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, entry: str,
+                  day: date | None) -> LogEntry:
+    row = live(uow, candidate_id)
+    return write_log(uow, caller, clock, row.id, entry, day)
+
+
+def log_entries(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> list[LogEntry]:
+    """The registering organisation reads every entry, another partner its own."""
+    row = live(uow, candidate_id)
+    stmt = select(LogEntry).where(LogEntry.candidate_id == row.id)
+    if not may_see_personal_data(caller, row):
+        stmt = stmt.where(LogEntry.organisation == caller.organisation)
+    entries = uow.session.scalars(stmt.order_by(LogEntry.date, LogEntry.recorded_at, LogEntry.id)).all()
+    if entries:
+        audit(uow, caller, clock, row.id, "log")
+    return list(entries)
+
+
+def set_plan(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, data: dict) -> Plan:
+    row = custodian_row(uow, caller, candidate_id)
+    stored = uow.session.get(Plan, row.id)
+    if stored is None:
+        stored = Plan(candidate_id=row.id)
+        uow.session.add(stored)
+    stored.goal, stored.steps, stored.updated_at = data["goal"], data["steps"], clock.now()
+    stored.organisation, stored.professional = caller.organisation, caller.professional
+    return stored
+
+
+# --- trajectories and cohorts -------------------------------------------------------------
+
+def _add_named(uow: UnitOfWork, row, taken: str) -> None:
+    """Add a row whose name is unique; a name taken meanwhile by another call is a Conflict too."""
+    uow.session.add(row)
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        raise Conflict(taken) from None
+
+
+def define_trajectory(uow: UnitOfWork, caller: Actor, clock: Clock, data: dict) -> Trajectory:
+    taken = f"a trajectory named {data['name']!r} already exists"
+    if uow.session.scalar(select(Trajectory.id).where(Trajectory.name == data["name"])):
+        raise Conflict(taken)
+    row = Trajectory(id=str(uuid.uuid4()), name=data["name"], weeks=data["weeks"],
+                     organisation=caller.organisation, created_at=clock.now())
+    row.modules = [Module(code=m["code"], name=m["name"], certificate_skill=m["certificate_skill"], position=i)
+                   for i, m in enumerate(data["modules"])]
+    _add_named(uow, row, taken)
+    uow.emit(TRAJECTORY_DEFINED, row.id, {
+        "trajectory_id": row.id, "trajectory": row.name,
+        "modules": [{"code": m.code, "name": m.name, "skill": m.certificate_skill} for m in row.modules]})
+    return row
+
+
+def start_cohort(uow: UnitOfWork, caller: Actor, clock: Clock, data: dict) -> Cohort:
+    trajectory = uow.get(Trajectory, data["trajectory_id"], "trajectory")
+    taken = f"a cohort named {data['name']!r} already exists"
+    if uow.session.scalar(select(Cohort.id).where(Cohort.name == data["name"])):
+        raise Conflict(taken)
+    row = Cohort(id=str(uuid.uuid4()), trajectory_id=trajectory.id, name=data["name"],
+                 start_date=data["start_date"], region=data["region"], organisation=caller.organisation,
+                 created_at=clock.now())
+    row.trajectory = trajectory
+    _add_named(uow, row, taken)
+    return row
+
+
+def _cohort(uow: UnitOfWork, cohort_id) -> Cohort:
+    require_id(cohort_id, "cohort_id")
+    return uow.get(Cohort, cohort_id, "cohort")
+
+
+def enrol(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, cohort_id) -> tuple[Candidate, Cohort]:
+    """Into a cohort: candidate.enrolled, and in_trajectory unless already further along.
+    Enrolling again changes nothing."""
+    row = live(uow, candidate_id, for_update=True)
+    cohort = _cohort(uow, cohort_id)
+    if uow.session.get(Enrolment, (cohort.id, row.id)) is not None:
+        return row, cohort
+    now = clock.now()
+    uow.session.add(Enrolment(cohort_id=cohort.id, candidate_id=row.id,
+                              organisation=caller.organisation, enrolled_at=now))
+    before = records.profile_of(row)
+    row.cohort, row.updated_at = cohort.name, now
+    uow.emit(CANDIDATE_ENROLLED, row.id, {
+        "candidate_id": row.id, "cohort": cohort.name, "trajectory": cohort.trajectory.name,
+        "region": row.region, "target_groups": row.target_groups,
+    })
+    if (wanted := domain.status_on_enrolment(row.status)) is not None:
+        move(uow, clock, row, wanted, f"enrolled in {cohort.name}")
+    if (after := records.profile_of(row)) != before:
+        uow.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)  # matching puts the cohort on placements
+    return row, cohort
+
+
+@dataclass(frozen=True)
+class ModuleDone:
+    candidate_id: str
+    cohort_id: str
+    module_code: str
+    skill: str | None
+
+
+def complete_module(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, cohort_id,
+                    module_code) -> ModuleDone:
+    """A module done; a certificate module (VCA) adds its skill with evidence "certificate".
+    Completing it again changes nothing."""
+    row = live(uow, candidate_id, for_update=True)
+    cohort = _cohort(uow, cohort_id)
+    if uow.session.get(Enrolment, (cohort.id, row.id)) is None:
+        raise NotFound(f"candidate {row.id} is not enrolled in cohort {cohort.id}")
+    if not isinstance(module_code, str):
+        raise ValidationError.from_fields("module", {"module_code": ["expected a module code"]})
+    text(module_code, "module_code", "module")
+    module = next((m for m in cohort.trajectory.modules if m.code == module_code), None)
+    if module is None:
+        raise ValidationError.from_fields(
+            "module", {"module_code": [f"not a module of trajectory {cohort.trajectory.name!r}"]})
+    done = ModuleDone(row.id, cohort.id, module.code, module.certificate_skill)
+    if uow.session.get(ModuleCompletion, (cohort.id, row.id, module.code)) is not None:
+        return done
+    now = clock.now()
+    uow.session.add(ModuleCompletion(cohort_id=cohort.id, candidate_id=row.id, module_code=module.code,
+                                     organisation=caller.organisation, completed_at=now))
+    uow.emit(CANDIDATE_MODULE_COMPLETED, row.id, {
+        "candidate_id": row.id, "cohort": cohort.name, "module": module.code,
+        "trajectory": cohort.trajectory.name, "skill": module.certificate_skill,
+    })
+    if module.certificate_skill:
+        before = records.profile_of(row)
+        records.replace_claims(row, domain.with_certificate(row.skill_claims, module.certificate_skill))
+        row.updated_at = now
+        uow.session.flush()
+        if (after := records.profile_of(row)) != before:
+            uow.emit(CANDIDATE_PROFILE_UPDATED, row.id, after)
+    return done
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+def erase(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> Candidate:
+    """AVG: personal data, BSN, logbook and plan go; an anonymous row stays for the counts."""
+    row = candidate(uow, candidate_id, for_update=True)
+    if row.status == domain.ERASED:
+        return row
+    if not may_see_personal_data(caller, row):
+        raise Forbidden("only the registering organisation may erase a candidate")
+    session = uow.session
+    for model in (PersonalData, LogEntry, Plan):
+        session.execute(delete(model).where(model.candidate_id == row.id))
+    for field, value in records.ERASED_PROFILE.items():
+        setattr(row, field, value)
+    row.skill_rows = []
+    now = clock.now()
+    row.status, row.erased_at, row.updated_at = domain.ERASED, now, now
+    # RPC replies recorded for redelivery: none of today's hold personal data,
+    # but the spine's register answered with the name (a scan; erasures are rare)
+    uow.forget_replies_mentioning(row.id)
+    # events already relayed carried the profile; the outbox need not keep them
+    session.execute(delete(OUTBOX).where(OUTBOX.c.published_at.is_not(None),
+                                         OUTBOX.c.payload.contains(f'"subject":"{row.id}"')))
+    uow.emit(CANDIDATE_ERASED, row.id, {"candidate_id": row.id})
+    return row
+
+
+# --- lifecycle from other services' events ------------------------------------------------
+
+def _subject(uow: UnitOfWork, candidate_id: str) -> Candidate | None:
+    """The candidate an event is about; None when erased (nothing left to follow)."""
+    row = uow.get(Candidate, candidate_id, "candidate", for_update=True)
+    return None if row.status == domain.ERASED else row
+
+
+def _placement(uow: UnitOfWork, placement_id: str, candidate_id: str) -> Placement:
+    placement = uow.session.get(Placement, placement_id)
+    if placement is None:
+        placement = Placement(placement_id=placement_id, candidate_id=candidate_id, ended=False)
+        uow.session.add(placement)
+    return placement
+
+
+def placement_recorded(uow: UnitOfWork, clock: Clock, candidate_id: str, placement_id: str) -> None:
+    row = _subject(uow, candidate_id)
+    if row is None:
+        return
+    placement = _placement(uow, placement_id, row.id)
+    follow(uow, clock, row, domain.status_on_placement_recorded(placement.ended), f"placement {placement_id}")
+
+
+def placement_ended(uow: UnitOfWork, clock: Clock, candidate_id: str, placement_id: str) -> None:
+    row = _subject(uow, candidate_id)
+    if row is None:
+        return
+    placement = _placement(uow, placement_id, row.id)
+    placement.ended = True
+    uow.session.flush()
+    running = uow.session.scalar(select(func.count()).select_from(Placement).where(
+        Placement.candidate_id == row.id, Placement.ended.is_(False)))
+    follow(uow, clock, row, domain.status_on_placement_ended(running), f"placement {placement_id} ended")
+
+
+def placement_sustained(uow: UnitOfWork, clock: Clock, candidate_id: str, placement_id: str, months) -> None:
+    row = _subject(uow, candidate_id)
+    if row is None:
+        return
+    placement = uow.session.get(Placement, placement_id)
+    ended = placement is not None and placement.ended
+    follow(uow, clock, row, domain.status_on_placement_sustained(ended),
+           f"placement {placement_id} sustained {months} months")
+
+
+def match_proposed(uow: UnitOfWork, candidate_id: str, match_id: str) -> None:
+    if _subject(uow, candidate_id) is None:
+        return
+    if uow.session.get(ProposedMatch, match_id) is None:
+        uow.session.add(ProposedMatch(match_id=match_id, candidate_id=candidate_id))
+
+
+def match_introduced(uow: UnitOfWork, clock: Clock, match_id: str) -> None:
+    match = uow.session.get(ProposedMatch, match_id)
+    if match is None:
+        # match.proposed travels on another queue and may still be on its way: retried
+        raise NotFound(f"no proposed match {match_id} known yet")
+    row = _subject(uow, match.candidate_id)
+    if row is not None:
+        follow(uow, clock, row, domain.INTRODUCED, f"match {match.match_id} introduced")
+
+
+# --- status moves -------------------------------------------------------------------------
+
+def move(uow: UnitOfWork, clock: Clock, row: Candidate, wanted: str, reason: str) -> None:
+    """A transition asked for by a caller: refused (Conflict) when the lifecycle forbids it."""
+    try:
+        domain.next_status(row.status, wanted)
+    except domain.IllegalTransition as exc:
+        raise Conflict(str(exc)) from None
+    previous = row.status
+    row.status, row.updated_at = wanted, clock.now()
+    uow.emit(CANDIDATE_STATUS_CHANGED, row.id, {
+        "candidate_id": row.id, "from_status": previous, "to_status": wanted, "reason": reason,
+    })
+
+
+def follow(uow: UnitOfWork, clock: Clock, row: Candidate, wanted: str | None, reason: str) -> None:
+    """A transition another service's event implies. An event is a fact that
+    already happened: one the lifecycle cannot follow (late, or overtaken) is
+    logged and left, since retrying it would never succeed."""
+    if wanted is None or row.status == wanted:
+        return
+    if not domain.may_move(row.status, wanted):
+        log.warning("candidate %s stays %s: %s does not lead to %s", row.id, row.status, reason, wanted)
+        return
+    move(uow, clock, row, wanted, reason)
