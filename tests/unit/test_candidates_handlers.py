@@ -211,3 +211,21 @@ def test_erasure_is_for_the_registering_organisation_and_leaves_an_anonymous_row
         handlers.enrol(uow, ENSCHEDE, clock, candidate_id, "any-cohort")
     handlers.placement_recorded(uow, clock, candidate_id, "pl-9")  # nothing left to follow
     assert handlers.candidate(uow, candidate_id).status == domain.ERASED
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+def test_a_cohort_counts_its_enrolled_and_each_modules_completions(uow, clock):
+    cohort = trajectory_and_cohort(uow, clock)
+    first, second = register(uow), register(uow)
+    for candidate_id in (first, second):
+        handlers.enrol(uow, ENSCHEDE, clock, candidate_id, cohort.id)
+    handlers.complete_module(uow, ENSCHEDE, clock, first, cohort.id, "vca")
+    assert handlers.cohort_counts(uow, cohort.id)[1:] == (2, {"intro": 0, "vca": 1})
+
+
+def test_the_list_leaves_out_the_erased_unless_asked_for(uow, clock):
+    kept, erased = register(uow), register(uow)
+    handlers.erase(uow, ENSCHEDE, clock, erased)
+    assert uow.session.scalars(handlers.listed({})).all() == [handlers.candidate(uow, kept)]
+    assert [c.id for c in uow.session.scalars(handlers.listed({"status": domain.ERASED}))] == [erased]

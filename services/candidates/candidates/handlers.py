@@ -15,12 +15,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from candidates import domain, records
 from candidates.models import (
     Candidate,
+    CandidateSkill,
+    CandidateTargetGroup,
     Cohort,
     Enrolment,
     LogEntry,
@@ -165,6 +167,26 @@ def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
     return out
 
 
+def listed(wanted: dict) -> Select:
+    """The query of candidates matching validated list filters; erased ones only when asked for."""
+    stmt = select(Candidate)
+    if "region" in wanted:
+        stmt = stmt.where(Candidate.region == wanted["region"])
+    stmt = stmt.where(Candidate.status == wanted["status"]) if "status" in wanted else stmt.where(
+        Candidate.status != domain.ERASED)
+    if "target_group" in wanted:
+        stmt = stmt.where(exists().where(CandidateTargetGroup.candidate_id == Candidate.id,
+                                         CandidateTargetGroup.target_group == wanted["target_group"]))
+    if "skill" in wanted:
+        stmt = stmt.where(exists().where(CandidateSkill.candidate_id == Candidate.id,
+                                         CandidateSkill.skill == wanted["skill"]))
+    if "cohort" in wanted:
+        enrolled = exists().where(Enrolment.candidate_id == Candidate.id, Enrolment.cohort_id == Cohort.id,
+                                  Cohort.name == wanted["cohort"])
+        stmt = stmt.where(or_(Candidate.cohort == wanted["cohort"], enrolled))
+    return stmt
+
+
 def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict) -> Candidate:
     """Apply a validated change (see :func:`custodian_row`); the profile event only if it changed."""
     columns = records.profile_columns(data)
@@ -285,6 +307,16 @@ def start_cohort(uow: UnitOfWork, caller: Actor, clock: Clock, data: dict) -> Co
 def _cohort(uow: UnitOfWork, cohort_id) -> Cohort:
     require_id(cohort_id, "cohort_id")
     return uow.get(Cohort, cohort_id, "cohort")
+
+
+def cohort_counts(uow: UnitOfWork, cohort_id) -> tuple[Cohort, int, dict[str, int]]:
+    """The cohort, how many are enrolled, and how many completed each of its modules."""
+    row = _cohort(uow, cohort_id)
+    enrolled = uow.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.cohort_id == row.id))
+    completed = dict(uow.session.execute(
+        select(ModuleCompletion.module_code, func.count()).where(ModuleCompletion.cohort_id == row.id)
+        .group_by(ModuleCompletion.module_code)).all())
+    return row, enrolled, {m.code: completed.get(m.code, 0) for m in row.trajectory.modules}
 
 
 def enrol(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, cohort_id) -> tuple[Candidate, Cohort]:

@@ -3,17 +3,11 @@ run trajectories in cohorts, and erase on request (AVG)."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, or_, select
-
-from candidates import domain, handlers, records
+from candidates import handlers, records
 from candidates.bsn import vault
 from candidates.models import (
     Candidate,
-    CandidateSkill,
-    CandidateTargetGroup,
     Cohort,
-    Enrolment,
-    ModuleCompletion,
     Trajectory,
     metadata,
 )
@@ -43,7 +37,7 @@ from werkbrug_shared.events.types import (
     PLACEMENT_SUSTAINED,
 )
 from werkbrug_shared.metrics import EntrypointMetrics
-from werkbrug_shared.validation import load, require_id
+from werkbrug_shared.validation import load
 
 
 class CandidatesService:
@@ -102,23 +96,8 @@ class CandidatesService:
         """Profiles (never personal data), oldest first, a page at a time:
         {"items", "next_cursor"}; pass next_cursor back for the next page."""
         wanted = load(ListFilters(), filters if filters is not None else {}, "filters")
-        stmt = select(Candidate)
-        if "region" in wanted:
-            stmt = stmt.where(Candidate.region == wanted["region"])
-        stmt = stmt.where(Candidate.status == wanted["status"]) if "status" in wanted else stmt.where(
-            Candidate.status != domain.ERASED)
-        if "target_group" in wanted:
-            stmt = stmt.where(exists().where(CandidateTargetGroup.candidate_id == Candidate.id,
-                                             CandidateTargetGroup.target_group == wanted["target_group"]))
-        if "skill" in wanted:
-            stmt = stmt.where(exists().where(CandidateSkill.candidate_id == Candidate.id,
-                                             CandidateSkill.skill == wanted["skill"]))
-        if "cohort" in wanted:
-            enrolled = exists().where(Enrolment.candidate_id == Candidate.id, Enrolment.cohort_id == Cohort.id,
-                                      Cohort.name == wanted["cohort"])
-            stmt = stmt.where(or_(Candidate.cohort == wanted["cohort"], enrolled))
-        return pagination.page(self.db.session, stmt, Candidate.registered_at, Candidate.id, limit, cursor,
-                               records.candidate_dict)
+        return pagination.page(self.db.session, handlers.listed(wanted), Candidate.registered_at, Candidate.id,
+                               limit, cursor, records.candidate_dict)
 
     @rpc
     def change_status(self, candidate_id, status, reason=None):
@@ -175,15 +154,8 @@ class CandidatesService:
     @rpc
     def get_cohort(self, cohort_id):
         """The cohort, how many are enrolled, and how many completed each module."""
-        require_id(cohort_id, "cohort_id")
-        row = self.db.get(Cohort, cohort_id, "cohort")
-        enrolled = self.db.session.scalar(
-            select(func.count()).select_from(Enrolment).where(Enrolment.cohort_id == row.id))
-        completed = dict(self.db.session.execute(
-            select(ModuleCompletion.module_code, func.count()).where(ModuleCompletion.cohort_id == row.id)
-            .group_by(ModuleCompletion.module_code)).all())
-        return {**cohort_dict(row), "enrolled": enrolled,
-                "completed": {m.code: completed.get(m.code, 0) for m in row.trajectory.modules}}
+        row, enrolled, completed = handlers.cohort_counts(self.db, cohort_id)
+        return {**cohort_dict(row), "enrolled": enrolled, "completed": completed}
 
     @rpc
     def enrol(self, candidate_id, cohort_id):
