@@ -10,10 +10,9 @@ import pytest
 
 from candidates import domain, handlers, records
 from candidates.models import Enrolment, LogEntry, ModuleCompletion, PersonalData, metadata
-from tests.unit.conftest import sqlite_session
+from tests.unit.conftest import sqlite_unit_of_work
 from werkbrug_shared.actor import Actor, Partner
 from werkbrug_shared.clock import Clock
-from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -26,8 +25,8 @@ SKILL = "http://data.europa.eu/esco/skill/021cf226-3dac-4712-9738-24bf0952c064"
 
 @pytest.fixture
 def uow():
-    with sqlite_session(metadata) as session:
-        yield UnitOfWork(session, "candidates", metadata.tables["outbox"], metadata.tables["processed_events"])
+    with sqlite_unit_of_work(metadata, "candidates") as uow:
+        yield uow
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from tests.unit.conftest import sqlite_session
+from tests.unit.conftest import sqlite_unit_of_work
 from vacancies import domain, handlers
 from vacancies.models import Employer, PlacementSeen, ShortlistEntry, Vacancy, metadata
 from werkbrug_shared.actor import Actor, Partner
-from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.types import (
     EMPLOYER_REGISTERED,
@@ -35,8 +34,8 @@ EMPLOYER = {"name": "Schoon BV", "kvk_number": "87654321", "region": "Twente", "
 
 @pytest.fixture
 def uow():
-    with sqlite_session(metadata) as session:
-        yield UnitOfWork(session, "vacancies", metadata.tables["outbox"], metadata.tables["processed_events"])
+    with sqlite_unit_of_work(metadata, "vacancies") as uow:
+        yield uow
 
 
 def emitted(uow, type_name):

@@ -11,8 +11,7 @@ import pytest
 from matching import domain, handlers
 from matching.changes import CANDIDATE, MODULE, POOL, VACANCY
 from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, LearnedModule, Match, Placement, metadata
-from tests.unit.conftest import sqlite_session
-from werkbrug_shared.db import UnitOfWork
+from tests.unit.conftest import sqlite_unit_of_work
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
 from werkbrug_shared.visibility import Viewer
 
@@ -36,8 +35,8 @@ class FakeIndex:
 
 @pytest.fixture
 def uow():
-    with sqlite_session(metadata) as session:
-        yield UnitOfWork(session, "matching", metadata.tables["outbox"], metadata.tables["processed_events"])
+    with sqlite_unit_of_work(metadata, "matching") as uow:
+        yield uow
 
 
 @pytest.fixture
