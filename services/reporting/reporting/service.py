@@ -1,20 +1,19 @@
-"""Reporting: every event into the store, read models from events only."""
+"""Reporting's entrypoints: every event into the store, figures from the read models (the
+operations are in :mod:`reporting.handlers`)."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 from nameko.extensions import DependencyProvider
 
-from reporting import domain, projections, queries
+from reporting import handlers, queries
 from reporting.business_metrics import BusinessMetrics
+from reporting.handlers import BoardCache
 from reporting.models import metadata
 from reporting.rebuild import KeepReadModelsCurrent
+from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.events import CATALOGUE
-from werkbrug_shared.events.catalogue import schema_for
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.validation import load
 
@@ -30,58 +29,6 @@ class Targets(DependencyProvider):
         return self.targets
 
 
-class BoardCache:
-    """The last board computed. A new one is computed when the read models changed (their
-    version moved) or the day did, but not sooner than ``min_interval`` seconds, nor than
-    ``share`` times as long as boards take: while events stream in, the version moves
-    with every batch, and a page polling it must not keep the service computing boards
-    (at most 1/(1 + share) of its time goes to them). How long boards take is smoothed over
-    the last few, and the wait is at most ``max_wait``: one board slowed down (a busy machine,
-    a collection) once made the next wait twice as long, and the board lagged the read
-    models by up to a second. One board is computed at a time; meanwhile the last one
-    answers (the one in work is as fresh as any a second call would make).
-
-    Per process, and right with several replicas: each keeps its own last board, checked against
-    the read models' version in the database on every call, so every replica serves the board of
-    the current version, or, while it throttles, one computed at most ``max_wait`` (or one
-    computation) ago, as one process does. Replicas throttle apart, so a page polling two may get
-    an older board after a newer one, by at most that much; board.js shows it until its next poll
-    brings the newer one back (tests/integration/test_replicas_agree.py: settled, every replica
-    serves the same board)."""
-
-    def __init__(self, min_interval: float = 0.05, share: float = 2.0, max_wait: float = 0.2,
-                 smoothing: float = 0.3):
-        self.min_interval, self.share, self.max_wait, self.smoothing = min_interval, share, max_wait, smoothing
-        self.version = self.day = self.board = None
-        self.computed_at = self.took = 0.0
-        self.computing = False
-
-    def fresh(self, version: int, day) -> bool:
-        if self.board is None or self.day != day:
-            return False
-        if self.version == version or self.computing:
-            return True
-        wait = min(self.max_wait, max(self.min_interval, self.share * self.took))
-        return time.monotonic() - self.computed_at < wait
-
-    def compute(self, make, day) -> dict:
-        started = time.monotonic()
-        self.computing = True
-        try:
-            board = make()
-        finally:
-            self.computing = False
-        self.version, self.day, self.board = board["version"], day, board
-        self.computed_at = time.monotonic()
-        took = self.computed_at - started
-        self.took = took if not self.took else self.took + self.smoothing * (took - self.took)
-        return board
-
-
-def today():
-    return datetime.now(domain.AMSTERDAM).date()
-
-
 class ReportingService:
     name = "reporting"
 
@@ -91,13 +38,12 @@ class ReportingService:
     upkeep = KeepReadModelsCurrent()
     targets_config = Targets()
     cache = BoardCache()
+    clock = Today()
 
     @event_handler(*CATALOGUE, batch=True)
     def store(self, events):
         """Every catalogued event lands here once; the read models follow in the same commit."""
-        wire = [event.wire_data if event.wire_data is not None else schema_for(event.type).dump(event.data)
-                for event in events]
-        projections.store(self.db.session, events, wire)
+        handlers.store_events(self.db, events)
 
     # --- figures --------------------------------------------------------------------------
 
@@ -111,7 +57,7 @@ class ReportingService:
         query = load(queries.FigureQuery(), {
             "cohort": cohort, "trajectory": trajectory, "target_group": target_group, "region": region,
             "period": period, "suppress": suppress, "group_by": group_by}, "outflow query")
-        return queries.outflow(self.db.session, query)
+        return handlers.outflow(self.db, query)
 
     @rpc(public=True)
     def durability(self, cohort=None, trajectory=None, target_group=None, region=None, period=None, suppress=True,
@@ -121,17 +67,17 @@ class ReportingService:
         query = load(queries.FigureQuery(), {
             "cohort": cohort, "trajectory": trajectory, "target_group": target_group, "region": region,
             "period": period, "suppress": suppress, "group_by": group_by}, "durability query")
-        return queries.durability(self.db.session, query)
+        return handlers.durability(self.db, query)
 
     @rpc(public=True)
     def targets(self):
         """Each configured target (``REPORTING_TARGETS``): realised against the target, per month."""
-        return queries.targets(self.db.session, self.targets_config, today())
+        return handlers.targets(self.db, self.targets_config, self.clock.today())
 
     @rpc(public=True)
     def board_version(self):
         """The read models' version: it grows with every change; fetch ``board()`` when it did."""
-        return {"version": queries.version(self.db.session)}
+        return handlers.board_version(self.db)
 
     @rpc(public=True)
     def board(self):
@@ -148,7 +94,4 @@ class ReportingService:
              "aftercare": [{"organisation", "open", "overdue"}],           # organisations with open tasks
              "fairness": [{"target_group", "top_share", "pool_share"}]}
         """
-        session, day = self.db.session, today()
-        if self.cache.fresh(queries.version(session), day):
-            return self.cache.board
-        return self.cache.compute(lambda: queries.board(session, self.targets_config, day), day)
+        return handlers.board(self.db, self.cache, self.targets_config, self.clock.today())

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from reporting import projections
+from reporting import handlers, projections
 from reporting.models import READ_MODELS, ReadModelState, metadata
+from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.events import CATALOGUE, Event
 
 BASE = datetime(2025, 12, 31, 22, 30, tzinfo=UTC)  # near a midnight and a year's end in the Netherlands
@@ -44,8 +45,9 @@ def database():
 
 
 def store(session: Session, events) -> None:
-    """What the live handler does with one delivered batch, committed."""
-    projections.store(session, list(events), [e.wire_data for e in events])
+    """What the live handler does with one delivered batch (reporting.handlers.store_events), committed."""
+    uow = UnitOfWork(session, "reporting", metadata.tables["outbox"], metadata.tables["processed_events"])
+    handlers.store_events(uow, list(events))
     session.commit()
 
 

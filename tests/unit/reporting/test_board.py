@@ -237,11 +237,11 @@ def test_the_collector_yields_the_families():
 
 
 def test_the_board_cache_recomputes_on_change_but_not_too_often(monkeypatch):
-    from reporting import service
+    from reporting import handlers
 
     clock = [100.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
-    cache = service.BoardCache(min_interval=0.1, share=5.0)
+    monkeypatch.setattr(handlers.time, "monotonic", lambda: clock[0])
+    cache = handlers.BoardCache(min_interval=0.1, share=5.0)
     today = date(2026, 11, 23)
     assert not cache.fresh(1, today)
 
@@ -258,11 +258,11 @@ def test_the_board_cache_recomputes_on_change_but_not_too_often(monkeypatch):
 
 
 def test_one_slow_board_does_not_hold_the_next_back_long(monkeypatch):
-    from reporting import service
+    from reporting import handlers
 
     clock = [100.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
-    cache = service.BoardCache(min_interval=0.05, share=2.0, max_wait=0.2)
+    monkeypatch.setattr(handlers.time, "monotonic", lambda: clock[0])
+    cache = handlers.BoardCache(min_interval=0.05, share=2.0, max_wait=0.2)
     today = date(2026, 11, 23)
 
     def taking(seconds, version):
@@ -282,9 +282,9 @@ def test_one_slow_board_does_not_hold_the_next_back_long(monkeypatch):
 
 
 def test_while_a_board_is_computed_the_last_one_answers(monkeypatch):
-    from reporting import service
+    from reporting import handlers
 
-    cache = service.BoardCache(min_interval=0.0, share=0.0)
+    cache = handlers.BoardCache(min_interval=0.0, share=0.0)
     today = date(2026, 11, 23)
     cache.compute(lambda: {"version": 1}, today)
     seen = []
