@@ -4,37 +4,38 @@ A partner's call carries its credential in nameko context data
 (``werkbrug.credential``, propagated as an AMQP header across every hop) and,
 optionally, which of its professionals acts (``werkbrug.professional``). The
 credential is checked against the partner registry (SHA-256 of each issued
-credential, never the credential itself); the organisation and region come
-from the registry, not from the caller. The professional is the organisation's
+credential, never the credential itself); the organisation, region and the
+credential's roles come from the registry, not from the caller. The professional is the organisation's
 own word, as in any B2B API.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-import yaml
 from nameko.extensions import DependencyProvider
 
+from werkbrug_shared import partner_registry
 from werkbrug_shared.errors import Unauthorized, ValidationError
 from werkbrug_shared.validation import text_problem
 
 CREDENTIAL = "werkbrug.credential"
 PROFESSIONAL = "werkbrug.professional"
-DEV_PARTNERS = Path(__file__).with_name("partners.dev.yml")
+DEV_PARTNERS = partner_registry.DEV_PARTNERS
 
 
 @dataclass(frozen=True)
 class Partner:
+    """An organisation; from ``partner_for``, as one of its credentials: with that one's roles."""
+
     id: str
     name: str
     kind: str
     region: str
+    roles: frozenset[str] = field(default=frozenset(), compare=False)
+    credential_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -63,26 +64,20 @@ class Actor:
     def region(self) -> str | None:
         return self.partner.region if self.partner else None
 
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.partner.roles if self.partner else frozenset()
+
     def require(self) -> Actor:
         if self.partner is None:
             raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
         return self
 
 
-@cache  # per process, read once: every replica reads the same file (a ConfigMap on Kubernetes); a changed
-# registry counts in each replica from its restart, so roll them all (a rollout does)
-def _registry(path: str) -> dict[str, Partner]:
-    with open(path, encoding="utf-8") as f:
-        entries = (yaml.safe_load(f) or {}).get("partners", [])
-    return {
-        e["credential_sha256"]: Partner(e["id"], e["name"], e["kind"], e["region"])
-        for e in entries
-    }
-
-
 def partners() -> list[Partner]:
     """Every partner in the registry (for naming another organisation, e.g. as steward)."""
-    return sorted(_registry(partners_file()).values(), key=lambda p: p.id)
+    return sorted((Partner(p.id, p.name, p.kind, p.region) for p in partner_registry.current(partners_file()).partners),
+                  key=lambda p: p.id)
 
 
 def partners_file() -> str:
@@ -90,18 +85,24 @@ def partners_file() -> str:
 
 
 def partner_for(credential) -> Partner | None:
-    """The partner of a credential; None without one; Unauthorized for one nobody issued,
-    whatever its type (context data is whatever the caller sent)."""
+    """The partner of a credential, with that credential's roles; None without one; Unauthorized
+    for one nobody issued, a revoked or an expired one, whatever its type (context data is
+    whatever the caller sent). The registry is re-read when its file changes (within a second or
+    so), and expiry is checked on every call."""
     if credential is None or credential == "":
         return None
     if not isinstance(credential, str):
         raise Unauthorized("a partner credential is a string")
-    # surrogatepass: text that is not valid Unicode hashes too, and matches nothing
-    digest = hashlib.sha256(credential.encode("utf-8", "surrogatepass")).hexdigest()
-    for known, partner in _registry(partners_file()).items():
-        if hmac.compare_digest(known, digest):
-            return partner
-    raise Unauthorized("unknown partner credential")
+    registry = partner_registry.current(partners_file())
+    # a dict look-up by the SHA-256 of what was sent: its timing tells nothing about a stored hash's preimage
+    found = registry.by_sha256.get(partner_registry.sha256_of(credential))
+    if found is None:
+        raise Unauthorized("unknown partner credential")
+    entry, issued = found
+    state = issued.state(datetime.now(UTC))
+    if state != "active":
+        raise Unauthorized(f"this partner credential is {state}")
+    return Partner(entry.id, entry.name, entry.kind, entry.region, issued.roles, issued.id)
 
 
 def context(credential: str, professional: str | None = None) -> dict:

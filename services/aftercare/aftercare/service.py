@@ -36,6 +36,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.mail import Mailer
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.roles import COORDINATOR, JOBCOACH, OPERATOR
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, optional_text, require_id
 
@@ -92,27 +93,27 @@ class AftercareService:
 
     # --- coaching organisations and jobcoaches ---------------------------------------
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def register_organisation(self, organisation):
         """The calling partner's coaching organisation and the coordinator who gets escalations."""
         actor = self.caller.require()
         row = handlers.register_organisation(self.db, actor, load(RegisterOrganisation(), organisation, "organisation"))
         return {"id": row.id, "name": row.name}
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def register_jobcoach(self, jobcoach):
         """A jobcoach of the calling partner's organisation (registered first)."""
         actor = self.caller.require()
         row = handlers.register_jobcoach(self.db, actor, self.clock, load(RegisterJobcoach(), jobcoach, "jobcoach"))
         return {**jobcoach_dict(row), "email": row.email}  # to its own organisation only
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def update_jobcoach(self, jobcoach_id, changes):
         coach = self._own_jobcoach(jobcoach_id)
         row = handlers.update_jobcoach(coach, load(UpdateJobcoach(), changes, "jobcoach changes"))
         return {**jobcoach_dict(row), "email": row.email}
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def deactivate_jobcoach(self, jobcoach_id):
         """The coach leaves: each of their active plans goes to the best other coach with room,
         or, with nobody, stays unassigned and is escalated."""
@@ -120,12 +121,12 @@ class AftercareService:
         return {**jobcoach_dict(gone.jobcoach), "plans_reassigned": gone.plans_reassigned,
                 "plans_unassigned": gone.plans_unassigned}
 
-    @rpc
+    @rpc(roles=(COORDINATOR, JOBCOACH))
     def jobcoaches(self, region=None):
         optional_text(region, "region", "query")
         return [jobcoach_dict(j) for j in handlers.jobcoaches(self.db, region)]
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def reassign(self, plan_id, jobcoach_id):
         """A coordinator moves a plan's open tasks to one of their organisation's coaches."""
         data = load(Reassign(), {"plan_id": plan_id, "jobcoach_id": jobcoach_id}, "reassignment")
@@ -134,11 +135,11 @@ class AftercareService:
 
     # --- plans and tasks ----------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBCOACH, COORDINATOR))
     def plan_for_placement(self, placement_id):
         return plan_dict(handlers.plan_for_placement(self.db, require_id(placement_id, "placement_id")))
 
-    @rpc
+    @rpc(roles=(JOBCOACH, COORDINATOR))
     def tasks(self, jobcoach_id=None, status=None, due_before=None, placement_id=None):
         """The calling organisation's jobcoaches' tasks, by due date; ``due_before`` is exclusive.
         Another organisation's coach: Forbidden (their caseload is theirs to see)."""
@@ -147,7 +148,7 @@ class AftercareService:
                                    "due_before": due_before}, "task query")
         return [task_dict(t) for t in handlers.tasks(self.db, actor, query)]
 
-    @rpc
+    @rpc(roles=(JOBCOACH, COORDINATOR))
     def workload(self, jobcoach_id=None, organisation=None):
         """Per coach of the calling organisation: open and overdue tasks, hours a week planned
         against capacity, active plans. One coach by id, or all its active coaches (a
@@ -160,7 +161,7 @@ class AftercareService:
             return handlers.workload(self.db, actor, self.clock)
         return handlers.workload(self.db, actor, self.clock, require_id(jobcoach_id, "jobcoach_id"))[0]
 
-    @rpc
+    @rpc(roles=(JOBCOACH, COORDINATOR))
     def complete_task(self, task_id, outcome, note=None, hours_spent=None, end_date=None, end_reason=None):
         """Record a check-in. ``at_risk`` plans a check-in within a week; ``ended`` ends the
         placement (through matching, which owns placements); ``going_well`` on a 6-, 12- or
@@ -182,7 +183,7 @@ class AftercareService:
         serves one process only."""
         self._sweep(self.clock.today())
 
-    @rpc
+    @rpc(roles=(OPERATOR,))
     def sweep(self, today=None):
         """The sweep on demand, as of ``today`` (default: the clock's): for operators and tests."""
         data = load(Sweep(), {"today": today}, "sweep")
@@ -200,7 +201,7 @@ class AftercareService:
             TASKS_OVERDUE.labels(organisation).set(n)
         return {"announced": len(swept.announced), "overdue": sum(counts.values()), "by_organisation": counts}
 
-    @rpc
+    @rpc(roles=(COORDINATOR,))
     def escalations(self, organisation=None, open_only=True):
         optional_text(organisation, "organisation", "query")
         if not isinstance(open_only, bool):

@@ -37,6 +37,7 @@ from werkbrug_shared.events.types import (
     PLACEMENT_SUSTAINED,
 )
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.roles import BOARD, JOBCOACH, JOBHUNTER, KLANTMANAGER
 from werkbrug_shared.validation import load
 
 
@@ -50,7 +51,7 @@ class CandidatesService:
 
     # --- registration -----------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def register(self, candidate):
         """One candidate; a BSN needs a partner credential. Answers the profile view."""
         data = load(candidate_schema(), candidate, "candidate")
@@ -59,7 +60,7 @@ class CandidatesService:
         new = records.prepare(data, self.caller.organisation, utcnow(), vault() if data["bsn"] else None)
         return handlers.register(self.db, self.caller, new)
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def register_many(self, candidates):
         """A batch in one transaction, a result per row:
         {"index", "id"} written, {"index", "id", "existing": true} imported before (same
@@ -79,19 +80,19 @@ class CandidatesService:
 
     # --- reading and changing ---------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, JOBHUNTER, JOBCOACH))
     def get(self, candidate_id):
         """The profile; personal data (and the plan) only for the registering organisation."""
         return handlers.view(self.db, self.caller, self.clock, candidate_id)
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def update(self, candidate_id, changes):
         """Change profile and personal fields (not the BSN); the registering organisation only."""
         row = handlers.custodian_row(self.db, self.caller, candidate_id)
         data = load(candidate_schema(update=True), changes, "changes")
         return records.candidate_dict(handlers.update(self.db, self.clock, row, data))
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, JOBHUNTER))
     def list(self, filters=None, limit=50, cursor=None):
         """Profiles (never personal data), oldest first, a page at a time:
         {"items", "next_cursor"}; pass next_cursor back for the next page."""
@@ -99,7 +100,7 @@ class CandidatesService:
         return pagination.page(self.db.session, handlers.listed(wanted), Candidate.registered_at, Candidate.id,
                                limit, cursor, records.candidate_dict)
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def change_status(self, candidate_id, status, reason=None):
         """intake / in_trajectory / available by hand; the reason goes to the logbook, not the event."""
         self.caller.require()
@@ -110,7 +111,7 @@ class CandidatesService:
 
     # --- intake logbook and plan ------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, JOBHUNTER, JOBCOACH))
     def add_log_entry(self, candidate_id, entry):
         """Any partner working with the candidate writes; the text is not echoed back."""
         self.caller.require()
@@ -120,7 +121,7 @@ class CandidatesService:
                 "professional": written.professional, "date": written.date.isoformat(),
                 "recorded_at": written.recorded_at.isoformat()}
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, JOBHUNTER, JOBCOACH))
     def log(self, candidate_id):
         """The registering organisation reads every entry, another partner its own."""
         self.caller.require()
@@ -128,7 +129,7 @@ class CandidatesService:
                  "date": e.date.isoformat(), "text": e.text, "recorded_at": e.recorded_at.isoformat()}
                 for e in handlers.log_entries(self.db, self.caller, self.clock, candidate_id)]
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def set_plan(self, candidate_id, plan):
         """The trajectory plan (goal and steps), kept by the registering organisation; read it with get."""
         self.caller.require()
@@ -139,25 +140,25 @@ class CandidatesService:
 
     # --- trajectories and cohorts -----------------------------------------------------
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def define_trajectory(self, trajectory):
         self.caller.require()
         data = load(DefineTrajectory(), trajectory, "trajectory")
         return trajectory_dict(handlers.define_trajectory(self.db, self.caller, self.clock, data))
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def start_cohort(self, cohort):
         self.caller.require()
         data = load(StartCohort(), cohort, "cohort")
         return cohort_dict(handlers.start_cohort(self.db, self.caller, self.clock, data))
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, BOARD))
     def get_cohort(self, cohort_id):
         """The cohort, how many are enrolled, and how many completed each module."""
         row, enrolled, completed = handlers.cohort_counts(self.db, cohort_id)
         return {**cohort_dict(row), "enrolled": enrolled, "completed": completed}
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def enrol(self, candidate_id, cohort_id):
         """Into a cohort: candidate.enrolled, and in_trajectory unless already further along."""
         self.caller.require()
@@ -165,7 +166,7 @@ class CandidatesService:
         return {"candidate_id": row.id, "cohort_id": cohort.id, "cohort": cohort.name,
                 "trajectory": cohort.trajectory.name, "status": row.status}
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def complete_module(self, candidate_id, cohort_id, module_code):
         """A module done; a certificate module (VCA) adds its skill with evidence "certificate"."""
         self.caller.require()
@@ -175,7 +176,7 @@ class CandidatesService:
 
     # --- erasure ------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER,))
     def erase(self, candidate_id):
         """AVG: personal data, BSN, logbook and plan go; an anonymous row stays for the counts."""
         self.caller.require()

@@ -31,6 +31,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.pagination import check_limit
+from werkbrug_shared.roles import COORDINATOR, JOBCOACH, JOBHUNTER, KLANTMANAGER, OPERATOR
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, require_id
 from werkbrug_shared.visibility import Viewer
@@ -82,7 +83,7 @@ class MatchingService:
 
     # --- ranking ---------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def candidates_for_vacancy(self, vacancy_id, limit=10, filters=None):
         """The best candidates in the pool for a vacancy, each with a score breakdown,
         skill gaps and the modules that close them; near-misses say why not."""
@@ -96,7 +97,7 @@ class MatchingService:
         self.fairness_metrics.served(ranking.fairness)
         return _ranking(ranking, "candidate_id")
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def vacancies_for_candidate(self, candidate_id, limit=10, filters=None):
         """Open vacancies with a free opening, best first for this candidate, explained; only
         those the caller may see (werkbrug_shared.visibility)."""
@@ -109,7 +110,7 @@ class MatchingService:
             raise NotFound(f"no candidate in the matching index: {query['candidate_id']}") from None
         return _ranking(ranking, "vacancy_id")
 
-    @rpc
+    @rpc(roles=(KLANTMANAGER, JOBHUNTER))
     def suggest_occupations(self, candidate_id, limit=10):
         """ESCO occupations this candidate's skills carry over to, for looking broader than the last job."""
         require_id(candidate_id, "candidate_id")
@@ -142,7 +143,7 @@ class MatchingService:
         metrics.store(self.db.session, counted)
         self.db.on_commit(lambda: metrics.reported(counted))
 
-    @rpc
+    @rpc(roles=(OPERATOR,))
     def indexed(self, candidate_ids):
         """Which of these candidates the index holds, and whether each is in the pool."""
         if not isinstance(candidate_ids, list) or len(candidate_ids) > 1000:
@@ -154,28 +155,28 @@ class MatchingService:
                 found[candidate_id] = {"in_pool": in_pool}
         return found
 
-    @rpc
+    @rpc(roles=(OPERATOR,))
     def index_size(self):
         """How many candidates and vacancies the index holds (for readiness checks)."""
         return self.index.counts()
 
     # --- proposals -------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def propose(self, candidate_id, vacancy_id):
         """A professional proposes a candidate for a vacancy; the match keeps the score it had."""
         data = load(Propose(), {"candidate_id": candidate_id, "vacancy_id": vacancy_id}, "proposal")
         self.caller.require()
         return match_dict(handlers.propose(self.db, self.viewer, data["candidate_id"], data["vacancy_id"], utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def introduce(self, match_id, note=None):
         """The jobhunter introduced the candidate to the employer. The note stays in matching."""
         data = load(Introduce(), {"match_id": match_id, "note": note}, "introduction")
         self.caller.require()
         return match_dict(handlers.introduce(self.db, self.viewer, data["match_id"], data["note"], utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def reject(self, match_id, reason, note=None):
         """The employer, the candidate or the professional ends the match; the reason is a code."""
         data = load(Reject(), {"match_id": match_id, "reason": reason, "note": note}, "rejection")
@@ -183,7 +184,7 @@ class MatchingService:
         return match_dict(handlers.reject(self.db, self.viewer, data["match_id"], data["reason"], data["note"],
                                           utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def get_match(self, match_id):
         require_id(match_id, "match_id")
         match = handlers.visible(self.db, self.viewer, self.db.get(Match, match_id, "match"))
@@ -191,7 +192,7 @@ class MatchingService:
 
     # --- placements ------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def record_placement(self, placement):
         """A candidate starts work. From a match (``match_id``) or directly; the credit goes
         to every steward organisation of the vacancy and to whoever proposed or recorded it.
@@ -204,7 +205,7 @@ class MatchingService:
             self.caller.require()
         return placement_dict(handlers.record_placement(self.db, self.index, self.viewer, data, utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def end_placement(self, placement_id, end_date, reason):
         """A placement ended: the candidate is back in the pool (unless still placed elsewhere)."""
         data = load(EndPlacement(), {"placement_id": placement_id, "end_date": end_date, "reason": reason},
@@ -219,7 +220,7 @@ class MatchingService:
             handlers.placement_ended_by_jobcoach(self.db, self.index, event.data["placement_id"],
                                                  event.data["end_date"], event.data["end_reason"])
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER, JOBCOACH))
     def placements_of(self, candidate_id):
         """A candidate's placements on vacancies the caller may see, newest first."""
         require_id(candidate_id, "candidate_id")
@@ -228,7 +229,7 @@ class MatchingService:
         seen = handlers.vacancies_seen(self.db, self.viewer, {p.vacancy_id for p in rows})
         return [placement_dict(p) for p in rows if p.vacancy_id in seen]
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER, JOBCOACH, COORDINATOR))
     def get_placement(self, placement_id):
         require_id(placement_id, "placement_id")
         placement = handlers.visible(self.db, self.viewer, self.db.get(Placement, placement_id, "placement"))

@@ -25,6 +25,7 @@ from werkbrug_shared.events.types import (
     PLACEMENT_RECORDED,
 )
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.roles import JOBCOACH, JOBHUNTER, KLANTMANAGER
 from werkbrug_shared.validation import load, require_id
 from werkbrug_shared.visibility import Viewer
 
@@ -46,25 +47,25 @@ class VacanciesService:
 
     # --- employers --------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def register_employer(self, employer):
         data = load(RegisterEmployer(), employer, "employer")
         return handlers.employer_dict(handlers.register_employer(self.db, data, utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def get_employer(self, employer_id):
         require_id(employer_id, "employer_id")
         return handlers.employer_dict(self.db.get(Employer, employer_id, "employer"))
 
     # --- opening ----------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def open(self, vacancy):
         """Open a vacancy; with a credential the caller becomes its first steward."""
         data = load(OpenVacancy(), vacancy, "vacancy")
         return handlers.vacancy_dict(handlers.open_vacancy(self.db, self.caller, data, utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def open_many(self, vacancies):
         """Open up to 1,000 vacancies in one transaction; one result per row:
         ``{"index", "id"}``, ``{"index", "errors"}`` or ``{"index", "id", "existing": True}``."""
@@ -73,11 +74,11 @@ class VacanciesService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER, JOBCOACH))
     def get(self, vacancy_id):
         return handlers.vacancy_dict(self._visible(vacancy_id))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def list(self, filters=None, limit=50, cursor=None):
         """The vacancies the caller may see, newest first: ``{"items", "next_cursor"}``."""
         found = load(ListFilters(), filters or {}, "filters")
@@ -91,20 +92,20 @@ class VacanciesService:
         result["items"] = [queries.for_publication(item) for item in result["items"]]
         return result
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def stewards(self, vacancy_id):
         self.caller.require()
         return [handlers.steward_dict(s) for s in self._visible(vacancy_id).stewards]
 
     # --- stewards' work: authorised before the payload is read, as always ----------------
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def update(self, vacancy_id, changes):
         row = self._stewarded(vacancy_id, for_update=True)
         data = load(UpdateVacancy(), changes, "changes")
         return handlers.vacancy_dict(handlers.update_vacancy(self.db, row, data, utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def close(self, vacancy_id, reason=None, note=None):
         """Close for good; ``reason`` is one of domain.CLOSE_REASONS, ``note`` stays here."""
         row = self._stewarded(vacancy_id, for_update=True)
@@ -112,14 +113,14 @@ class VacanciesService:
         data = load(CloseVacancy(), given, "close")
         return handlers.vacancy_dict(handlers.close_vacancy(self.db, row, data, utcnow()))
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def add_steward(self, vacancy_id, steward):
         """Another professional, of any partner organisation, looks after the vacancy too."""
         row = self._stewarded(vacancy_id, for_update=True)
         data = load(AddSteward(), steward, "steward")
         return [handlers.steward_dict(s) for s in handlers.add_steward(self.db, self.caller, row, data, utcnow())]
 
-    @rpc
+    @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def add_candidate(self, vacancy_id, candidate_id, note=None):
         """A steward shortlists a candidate; adding again replaces the note."""
         row = self._stewarded(vacancy_id)
@@ -129,7 +130,7 @@ class VacanciesService:
         # no note in the reply: write replies are kept for redelivery, notes may name people
         return {k: v for k, v in shortlist_dict(entry).items() if k != "note"}
 
-    @rpc
+    @rpc(roles=(JOBHUNTER,))
     def shortlist(self, vacancy_id):
         """The stewards' shortlist, for the stewards only; each its own organisation's notes."""
         row = self._stewarded(vacancy_id)

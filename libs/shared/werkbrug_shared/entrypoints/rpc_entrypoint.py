@@ -1,7 +1,7 @@
 """``@rpc``: RPC with authentication and recorded replies.
 
-Every call carries a known partner credential (``werkbrug.credential``) unless
-``public``; the worker's unit of work commits before the reply goes out
+Every call carries a known partner credential (``werkbrug.credential``) with one
+of the operation's roles (``roles=``), unless ``public``; the worker's unit of work commits before the reply goes out
 (``nameko_internals.CommitFirst``); a call that wrote records its correlation
 id and reply in the same transaction, so a request RabbitMQ redelivers after a
 crash is answered from that record instead of being run twice. The reply
@@ -16,6 +16,7 @@ import sys
 
 from sqlalchemy.exc import IntegrityError
 
+from werkbrug_shared import roles as known_roles
 from werkbrug_shared.actor import CREDENTIAL, partner_for
 from werkbrug_shared.db import databases_of
 from werkbrug_shared.entrypoints.nameko_internals import (
@@ -26,7 +27,7 @@ from werkbrug_shared.entrypoints.nameko_internals import (
     signature_of,
 )
 from werkbrug_shared.entrypoints.replies import RpcReplies
-from werkbrug_shared.errors import EXPECTED, Conflict, Unauthorized, ValidationError
+from werkbrug_shared.errors import EXPECTED, Conflict, Forbidden, Unauthorized, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.validation import bad_arguments
 
@@ -45,12 +46,17 @@ class Rpc(CommitFirst, NamekoRpc):
     Every call is one organisation's (``werkbrug.credential``): a call without a
     credential, or with an unknown one, is refused before any work is done.
     ``@rpc(public=True)``: aggregates anyone may read (the board), which take none.
+
+    ``@rpc(roles=(JOBHUNTER, ...))`` (``werkbrug_shared.roles``): who may call it; a credential
+    with none of them is Forbidden, before any work is done. A non-public operation without
+    roles does not start (deny by default), nor does a public one with roles.
     """
 
     rpc_consumer = RpcReplies()
 
-    def __init__(self, expected_exceptions=(), public: bool = False, **kwargs):
+    def __init__(self, expected_exceptions=(), public: bool = False, roles=(), **kwargs):
         self.public = public
+        self.roles = frozenset([roles] if isinstance(roles, str) else roles)
         super().__init__(expected_exceptions=tuple(expected_exceptions) + EXPECTED, **kwargs)
 
     @property
@@ -58,6 +64,7 @@ class Rpc(CommitFirst, NamekoRpc):
         return f"rpc:{self.container.service_name}.{self.method_name}"
 
     def setup(self):
+        check_roles(f"{self.container.service_name}.{self.method_name}", self.public, self.roles)
         super().setup()
         self._signature = signature_of(self)
 
@@ -72,11 +79,17 @@ class Rpc(CommitFirst, NamekoRpc):
                     and isinstance(body.get("kwargs"), dict)):
                 raise ValidationError("a request is an object with a list 'args' and an object 'kwargs'",
                                       {"_schema": ["not a request"]})
-            if partner_for(self.unpack_message_headers(message).get(CREDENTIAL)) is None and not self.public:
-                raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
+            partner = partner_for(self.unpack_message_headers(message).get(CREDENTIAL))
+            if not self.public:
+                if partner is None:
+                    raise Unauthorized("this operation needs a partner credential (werkbrug.credential)")
+                if not partner.roles & self.roles:
+                    raise Forbidden(f"{self.container.service_name}.{self.method_name} is for the roles "
+                                    f"{', '.join(sorted(self.roles))}; this credential has "
+                                    f"{', '.join(sorted(partner.roles)) or 'none'}")
             if message.delivery_info.get("redelivered") and self._answered_again(message):
                 return
-        except (ValidationError, Unauthorized, Conflict):
+        except (ValidationError, Unauthorized, Forbidden, Conflict):
             # refused before any work is done; the caller hears why
             self._refuse(message, sys.exc_info())
             return
@@ -152,6 +165,18 @@ class Rpc(CommitFirst, NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+def check_roles(operation: str, public: bool, roles: frozenset[str]) -> None:
+    """An operation's declaration: a public one takes no roles, any other at least one known role."""
+    if public and roles:
+        raise TypeError(f"{operation}: a public operation takes no roles")
+    if not public and not roles:
+        raise TypeError(f"{operation}: @rpc without roles: name who may call it, @rpc(roles=(...)) "
+                        "(werkbrug_shared.roles), or @rpc(public=True) for what anyone may read")
+    unknown = roles - known_roles.ALL
+    if unknown:
+        raise TypeError(f"{operation}: unknown roles {', '.join(sorted(unknown))}")
 
 
 def _forget(db, consumer: str, key: str) -> None:
