@@ -83,7 +83,16 @@ def test_a_note_is_read_back_by_the_organisation_that_wrote_it():
     assert not visibility.may_read_note(ANONYMOUS, None) and not visibility.may_read_note(ENSCHEDE, None)
 
 
-def test_the_rule_knows_the_catalogues_visibilities():
-    from werkbrug_shared.events import catalogue
+def test_vacancy_events_carry_only_the_visibilities_the_rule_knows():
+    from marshmallow import ValidationError as SchemaError
 
-    assert VISIBILITIES == catalogue.VISIBILITIES
+    from werkbrug_shared.events.catalogue import schema_for
+
+    schema = schema_for("nl.werkbrug.vacancy.opened.v1")
+    opened = {"vacancy_id": "v1", "employer_id": "e1", "region": TWENTE, "pc4": "7511", "skills_required": [],
+              "hours_per_week": 24, "openings": 1}
+    for kind in VISIBILITIES:
+        assert schema.load({**opened, "visibility": kind})["visibility"] == kind
+    assert schema.load(opened)["visibility"] == "public"  # unsaid: published
+    with pytest.raises(SchemaError):
+        schema.load({**opened, "visibility": "secret"})

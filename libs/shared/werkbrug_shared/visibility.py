@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-VISIBILITIES = ("public", "internal", "hidden")
+# a vacancy's visibility: published to anyone; for professionals of every region; for its own
+# region's professionals and its stewards only
+PUBLIC, INTERNAL, HIDDEN = "public", "internal", "hidden"
+VISIBILITIES = (PUBLIC, INTERNAL, HIDDEN)
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,10 @@ def visibilities_seen(viewer: Viewer, *, same_region: bool, steward: bool) -> fr
     """The visibilities of the vacancies ``viewer`` sees: of a vacancy in its own region
     or not, stewarded by its organisation or not. The rule itself; the rest derives from it."""
     if not viewer.is_partner:
-        return frozenset({"public"})
+        return frozenset({PUBLIC})
     if same_region or steward:
-        return frozenset({"public", "internal", "hidden"})
-    return frozenset({"public", "internal"})
+        return frozenset({PUBLIC, INTERNAL, HIDDEN})
+    return frozenset({PUBLIC, INTERNAL})
 
 
 def may_see_vacancy(viewer: Viewer, visibility: str, region: str | None,

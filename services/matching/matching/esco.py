@@ -104,6 +104,10 @@ class SkillKnowledge:
 
     # --- skills and concepts ---------------------------------------------------------
 
+    def known_skills(self) -> list[str]:
+        """Every skill ESCO knows a concept for, sorted (the index numbers skills by this order)."""
+        return sorted(self._skill_concepts)
+
     def skill_concepts(self, skill: str) -> frozenset[int]:
         """The concepts (broader skills, skill groups) a skill stands for; empty if unknown."""
         return self._skill_concepts.get(skill, EMPTY)

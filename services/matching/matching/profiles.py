@@ -34,11 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from werkbrug_shared.visibility import PUBLIC
+
 # mirrors werkbrug_shared.events.catalogue.TARGET_GROUPS (a test keeps them equal)
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TRANSPORT_MODES = ("car", "bicycle", "public_transport", "on_foot")
 LANGUAGE_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
-VISIBILITIES = ("public", "internal", "hidden")
 
 CANDIDATE_CONDITIONS = (
     "low_stimulus_workplace", "jobcoach_needed", "no_night_shifts", "childcare_window",
@@ -175,7 +176,7 @@ class VacancyProfile:
     occupation: str | None = None
     conditions_offered: tuple[str, ...] = ()
     work_thinking_level: int | None = None
-    visibility: str = "public"
+    visibility: str = PUBLIC
     is_leerwerkbaan: bool = False
     banenafspraak_suitable: bool = False
     valid_through: date | None = None
@@ -212,7 +213,7 @@ class VacancyProfile:
             occupation=data.get("occupation"),
             conditions_offered=_tuple(data.get("conditions_offered")),
             work_thinking_level=data.get("work_thinking_level"),
-            visibility=data.get("visibility") or "public",
+            visibility=data.get("visibility") or PUBLIC,
             is_leerwerkbaan=bool(data.get("is_leerwerkbaan", False)),
             banenafspraak_suitable=bool(data.get("banenafspraak_suitable", False)),
             valid_through=_date(data.get("valid_through")),

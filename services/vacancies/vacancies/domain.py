@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from werkbrug_shared.visibility import VISIBILITIES as VISIBILITIES  # the one rule's; schemas check with it
+
 KVK = re.compile(r"^[0-9]{8}\Z")
 # SBI (Standaard Bedrijfsindeling) codes, from section digits to the 5-digit subclass
 SBI = re.compile(r"^[0-9]{2,5}\Z")
 POSTCODE = re.compile(r"^([1-9][0-9]{3})\s?([A-Za-z]{2})?\Z")
 
-VISIBILITIES = ("public", "internal", "hidden")
 # a vacancy's status: open while an opening is free, filled when none is, closed for good
 OPEN, FILLED, CLOSED = "open", "filled", "closed"
 STATUSES = (OPEN, FILLED, CLOSED)

@@ -36,7 +36,7 @@ def visible_to(caller: Actor):
 
 
 def published(today: date):
-    return and_(Vacancy.visibility == "public", Vacancy.status == domain.OPEN,
+    return and_(Vacancy.visibility == visibility.PUBLIC, Vacancy.status == domain.OPEN,
                 or_(Vacancy.valid_through.is_(None), Vacancy.valid_through >= today))
 
 

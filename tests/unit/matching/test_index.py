@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from matching import index as index_module
 from matching import scoring
 from matching.esco import DUTCH_SKILLS, knowledge
-from matching.index import MatchingIndex
+from matching.index import MASK_GAPS, MatchingIndex
+from matching.index.areas import CellIndex
+from matching.index.ragged import Ragged
+from matching.index.ranked import best
 from matching.modules import ModuleCatalogue
 from matching.profiles import (
     CANDIDATE_CONDITIONS,
@@ -146,13 +148,13 @@ def build(profiles, vacancy_profiles, placed, via_load, modules=None) -> Matchin
 @contextmanager
 def eager_housekeeping(on: bool):
     """Compact and re-sort at every chance, to exercise both."""
-    saved = index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN
+    saved = Ragged.COMPACT_MIN, CellIndex.REBUILD_MIN
     if on:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = 0, 0
+        Ragged.COMPACT_MIN, CellIndex.REBUILD_MIN = 0, 0
     try:
         yield
     finally:
-        index_module._Ragged.COMPACT_MIN, index_module._CellIndex.REBUILD_MIN = saved
+        Ragged.COMPACT_MIN, CellIndex.REBUILD_MIN = saved
 
 
 @PROPERTY
@@ -333,8 +335,8 @@ def test_a_module_learned_at_runtime_closes_a_must_have():
 
 
 def test_growth_and_rewrites_keep_answers_right(monkeypatch):
-    monkeypatch.setattr(index_module._Ragged, "COMPACT_MIN", 100)
-    monkeypatch.setattr(index_module._CellIndex, "REBUILD_MIN", 50)
+    monkeypatch.setattr(Ragged, "COMPACT_MIN", 100)
+    monkeypatch.setattr(CellIndex, "REBUILD_MIN", 50)
     idx = MatchingIndex(knowledge())
     v = f.vacancy("v1", must_have=[{"skill": f.SORT_WASTE, "weight": 1.0}], occupation=f.HANDYPERSON)
     idx.upsert_vacancy(v)
@@ -412,12 +414,12 @@ def test_counts_and_memory():
 
 
 def test_best_orders_as_rank_key_on_rounded_ties():
-    # _best rounds as np.round(score, 9) does, by its steps: near-ties within 1e-9 order by id
+    # best rounds as np.round(score, 9) does, by its steps: near-ties within 1e-9 order by id
     rng = np.random.default_rng(5)
     score = np.round(rng.random(400), 9) + rng.choice([0.0, 4e-10, 5e-10, 6e-10], 400)
     ids = [f"c{i:03d}" for i in rng.permutation(400)]
     rows = np.arange(400)
-    top, rest = index_module._best(score, (np.arange(0, 300), np.arange(300, 400)), (25, 5), ids, rows)
+    top, rest = best(score, (np.arange(0, 300), np.arange(300, 400)), (25, 5), ids, rows)
     want = sorted(range(300), key=lambda i: scoring.rank_key(score[i], ids[i]))[:25]
     assert top == want
     assert rest == sorted(range(300, 400), key=lambda i: scoring.rank_key(score[i], ids[i]))[:5]
@@ -425,13 +427,13 @@ def test_best_orders_as_rank_key_on_rounded_ties():
 
 def test_a_vacancy_asking_more_skills_than_a_mask_holds_is_explained_as_brute_force_does():
     # past 63 asked skills the held mask is worked out by sets, not compiled: the same answer
-    asked = sorted(knowledge()._skill_concepts)[:70]
+    asked = knowledge().known_skills()[:70]
     vacancy = f.vacancy("many", must_have=[{"skill": s, "weight": 1.0} for s in asked[:4]],
                         nice_to_have=[{"skill": s, "weight": 0.5} for s in asked[4:]])
     people = [f.candidate(f"c{i}", skills=asked[i:i + 30]) for i in range(0, 12, 3)]
     index = MatchingIndex(knowledge())
     index.load(people, [vacancy])
-    assert len(index._prep["many"].gap_codes) > index_module.MASK_GAPS
+    assert len(asked) > MASK_GAPS  # more skills asked than the compiled mask has bits for
     got = index.candidates_for_vacancy("many", limit=10, near_misses=5)
     assert got.ids and any(r["skill_gaps"] for r in got.results)
     assert_same(got, rank_candidates(vacancy, people, limit=10, near_misses=5))

@@ -18,6 +18,7 @@ from marshmallow import ValidationError as SchemaError
 from werkbrug_shared.errors import ValidationError, describe_fields
 from werkbrug_shared.events import fastschema
 from werkbrug_shared.events.envelope import Event, load_envelope
+from werkbrug_shared.visibility import PUBLIC, VISIBILITIES
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
@@ -30,7 +31,6 @@ SKILL_LEVELS = (1, 2, 3, 4)  # 1 basic, 2 independent, 3 experienced, 4 expert
 LANGUAGE_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRANSPORT_MODES = ("car", "bicycle", "public_transport", "on_foot")
-VISIBILITIES = ("public", "internal", "hidden")
 VACANCY_STATUSES = ("open", "filled", "closed")
 # codes, never free text: a reason travels in events, a professional's own words stay in matching's note
 MATCH_REJECT_REASONS = (
@@ -169,7 +169,7 @@ class VacancyProfile(EventData):
     nice_to_have = fields.List(fields.Nested(WeightedSkill), load_default=list)
     conditions_offered = fields.List(fields.String(), load_default=list)
     work_thinking_level = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=7))
-    visibility = fields.String(load_default="public", validate=validate.OneOf(VISIBILITIES))
+    visibility = fields.String(load_default=PUBLIC, validate=validate.OneOf(VISIBILITIES))
     is_leerwerkbaan = fields.Boolean(load_default=False)
     banenafspraak_suitable = fields.Boolean(load_default=False)
     valid_through = fields.Date(load_default=None, allow_none=True)

@@ -31,14 +31,8 @@ The modules, by concern:
 - ``matching_index``: ``MatchingIndex``, the index as the service uses it.
 """
 
-from matching.index.areas import CellIndex
 from matching.index.codes import GROUP_BITS, NEED_BITS, offer_bits
 from matching.index.explain import MASK_GAPS
 from matching.index.matching_index import MatchingIndex, compile_queries
-from matching.index.ragged import Ragged
-from matching.index.ranked import best
-
-# the names the index's tests tune and call (housekeeping thresholds, the tie order)
-_Ragged, _CellIndex, _best = Ragged, CellIndex, best
 
 __all__ = ["GROUP_BITS", "MASK_GAPS", "NEED_BITS", "MatchingIndex", "compile_queries", "offer_bits"]

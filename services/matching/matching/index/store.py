@@ -52,7 +52,7 @@ class Store:
     def __init__(self, knowledge: esco.SkillKnowledge, modules: ModuleCatalogue):
         self.knowledge, self.modules = knowledge, modules
         self.areas = Areas()
-        self.skills = Codes(sorted(knowledge._skill_concepts))
+        self.skills = Codes(knowledge.known_skills())
         self.occupations = Codes(knowledge.occupations)
         self.regions, self.cohorts, self.visibilities = Codes(), Codes(), Codes()
         self.candidates = Table(CANDIDATE_COLUMNS, CANDIDATE_LISTS, CANDIDATE_PACKED,
