@@ -1,5 +1,5 @@
-"""The ``werkbrug`` command: run, migrate, import, health and dead-letter tools, and the
-commands services contribute (``werkbrug reporting rebuild``).
+"""The ``werkbrug`` command: run, migrate, import, health, dead-letter and partner-credential
+tools, and the commands services contribute (``werkbrug reporting rebuild``).
 
 The shared library knows no service: a service adds its own subcommands through a
 ``werkbrug.commands`` entry point in its pyproject.toml, a function given the
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     imp.add_argument("--batch-size", type=int, default=1000)
     imp.add_argument("--errors", type=Path, default=None, help="error report (default FILE.errors.csv)")
 
+    add_partner_commands(sub)
     add_service_commands(sub)
 
     health = sub.add_parser("health", help="ask a running service whether it is ready (or live); exit 0 if so")
@@ -105,6 +106,101 @@ def main(argv=None) -> int:
             print(json.dumps(item, default=str))
     elif args.action == "replay":
         print(f"replayed {deadletters.replay(args.queue, args.limit)} message(s)")
+    return 0
+
+
+def add_partner_commands(sub) -> None:
+    """``werkbrug partners add|list|revoke|rotate``: the region's credentials, in WERKBRUG_PARTNERS_FILE."""
+    from werkbrug_shared import roles
+
+    part = sub.add_parser("partners", help="partner credentials: add, list, revoke, rotate")
+    part.set_defaults(handler=partners_command)
+    psub = part.add_subparsers(dest="action", required=True)
+
+    def registry_file(p):
+        p.add_argument("--file", default=None,
+                       help="the registry (default: WERKBRUG_PARTNERS_FILE; never the packaged development one)")
+
+    def expiry(p, required: bool):
+        group = p.add_mutually_exclusive_group(required=required)
+        group.add_argument("--expires", help="valid through this date (UTC), or until an ISO timestamp")
+        group.add_argument("--days", type=int, help="valid for this many days from now")
+
+    add = psub.add_parser("add", help="issue a credential (shown once) to a partner, new or known")
+    add.add_argument("partner", help="the partner's id, e.g. gemeente-enschede")
+    add.add_argument("--name", help="the organisation's name (a new partner)")
+    add.add_argument("--kind", help="municipality, uwv, sw_company, leerwerkbedrijf, jobhunter_team, ... "
+                                    "(a new partner)")
+    add.add_argument("--region", help="the labour-market region (a new partner)")
+    add.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(sorted(roles.ALL))}, or all")
+    expiry(add, required=True)
+    registry_file(add)
+    lst = psub.add_parser("list", help="partners and their credentials' ids, roles, expiry and state (no secret)")
+    registry_file(lst)
+    rev = psub.add_parser("revoke", help="revoke a credential: every service refuses it within seconds")
+    rev.add_argument("credential_id")
+    registry_file(rev)
+    rot = psub.add_parser("rotate", help="a new credential (shown once) with the same partner and roles; "
+                                         "the old one revoked, or with --grace-hours expiring then")
+    rot.add_argument("credential_id")
+    rot.add_argument("--grace-hours", type=float, default=None,
+                     help="keep the old credential this many hours (while the partner switches over)")
+    expiry(rot, required=False)
+    registry_file(rot)
+
+
+def partners_command(args) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from werkbrug_shared import actor, partner_registry, roles
+
+    path = args.file or os.environ.get("WERKBRUG_PARTNERS_FILE")
+    now = datetime.now(UTC)
+
+    def fail(message: str) -> int:
+        print(f"werkbrug partners: {message}", file=sys.stderr)
+        return 1
+
+    if args.action == "list":
+        registry = partner_registry.load(path or actor.partners_file())
+        for p in registry.partners:
+            print(f"{p.id}  {p.name}  ({p.kind}, {p.region})")
+            for c in p.credentials:
+                expires = partner_registry.utc_text(c.expires) or "never"
+                print(f"  {c.id:<32} {c.state(now):<8} expires {expires:<21} roles {','.join(sorted(c.roles)) or '-'}")
+        return 0
+    if not path:
+        return fail("set WERKBRUG_PARTNERS_FILE (or --file) to the region's registry; the packaged "
+                    "development one is never written")
+    try:
+        expires = None
+        if getattr(args, "days", None) is not None:
+            expires = now + timedelta(days=args.days)
+        elif getattr(args, "expires", None):
+            expires = partner_registry.instant(args.expires, "--expires")
+        with partner_registry.editing(path) as held:
+            if args.action == "add":
+                held[0], credential, secret = partner_registry.issue(
+                    held[0], args.partner, roles.parse(args.roles), expires, now,
+                    name=args.name, kind=args.kind, region=args.region)
+            elif args.action == "revoke":
+                held[0] = partner_registry.revoke(held[0], args.credential_id, now)
+                print(f"revoked {args.credential_id}; running services refuse it within a few seconds")
+                return 0
+            else:  # rotate
+                grace = timedelta(hours=args.grace_hours) if args.grace_hours else None
+                held[0], credential, secret = partner_registry.rotate(held[0], args.credential_id, now, expires, grace)
+                print(f"{args.credential_id} " + (f"expires in {args.grace_hours:g} hours" if grace else "revoked"),
+                      file=sys.stderr)
+    except (ValueError, LookupError, partner_registry.PackagedFile) as exc:
+        return fail(str(exc))
+    if credential.expires is not None and credential.expires <= now:
+        print("warning: this credential has already expired", file=sys.stderr)
+    # the credential itself goes to stdout only, once; everything about it to stderr
+    print(f"credential {credential.id} for {credential.partner_id}, roles {','.join(sorted(credential.roles))}, "
+          f"expires {partner_registry.utc_text(credential.expires) or 'never'}; shown once, store it now:",
+          file=sys.stderr)
+    print(secret)
     return 0
 
 

@@ -218,7 +218,7 @@ def current(path: str) -> Registry:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _text(t: datetime | None) -> str | None:
+def utc_text(t: datetime | None) -> str | None:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
 
 
@@ -231,7 +231,7 @@ def dump(registry: Registry) -> str:
             entry = {"id": c.id, "sha256": c.sha256, "roles": sorted(c.roles)}
             for key in ("created", "expires", "revoked"):
                 if getattr(c, key) is not None:
-                    entry[key] = _text(getattr(c, key))
+                    entry[key] = utc_text(getattr(c, key))
             credentials.append(entry)
         partners.append({"id": p.id, "name": p.name, "kind": p.kind, "region": p.region,
                          "credentials": credentials})
@@ -350,7 +350,7 @@ def _with(registry: Registry, partner: PartnerEntry, changed: Credential) -> Reg
 def revoke(registry: Registry, credential_id: str, now: datetime) -> Registry:
     partner, credential = _found(registry, credential_id)
     if credential.revoked is not None:
-        raise ValueError(f"{credential_id} was revoked at {_text(credential.revoked)}")
+        raise ValueError(f"{credential_id} was revoked at {utc_text(credential.revoked)}")
     return _with(registry, partner, replace(credential, revoked=now))
 
 
@@ -360,7 +360,7 @@ def rotate(registry: Registry, credential_id: str, now: datetime, expires: datet
     expiring then (if it would not expire sooner). ``expires``: the new one's, by default the old one's."""
     partner, old = _found(registry, credential_id)
     if old.revoked is not None:
-        raise ValueError(f"{credential_id} was revoked at {_text(old.revoked)}: add a new credential instead")
+        raise ValueError(f"{credential_id} was revoked at {utc_text(old.revoked)}: add a new credential instead")
     expires = expires or old.expires
     if expires is None or expires <= now:
         raise ValueError(f"{credential_id} has {'no expiry' if old.expires is None else 'expired'}: "
