@@ -132,6 +132,56 @@ def outbox_poll_seconds(config: dict | None = None) -> float:
     return float(raw) if raw else 1.0
 
 
+# --- HTTP rules of the gateway (werkbrug_shared/http_policy.py, rate_limits.py) ---------------
+
+
+def cors_origins(config: dict | None = None) -> frozenset[str]:
+    """Browser origins that may call the HTTP API (``https://portaal.example.nl``), comma-separated;
+    empty: none (server-to-server partners need no CORS)."""
+    raw = (config or {}).get("CORS_ORIGINS") or os.environ.get("WERKBRUG_CORS_ORIGINS") or ""
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return frozenset(str(o).strip().rstrip("/") for o in items if str(o).strip())
+
+
+def http_max_body_bytes(config: dict | None = None) -> int:
+    """Largest request body the gateway reads; a larger one is refused (413) unread."""
+    return max(1, _setting(config, "HTTP_MAX_BODY_BYTES", 1_048_576))
+
+
+def _limit(raw) -> tuple[float, float] | None:
+    text = str(raw).strip().lower()
+    if text in ("off", "false", "none", "0", ""):  # YAML reads a bare off as false
+        return None
+    rate, _, burst = text.partition(",")
+    rate = float(rate)
+    burst = float(burst) if burst.strip() else max(1.0, rate)
+    if rate <= 0 or burst < 1:
+        raise ValueError(f"a rate limit is 'requests per second, burst' (burst at least 1), not {raw!r}")
+    return rate, burst
+
+
+def rate_limit(config: dict | None = None) -> tuple[float, float] | None:
+    """Each organisation's token bucket at the gateway, ``"requests per second, burst"`` over all
+    replicas (``off``: none); anonymous callers get one per client address."""
+    return _limit((config or {}).get("RATE_LIMIT") or os.environ.get("WERKBRUG_RATE_LIMIT") or "100,200")
+
+
+def rate_limit_organisations(config: dict | None = None) -> dict[str, tuple[float, float] | None]:
+    """Per organisation id, its own bucket instead of the default: a mapping in config.yml,
+    or ``WERKBRUG_RATE_LIMIT_ORGANISATIONS="org-a=20,40;org-b=off"``."""
+    raw = (config or {}).get("RATE_LIMIT_ORGANISATIONS") or os.environ.get("WERKBRUG_RATE_LIMIT_ORGANISATIONS")
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raw = dict(part.split("=", 1) for part in str(raw).split(";") if part.strip())
+    return {str(org).strip(): _limit(value) for org, value in raw.items()}
+
+
+def gateway_replicas(config: dict | None = None) -> int:
+    """How many gateway replicas share the rate limits: each enforces limit / replicas."""
+    return max(1, _setting(config, "GATEWAY_REPLICAS", 1))
+
+
 def nameko_config(**overrides) -> dict:
     """A nameko config dict for in-process containers and RPC clients."""
     import werkbrug_shared.events  # noqa: F401  (registers the cloudevents serializer named in ACCEPT)

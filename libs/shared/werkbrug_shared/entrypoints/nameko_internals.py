@@ -25,7 +25,11 @@ following does there and check its override still fits.
 - ``web.server.WebServer.context_data_from_headers`` returns ``{}``;
   ``http_entrypoint.PartnerWebServer`` carries the bearer credential.
 - ``HttpRequestHandler.response_from_exception`` answers plain text, 400 or
-  500; ``http_entrypoint.Http`` answers werkbrug's errors as JSON.
+  500; ``http_entrypoint.Http`` answers werkbrug's errors as problem details.
+- ``web.server.WsgiApp.__call__`` matches the route and calls its provider's
+  ``handle_request`` (werkzeug's HTML for an unknown path or method);
+  ``http_entrypoint.PolicyWsgiApp`` does the same within werkbrug's HTTP rules
+  (``WebServer.get_wsgi_app`` is nameko's documented hook for it).
 - ``messaging.Consumer`` (``setup``, ``handle_message``, ``handle_result``,
   ``stop``) acks or requeues a whole message per worker;
   ``event_consumer.ReliableEventHandler`` batches deliveries into one worker
@@ -57,6 +61,7 @@ from nameko.constants import (
     PERSISTENT,
 )
 from nameko.exceptions import (
+    BadRequest,
     ConfigurationError,
     ContainerBeingKilled,
     IncorrectSignature,
@@ -68,16 +73,19 @@ from nameko.messaging import Consumer
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, get_rpc_exchange
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
 
 from werkbrug_shared.db import finish_unit_of_work
 from werkbrug_shared.faults import crash_point
 
 __all__ = [
     "AMQP_SSL_CONFIG_KEY", "AMQP_URI_CONFIG_KEY", "DEFAULT_RETRY_POLICY", "DEFAULT_TRANSPORT_OPTIONS",
-    "LOGIN_METHOD_CONFIG_KEY", "PERSISTENT", "CONNECTION_LOST", "NAMEKO_VERSION", "CommitFirst",
-    "ConfigurationError", "Consumer", "ContainerBeingKilled", "HttpRequestHandler", "NamekoRpc",
-    "RpcConsumer", "UnknownService", "WebServer", "broker_may_be_gone", "check_call", "encode_reply",
+    "LOGIN_METHOD_CONFIG_KEY", "PERSISTENT", "CONNECTION_LOST", "NAMEKO_VERSION", "BadRequest", "CommitFirst",
+    "ConfigurationError", "Consumer", "ContainerBeingKilled", "HTTPException", "HttpRequestHandler", "NamekoRpc",
+    "Request", "RpcConsumer", "UnknownService", "WebServer", "WsgiApp", "broker_may_be_gone", "check_call",
+    "encode_reply",
     "get_producer", "get_rpc_exchange", "signature_of",
 ]
 
