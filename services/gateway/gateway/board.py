@@ -20,7 +20,7 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-from werkbrug_shared.entrypoints import http
+from gateway.routes import route
 from werkbrug_shared.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static" / "board"
@@ -75,18 +75,21 @@ def json_reply(payload) -> Response:
 class BoardRoutes:
     """Mixed into the gateway service, which provides ``self.reporting``."""
 
-    @http("GET", "/board")
+    @route("GET", "/board", tag="board", public=True, media="text/html", summary="The regional board's page")
     def board_page(self, request):
         return file_response(request, "index.html")
 
-    @http("GET", "/board/static/<path:name>")
-    def board_asset(self, request, name):
-        return file_response(request, name)
+    @route("GET", "/board/static/<path:file>", tag="board", public=True, media="*/*",
+           summary="The board page's scripts, styles and images")
+    def board_asset(self, request, file):
+        return file_response(request, file)
 
-    @http("GET", "/v1/board")
+    @route("GET", "/v1/board", tag="reporting", rpc="reporting.board", public=True, reply="Board",
+           summary="The regional board's figures, small groups suppressed")
     def board(self, request):
         return json_reply(self.reporting.board())
 
-    @http("GET", "/v1/board/version")
+    @route("GET", "/v1/board/version", tag="reporting", rpc="reporting.board_version", public=True,
+           reply="BoardVersion", summary="The read models' version: fetch the board when it moved")
     def board_version(self, request):
         return json_reply(self.reporting.board_version())

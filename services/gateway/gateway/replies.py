@@ -23,3 +23,7 @@ def json_body(request) -> dict:
 
 def reply(status: int, payload) -> tuple:
     return status, JSON, json.dumps(payload)
+
+
+def no_content() -> tuple:
+    return 204, {}, ""
