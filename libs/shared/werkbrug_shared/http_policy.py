@@ -96,27 +96,41 @@ class HttpPolicy:
         self.cors_origins = frozenset(cors_origins)
         self.max_body = max_body
         self.rate_limits = rate_limits
+        self._accepts: dict[tuple, bool] = {}
 
     def refuse(self, request, credential: str | None, produces: tuple[str, ...] | None) -> Response | None:
         """A problem when the request is refused before any work, else None."""
         if self.rate_limits is not None:
-            wait = self.rate_limits.refused(credential, request.remote_addr)
+            wait = self.rate_limits.refused(credential, request.environ.get("REMOTE_ADDR"))
             if wait is not None:
                 return problem(429, f"over this organisation's rate limit; retry after {wait} s",
                                headers={"Retry-After": str(wait)})
-        environ = request.environ
-        length = request.content_length
+        environ = request.environ  # read directly: werkzeug's properties parse more than is needed here
+        length = environ.get("CONTENT_LENGTH")
+        length = int(length) if length and length.isdigit() else 0
         if length or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            if length and length > self.max_body:
+            if length > self.max_body:
                 return problem(413, f"a request body is at most {self.max_body} bytes")
-            mimetype = request.mimetype
+            mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
             if mimetype and not is_json(mimetype) and sent_content_type(environ):
                 return problem(415, "a request body is JSON (Content-Type: application/json)",
                                headers={"Accept-Post": "application/json"})
         accept = environ.get("HTTP_ACCEPT")
-        if produces and accept and accept != "*/*" and request.accept_mimetypes.best_match(produces) is None:
+        if produces and accept and not self._acceptable(accept, produces, request):
             return problem(406, f"this route answers {', '.join(produces)}")
         return None
+
+    def _acceptable(self, accept: str, produces: tuple[str, ...], request) -> bool:
+        # parsing an Accept header is most of this policy's cost, and clients send the same few:
+        # each verdict is remembered (a bounded table, emptied when full)
+        key = (accept, produces)
+        verdict = self._accepts.get(key)
+        if verdict is None:
+            verdict = request.accept_mimetypes.best_match(produces) is not None
+            if len(self._accepts) >= 512:
+                self._accepts.clear()
+            self._accepts[key] = verdict
+        return verdict
 
     def preflight(self, request, methods) -> Response:
         """``OPTIONS``: 204 naming the route's methods; a CORS grant only for an allowed origin."""
@@ -135,13 +149,19 @@ class HttpPolicy:
     def finish(self, request, response: Response) -> Response:
         """The headers every response carries."""
         headers = response.headers
-        headers["API-Version"] = API_VERSION
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Cache-Control", NOT_STORED)
+        present = {name.lower() for name, _ in headers}  # one pass: werkzeug's look-ups scan the list each
+        if "api-version" in present:
+            headers["API-Version"] = API_VERSION
+        else:
+            headers.add("API-Version", API_VERSION)
+        if "x-content-type-options" not in present:
+            headers.add("X-Content-Type-Options", "nosniff")
+        if "cache-control" not in present:
+            headers.add("Cache-Control", NOT_STORED)
         origin = request.environ.get("HTTP_ORIGIN")
         if origin is not None:
             response.vary.add("Origin")  # what is answered depends on it: caches keep them apart
-            if origin in self.cors_origins and "Access-Control-Allow-Origin" not in headers:
+            if origin in self.cors_origins and "access-control-allow-origin" not in present:
                 headers["Access-Control-Allow-Origin"] = origin
                 headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         return response
