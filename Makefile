@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := candidates vacancies matching aftercare reporting gateway
 PACKAGES := -e libs/shared $(foreach s,$(SERVICES),-e services/$(s))
 
-.PHONY: run test install lint unit integration clean board-vendor
+.PHONY: run test install lint unit integration clean board-vendor docs-vendor
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "werkbrug needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -47,6 +47,19 @@ board-vendor:
 	  printf '\n\nchart.umd.min.js bundles @kurkle/color %s:\n\n' \
 	    "$$(node -p 'require("./$(BOARD_UI)/node_modules/@kurkle/color/package.json").version')"; \
 	  cat $(BOARD_UI)/node_modules/@kurkle/color/LICENSE.md; } > $(BOARD_VENDOR)/chart.js.LICENSE.md
+
+## The API documentation page (GET /v1/docs) renders /v1/openapi.json with Redoc, committed under
+## static/docs/vendor/ like Chart.js; this refreshes it from docs-ui/package-lock.json (needs node and npm).
+## Only the standalone bundle is copied: it carries its own React; no install script runs.
+DOCS_UI := services/gateway/docs-ui
+DOCS_VENDOR := services/gateway/gateway/static/docs/vendor
+docs-vendor:
+	cd $(DOCS_UI) && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(DOCS_VENDOR)
+	cp $(DOCS_UI)/node_modules/redoc/bundles/redoc.standalone.js $(DOCS_VENDOR)/
+	{ cat $(DOCS_UI)/node_modules/redoc/LICENSE; \
+	  printf '\n\nredoc.standalone.js bundles these, each under its own licence:\n\n'; \
+	  cat $(DOCS_UI)/node_modules/redoc/bundles/redoc.standalone.js.LICENSE.txt; } > $(DOCS_VENDOR)/redoc.standalone.js.LICENSE.txt
 
 clean:
 	rm -rf $(VENV) var test-artifacts

@@ -353,7 +353,7 @@ HTTP_CALLS = {
     # the description
     "GET /v1/openapi.json": lambda w: ("/v1/openapi.json", None),
     "GET /v1/docs": lambda w: ("/v1/docs", None),
-    "GET /v1/docs/static/<path:file>": lambda w: ("/v1/docs/static/redoc.standalone.js", None),
+    "GET /v1/docs/static/<path:file>": lambda w: ("/v1/docs/static/vendor/redoc.standalone.js", None),
 }
 
 # What must show the hidden vacancy to whoever may see it (the rule hides no more than it should):
