@@ -16,7 +16,7 @@ One module per concern:
 - ``nameko_internals``: every part of nameko (2.14.1) the others lean on or
   override, and the rule they share: commit, then answer (``CommitFirst``).
 - ``replies``: the lean reply path of an RPC (``RpcReplies``).
-- ``rpc_entrypoint``: ``@rpc``, with the partner credential and recorded replies.
+- ``rpc_entrypoint``: ``@rpc``, with the partner credential, its roles and recorded replies.
 - ``http_entrypoint``: ``@http``, with the bearer credential and JSON errors.
 - ``event_consumer``: batching, retry and dead-lettering (``ReliableEventHandler``).
 - ``event_handlers``: ``@event_handler``, idempotent in the unit of work it names.
