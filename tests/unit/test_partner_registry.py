@@ -67,6 +67,8 @@ def test_the_development_registry_gives_its_first_credentials_every_role_and_has
     {"partners": [{"id": "a", "name": "A", "kind": "k", "region": "r",
                    "credentials": [{"id": "c", "sha256": "a" * 64}, {"id": "c", "sha256": "b" * 64}]}]},
     {"partners": [{"id": "a", "name": "A", "kind": "k", "region": "r",
+                   "credentials": [{"id": "c", "sha256": "a" * 64}, {"id": "d", "sha256": "a" * 64}]}]},
+    {"partners": [{"id": "a", "name": "A", "kind": "k", "region": "r",
                    "credentials": [{"id": "c", "sha256": "a" * 64, "expires": "morgen"}]}]},
 ])
 def test_a_registry_that_is_wrong_says_where(bad):

@@ -125,7 +125,7 @@ def parse(data) -> Registry:
     entries = (data or {}).get("partners") or []
     if not isinstance(entries, list):
         raise ValueError("'partners' is a list")
-    partners, ids, credential_ids = [], set(), set()
+    partners, ids, credential_ids, hashes = [], set(), set(), set()
     for n, e in enumerate(entries):
         where = f"partner {n} ({e.get('id') if isinstance(e, dict) else '?'})"
         if not isinstance(e, dict):
@@ -150,6 +150,9 @@ def parse(data) -> Registry:
             sha = str(c["sha256"]).lower()
             if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
                 raise ValueError(f"{where}, credential {c['id']}: sha256 is 64 hex digits")
+            if sha in hashes:  # one credential is one partner's, with one set of roles
+                raise ValueError(f"{where}, credential {c['id']}: the same sha256 as another credential")
+            hashes.add(sha)
             try:
                 credentials.append(Credential(
                     str(c["id"]), str(e["id"]), sha, known_roles.parse(c.get("roles") or []),
