@@ -358,3 +358,15 @@ def test_aftercare_mails_only_addresses_every_mail_server_takes():
             load(schema, payload, "jobcoach")
         assert set(refused.value.errors) == {field}
     assert load(RegisterJobcoach(), {**JOBCOACH, "email": "zoe@xn--sowe-0pa.example"}, "jobcoach")["email"]
+
+
+@pytest.mark.parametrize("item", [{}, 5, {"skill": 3}, None])
+def test_a_skill_item_that_is_no_claim_is_named_not_a_crash(item):
+    # found by schemathesis: {"skills": [{}]} reached the check of known skills and raised KeyError
+    from candidates.schemas import CheckedCandidate
+
+    payload = {"given_name": "Sara", "family_name": "Bakker", "region": "Twente", "postcode": "7511 AB",
+               "target_groups": ["bijstand"], "hours_per_week": 24, "skills": [item]}
+    with pytest.raises(ValidationError) as refused:
+        load(CheckedCandidate(), payload, "candidate")
+    assert set(refused.value.errors) == {"skills"}

@@ -66,6 +66,12 @@ def skill_uri(item) -> str:
     return item if isinstance(item, str) else item["skill"]
 
 
+def _claimed_uri(item) -> str | None:
+    """A skill item's URI, or None for an item that is no skill claim at all."""
+    uri = item.get("skill") if isinstance(item, dict) else item
+    return uri if isinstance(uri, str) else None
+
+
 class Address(Schema):
     street = fields.String(required=True, validate=validate.Length(min=1, max=120))
     house_number = fields.String(required=True, validate=validate.Length(min=1, max=20))
@@ -144,7 +150,9 @@ class CheckedCandidate(RegisterCandidate):
 
     @validates("skills")
     def _known_skills(self, value, **_):
-        if unknown := _unknown([skill_uri(s) for s in value], refdata.skills(), UNKNOWN_SKILL):
+        # marshmallow runs this on a list some of whose items failed (and are named already): skip those
+        uris = [uri for uri in map(_claimed_uri, value) if uri is not None]
+        if unknown := _unknown(uris, refdata.skills(), UNKNOWN_SKILL):
             raise ValidationError(unknown)
 
     @validates("postcode")
