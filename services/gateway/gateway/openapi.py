@@ -14,7 +14,9 @@ import inspect
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from candidates import schemas as candidate_schemas
 from gateway.routes import Doc
+from werkbrug_shared.events.catalogue import ESCO_SKILL
 from werkbrug_shared.http_policy import API_VERSION
 from werkbrug_shared.pagination import MAX_CURSOR
 
@@ -306,10 +308,18 @@ def operation(spec: APISpec, name: str, doc: Doc) -> dict:
     return op
 
 
+def _either_form(converter, field, **kwargs) -> dict:
+    """Candidates' skill: a plain ESCO URI (the spine's form) or a claim with level and evidence."""
+    if isinstance(field, candidate_schemas.Skill):
+        return {"anyOf": [{"type": "string", "pattern": ESCO_SKILL}, ref("SkillClaim")]}
+    return {}
+
+
 def build(service_cls) -> dict:
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
         title=TITLE, version=VERSION, openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        plugins=[plugin],
         info={"description": DESCRIPTION,
               "contact": {"name": "werkbrug", "url": "https://github.com/werkbrug/werkbrug"},
               "license": {"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"}},
@@ -327,6 +337,8 @@ def build(service_cls) -> dict:
     spec.components.header("API-Version", {
         "description": "the API's full version (NL GOV API Design Rules)", "required": True,
         "schema": {"type": "string", "example": VERSION}})
+    plugin.converter.add_attribute_function(_either_form)
+    spec.components.schema("SkillClaim", schema=candidate_schemas.SkillClaim)
     spec.components.schema("Problem", PROBLEM)
     for name, schema in REPLIES.items():
         spec.components.schema(name, schema)
