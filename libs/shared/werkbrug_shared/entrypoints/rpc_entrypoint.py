@@ -1,8 +1,8 @@
 """``@rpc``: RPC with authentication and recorded replies.
 
 Every call carries a known partner credential (``werkbrug.credential``) with one
-of the operation's roles (``roles=``), unless ``public``; the worker's unit of work commits before the reply goes out
-(``nameko_internals.CommitFirst``); a call that wrote records its correlation
+of the operation's roles (``roles=``), unless ``public``; the worker's unit of
+work commits before the reply goes out (``nameko_internals.CommitFirst``); a call that wrote records its correlation
 id and reply in the same transaction, so a request RabbitMQ redelivers after a
 crash is answered from that record instead of being run twice. The reply
 itself goes out by ``replies.RpcReplies``.
@@ -44,7 +44,7 @@ class Rpc(CommitFirst, NamekoRpc):
     that finds that record gets the recorded reply and is not run twice.
 
     Every call is one organisation's (``werkbrug.credential``): a call without a
-    credential, or with an unknown one, is refused before any work is done.
+    credential, or with an unknown, revoked or expired one, is refused before any work is done.
     ``@rpc(public=True)``: aggregates anyone may read (the board), which take none.
 
     ``@rpc(roles=(JOBHUNTER, ...))`` (``werkbrug_shared.roles``): who may call it; a credential
