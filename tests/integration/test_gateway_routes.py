@@ -9,8 +9,15 @@ the candidate is erased. What the document promises (statuses) is checked on the
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
+from urllib.parse import urlsplit
 
+from openapi_schema_validator import OAS30Validator, validate
+
+from gateway.openapi import build
+from gateway.service import GatewayService
 from tests.integration.harness import eventually
 from werkbrug_shared import refdata
 
@@ -18,9 +25,38 @@ ESCO_SKILLS = sorted(refdata.skills())
 SKILL = ESCO_SKILLS[0]
 
 
+@functools.cache
+def document() -> dict:
+    return build(GatewayService)
+
+
+def described(method: str, path: str, status: int) -> dict:
+    """The document's response for this request: its path template matched, its status."""
+    for template, item in document()["paths"].items():
+        pattern = "^" + re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            responses = item[method.lower()]["responses"]
+            assert str(status) in responses, f"{method} {template}: {status} is not in the document"
+            return responses[str(status)]
+    raise AssertionError(f"{method} {path} is not in the document")
+
+
+def conforms(response) -> None:
+    """The reply is what the document says it is: its status listed, its body valid against its schema."""
+    request = response.request
+    spec = described(request.method, urlsplit(request.url).path, response.status_code)
+    if not response.content:
+        return
+    media = response.headers["Content-Type"].split(";")[0]
+    assert media in spec["content"], (request.method, request.url, media)
+    schema = spec["content"][media]["schema"]
+    validate(response.json(), {**schema, "components": document()["components"]}, cls=OAS30Validator)
+
+
 def ok(response, status: int = 200):
     assert response.status_code == status, f"{response.request.method} {response.request.path_url}: " \
                                            f"{response.status_code} {response.text[:500]}"
+    conforms(response)
     return response.json() if response.content else None
 
 
@@ -69,6 +105,7 @@ def test_a_partners_day_over_http(system):
     assert ok(http("GET", f"/v1/cohorts/{cohort['id']}"))["enrolled"] == 1
     refused = http("POST", f"/v1/cohorts/{cohort['id']}/enrolments", json={"candidate_id": candidate_id, "x": 1})
     assert refused.status_code == 400 and refused.headers["Content-Type"].startswith("application/problem+json")
+    conforms(refused)
 
     # --- employer, vacancy, steward, shortlist --------------------------------------------------
     kvk = f"{uuid.uuid4().int % 10**8:08d}"

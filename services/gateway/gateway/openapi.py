@@ -218,11 +218,10 @@ def _error(code: str) -> dict:
 def error_codes(doc: Doc) -> list[str]:
     if not doc.url.startswith("/v1/"):
         return ["404", "429", "500"] if doc.path_params else ["429", "500"]
-    codes = ["400", "406", "429", "500", "503"]
+    # 404 everywhere: a body or query may name what does not exist (or what the caller may not see)
+    codes = ["400", "404", "406", "429", "500", "503"]
     if not doc.public:
         codes += ["401", "403"]
-    if doc.path_params:
-        codes.append("404")
     if doc.method != "GET":
         codes += ["409", "413", "415"] if doc.body is not None else ["409"]
     return sorted(set(codes))
