@@ -230,3 +230,22 @@ def test_each_replica_enforces_its_share_and_off_is_no_limit():
 def test_invalid_params_name_nested_fields_dotted():
     assert invalid_params({"modules": {0: {"code": ["bad", "worse"]}}, "name": "short"}) == [
         {"name": "modules.0.code", "reason": "bad worse"}, {"name": "name", "reason": "short"}]
+
+
+def test_the_http_settings_read_as_documented(monkeypatch):
+    from werkbrug_shared import config
+
+    for name in ("WERKBRUG_RATE_LIMIT", "WERKBRUG_RATE_LIMIT_ORGANISATIONS", "WERKBRUG_CORS_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    assert config.rate_limit() == (100.0, 200.0)
+    assert config.rate_limit({"RATE_LIMIT": "5, 10"}) == (5.0, 10.0)
+    assert config.rate_limit({"RATE_LIMIT": "off"}) is None
+    monkeypatch.setenv("WERKBRUG_RATE_LIMIT", "off")
+    assert config.rate_limit({"RATE_LIMIT": False}) is None  # YAML reads a bare off as false
+    assert config.rate_limit_organisations({"RATE_LIMIT_ORGANISATIONS": "soweco=20,40; uwv-twente=off"}) == {
+        "soweco": (20.0, 40.0), "uwv-twente": None}
+    assert config.rate_limit_organisations({"RATE_LIMIT_ORGANISATIONS": {"soweco": "1,2"}}) == {"soweco": (1.0, 2.0)}
+    assert config.cors_origins({"CORS_ORIGINS": "https://a.nl/, https://b.nl"}) == {"https://a.nl", "https://b.nl"}
+    assert config.cors_origins() == frozenset()
+    with pytest.raises(ValueError):
+        config.rate_limit({"RATE_LIMIT": "10,0.5"})
