@@ -57,8 +57,9 @@ CALLERS = 16  # concurrent callers, each with its own connections
 HTTP_SHARE = 0.15
 DOCUMENTED = (ValidationError, NotFound, Conflict, Forbidden, Unauthorized)
 # and the web server's own answers to a request line too long (414) or a body too big (413) to read,
-# and to a path that names another route (405: an id of ".." leads the client to /v1/candidates)
-HTTP_DOCUMENTED = {200, 201, 400, 401, 403, 404, 405, 409, 413, 414}
+# and to a path that names another route (405: an id of ".." leads the client to /v1/candidates);
+# the HTTP rules' refusals of a media type (415), an Accept (406) and a rate (429)
+HTTP_DOCUMENTED = {200, 201, 204, 400, 401, 403, 404, 405, 406, 409, 413, 414, 415, 429}
 
 ENSCHEDE, UTRECHT, SOWECO = "dev-gemeente-enschede", "dev-gemeente-utrecht", "dev-soweco"
 # context data that is not a credential (or not text): each must be refused as Unauthorized
@@ -211,7 +212,8 @@ def call_http(caller: Caller, route, gen: Gen, kind: str) -> tuple[str, str | No
     outcome = f"HTTP {status}"
     if status not in HTTP_DOCUMENTED:
         return outcome, f"{route.method} {summary(path)} body {summary(data)}: {status} {summary(response.text, 200)}"
-    if status == 400 and response.headers.get("Content-Type", "").startswith("application/json"):
+    if status == 400 and response.headers.get("Content-Type", "").startswith(
+            ("application/json", "application/problem+json")):
         body = response.json()
         if body.get("error") == "ValidationError" and not body.get("errors"):
             return outcome, f"{route.method} {summary(path)}: a 400 naming no field"
