@@ -105,9 +105,9 @@ class AftercareRoutes:
 
     @route("POST", "/v1/aftercare/tasks/<string:task_id>/completion", tag=TAG, rpc="aftercare.complete_task",
            body=CompleteTask(exclude=("task_id",)), reply="Task", summary="Record a check-in",
-           description="`at_risk` plans a check-in within a week; `ended` ends the placement; `going_well` on a "
-                       "6-, 12- or 18-month checkpoint marks it sustained. Only the organisation whose jobcoach "
-                       "holds the task.")
+           description="`at_risk` plans a check-in within a week; `ended` (with its `end_reason`) ends the "
+                       "placement; `going_well` on a 6-, 12- or 18-month checkpoint marks it sustained. Only the "
+                       "organisation whose jobcoach holds the task.")
     def complete_aftercare_task(self, request, task_id):
         body = body_fields(request, COMPLETION_FIELDS, "task completion")
         return reply(200, self.aftercare.complete_task(task_id, *(body.get(k) for k in COMPLETION_FIELDS)))

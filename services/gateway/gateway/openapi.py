@@ -16,7 +16,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from candidates import schemas as candidate_schemas
 from gateway.routes import Doc
-from werkbrug_shared.events.catalogue import ESCO_SKILL
+from vacancies import schemas as vacancy_schemas
+from vacancies.domain import POSTCODE as VACANCY_POSTCODE
+from werkbrug_shared.events.catalogue import ESCO_OCCUPATION, ESCO_SKILL
 from werkbrug_shared.http_policy import API_VERSION
 from werkbrug_shared.pagination import MAX_CURSOR
 
@@ -307,10 +309,27 @@ def operation(spec: APISpec, name: str, doc: Doc) -> dict:
     return op
 
 
-def _either_form(converter, field, **kwargs) -> dict:
-    """Candidates' skill: a plain ESCO URI (the spine's form) or a claim with level and evidence."""
+# checks the services make in code, as the patterns they imply (what the pattern cannot say, the
+# description does: a URI ESCO knows, a postcode in a known PC4 area)
+KNOWN = {
+    vacancy_schemas.known_postcode: (VACANCY_POSTCODE.pattern, "a Dutch postcode in a known PC4 area"),
+    vacancy_schemas.known_skill: (ESCO_SKILL, "an ESCO skill URI that ESCO knows"),
+    vacancy_schemas.known_occupation: (ESCO_OCCUPATION, "an ESCO occupation URI that ESCO knows"),
+}
+
+
+def _checked_in_code(converter, field, **kwargs) -> dict:
+    """Candidates' skill (a plain ESCO URI, the spine's form, or a claim with level and evidence),
+    and the fields the services check with a function of their own."""
     if isinstance(field, candidate_schemas.Skill):
-        return {"anyOf": [{"type": "string", "pattern": ESCO_SKILL}, ref("SkillClaim")]}
+        return {"anyOf": [{"type": "string", "pattern": ESCO_SKILL}, ref("SkillClaim")],
+                "description": "an ESCO skill ESCO knows"}
+    if field.name == "postcode" and isinstance(field.parent, candidate_schemas.RegisterCandidate):
+        return {"pattern": r"^\s*[1-9][0-9]{3}\s?([A-Za-z]{2})?\s*$",
+                "description": "a Dutch postcode (1234 AB) in a known PC4 area"}
+    for check, (pattern, description) in KNOWN.items():
+        if check in getattr(field, "validators", ()):
+            return {"pattern": pattern, "description": description}
     return {}
 
 
@@ -336,7 +355,7 @@ def build(service_cls) -> dict:
     spec.components.header("API-Version", {
         "description": "the API's full version (NL GOV API Design Rules)", "required": True,
         "schema": {"type": "string", "example": VERSION}})
-    plugin.converter.add_attribute_function(_either_form)
+    plugin.converter.add_attribute_function(_checked_in_code)
     spec.components.schema("SkillClaim", schema=candidate_schemas.SkillClaim)
     spec.components.schema("Problem", PROBLEM)
     for name, schema in REPLIES.items():
