@@ -31,6 +31,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from nameko.extensions import DependencyProvider
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -104,7 +105,7 @@ def create_audit_tables(op) -> None:
     schema = _log_schema()
     op.create_table(LOG, *[c for c in schema if not isinstance(c, Index)])
     for index in (c for c in schema if isinstance(c, Index)):
-        op.create_index(index.name, LOG, [c.name for c in index.expressions])
+        op.create_index(index.name, LOG, [getattr(c, "name", c) for c in index.expressions])
     head = op.create_table(HEAD, *_head_schema())
     op.bulk_insert(head, [{"id": HEAD_ID, "seq": 0, "hash": GENESIS}])
 
@@ -168,8 +169,8 @@ def record(uow, caller, at: datetime, *, purpose: str, action: str, operation: s
         raise ValueError(f"unknown audit purpose {purpose!r}")
     if action not in (READ, CHANGE, REMOVE):
         raise ValueError(f"unknown audit action {action!r}")
-    entry = Entry(at, caller.organisation if caller is not None else None,
-                  caller.professional if caller is not None else None, purpose, action, operation,
+    entry = Entry(at, getattr(caller, "organisation", None), getattr(caller, "professional", None), purpose, action,
+                  operation,
                   candidate_id, kind, tuple(fields))
     session: Session = uow.session
     pending = session.info.get(_PENDING)
@@ -318,3 +319,80 @@ def verify(connection) -> Checked:
         return Checked(count, head_seq, head_hash,
                        Break(head_seq, "edited", "the last entry's hash is not the head's"))
     return Checked(count, head_seq, head_hash, None)
+
+
+def page_for(session: Session, candidate_id, limit=100, cursor=None) -> dict:
+    """``audit_log(candidate_id, limit, cursor)`` of any service: arguments checked, then a page."""
+    from werkbrug_shared.pagination import check_limit
+    from werkbrug_shared.validation import require_id
+
+    require_id(candidate_id, "candidate_id")
+    limit = check_limit(limit)
+    after = None
+    if cursor is not None:
+        if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 19:
+            from werkbrug_shared.errors import ValidationError
+
+            raise ValidationError.from_fields("query", {"cursor": ["not a cursor this service gave out"]})
+        after = int(cursor)
+    return entries_for(session, candidate_id, limit, after)
+
+
+# --- inzage and retention, the parts every service shares ------------------------------------
+
+def json_value(value):
+    """A stored value as JSON: dates and moments as ISO text."""
+    if isinstance(value, datetime):
+        return instant(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return None  # ciphertext (the BSN): never exported
+    return value
+
+
+def row_dict(row, columns) -> dict:
+    """Named columns of an ORM row, as JSON values."""
+    return {c: json_value(getattr(row, c)) for c in columns}
+
+
+def inzage_reply(service: str, records: dict[str, list]) -> dict:
+    """What an ``inzage`` RPC answers: what ``service`` stores on the person, by kind of record."""
+    return {"service": service, "records": {kind: rows for kind, rows in records.items()}}
+
+
+DEFAULT_RETENTION_DAYS = 730  # two years after a record's last activity
+RETENTION_BATCH = 2000  # records one retention run removes (per replica, SKIP LOCKED)
+
+
+def retention_days(config: dict | None = None) -> int:
+    """``RETENTION_DAYS`` (container config) or ``WERKBRUG_RETENTION_DAYS``, default 730."""
+    import os
+
+    raw = (config or {}).get("RETENTION_DAYS") or os.environ.get("WERKBRUG_RETENTION_DAYS")
+    if raw in (None, ""):
+        return DEFAULT_RETENTION_DAYS
+    days = int(raw)
+    if days < 1:
+        raise ValueError(f"RETENTION_DAYS must be a whole number of days from 1, not {raw!r}")
+    return days
+
+
+def retention_cutoff(clock, days: int) -> datetime:
+    """Records last active before this moment are past retention: the start of the day, in the
+    Netherlands, ``days`` before the clock's today (so a fixed WERKBRUG_TODAY counts too)."""
+    from datetime import time, timedelta
+
+    from werkbrug_shared.clock import NL
+
+    return datetime.combine(clock.today() - timedelta(days=days), time.min, tzinfo=NL).astimezone(UTC)
+
+
+class Retention(DependencyProvider):
+    """A service's retention period in days, as a nameko dependency (``self.retention``)."""
+
+    def setup(self):
+        self.days = retention_days(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.days

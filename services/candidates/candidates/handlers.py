@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,7 @@ from candidates.models import (
     Trajectory,
     metadata,
 )
+from werkbrug_shared import audit as chain
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.clock import Clock
@@ -97,6 +98,26 @@ def audit(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id: str, opera
         professional=caller.professional, at=clock.now(), operation=operation))
 
 
+# the kinds of record holding personal data here, as the audit log names them
+PERSONAL, LOGBOOK, PLAN = "personal_data", "log_entry", "plan"
+LOG_FIELDS = ("date", "text", "organisation", "professional")
+PLAN_FIELDS = ("goal", "steps")
+
+
+def account(uow: UnitOfWork, caller: Actor | None, at: datetime, action: str, operation: str, candidate_id: str,
+            kind: str, fields, purpose: str = chain.MEDIATION) -> None:
+    """An entry in the hash-chained audit log (werkbrug_shared.audit): names, never values."""
+    chain.record(uow, caller, at, purpose=purpose, action=action, operation=operation, candidate_id=candidate_id,
+                 kind=kind, fields=fields)
+
+
+def personal_fields(columns: dict) -> list[str]:
+    """Which personal fields a row or change holds (the BSN as one), never their values."""
+    names = {("bsn" if c.startswith("bsn_") else c) for c, v in columns.items()
+             if v is not None and c != "candidate_id"}
+    return sorted(names)
+
+
 # --- registration -------------------------------------------------------------------------
 
 def register(uow: UnitOfWork, caller: Actor, new: records.NewCandidate) -> dict:
@@ -107,6 +128,8 @@ def register(uow: UnitOfWork, caller: Actor, new: records.NewCandidate) -> dict:
     if new.bsn_hash and (known := records.bsn_owners(uow.session, [new.bsn_hash]).get(new.bsn_hash)):
         raise bsn_conflict(known)
     write(uow, [new])
+    account(uow, caller, new.candidate["registered_at"], chain.CHANGE, "register", new.id, PERSONAL,
+            personal_fields(new.personal))
     return new.view()
 
 
@@ -130,6 +153,9 @@ def register_many(uow: UnitOfWork, caller: Actor, prepared: list[tuple[int, reco
             to_write.append(new)
             results[index] = {"index": index, "id": new.id}
     write(uow, to_write)
+    for new in to_write:
+        account(uow, caller, new.candidate["registered_at"], chain.CHANGE, "register_many", new.id, PERSONAL,
+                personal_fields(new.personal))
     return results
 
 
@@ -162,8 +188,15 @@ def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
         return out
     personal = uow.session.get(PersonalData, row.id)
     if personal is not None:
-        out.update(records.personal_dict(personal, uow.session.get(Plan, row.id)))
+        plan = uow.session.get(Plan, row.id)
+        shown = records.personal_dict(personal, plan)
+        out.update(shown)
         audit(uow, caller, clock, row.id, "get")
+        now = clock.now()
+        account(uow, caller, now, chain.READ, "get", row.id, PERSONAL,
+                [f for f, v in shown.items() if v is not None and v is not False and f != "plan"])
+        if plan is not None:
+            account(uow, caller, now, chain.READ, "get", row.id, PLAN, PLAN_FIELDS)
     return out
 
 
@@ -187,8 +220,9 @@ def listed(wanted: dict) -> Select:
     return stmt
 
 
-def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict) -> Candidate:
-    """Apply a validated change (see :func:`custodian_row`); the profile event only if it changed."""
+def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict, caller: Actor | None = None) -> Candidate:
+    """Apply a validated change (see :func:`custodian_row`); the profile event only if it changed.
+    A change of personal fields is accounted for in the audit log, as the ``caller``'s."""
     columns = records.profile_columns(data)
     if "postcode" in data:
         _, columns["pc4"] = domain.normalise_postcode(data["postcode"])
@@ -208,6 +242,8 @@ def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict) -> Candida
         row_personal = uow.get(PersonalData, row.id, "personal data of candidate")
         for field, value in personal.items():
             setattr(row_personal, field, value)
+        account(uow, caller, clock.now(), chain.CHANGE, "update", row.id, PERSONAL,
+                personal_fields(dict.fromkeys(personal, True)))
     row.updated_at = clock.now()
     uow.session.flush()
     if (after := records.profile_of(row)) != before:
@@ -233,6 +269,8 @@ def write_log(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id: str, e
                        professional=caller.professional, date=day or clock.today(), text=entry,
                        recorded_at=clock.now())  # undated: today where the work is, not in UTC
     uow.session.add(written)
+    account(uow, caller, written.recorded_at, chain.CHANGE, "add_log_entry", candidate_id, LOGBOOK,
+            ("date", "text"))
     return written
 
 
@@ -251,6 +289,7 @@ def log_entries(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> l
     entries = uow.session.scalars(stmt.order_by(LogEntry.date, LogEntry.recorded_at, LogEntry.id)).all()
     if entries:
         audit(uow, caller, clock, row.id, "log")
+        account(uow, caller, clock.now(), chain.READ, "log", row.id, LOGBOOK, LOG_FIELDS)
     return list(entries)
 
 
@@ -262,6 +301,7 @@ def set_plan(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, data: d
         uow.session.add(stored)
     stored.goal, stored.steps, stored.updated_at = data["goal"], data["steps"], clock.now()
     stored.organisation, stored.professional = caller.organisation, caller.professional
+    account(uow, caller, stored.updated_at, chain.CHANGE, "set_plan", row.id, PLAN, PLAN_FIELDS)
     return stored
 
 
@@ -395,12 +435,13 @@ def erase(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> Candida
     if not may_see_personal_data(caller, row):
         raise Forbidden("only the registering organisation may erase a candidate")
     session = uow.session
-    for model in (PersonalData, LogEntry, Plan):
-        session.execute(delete(model).where(model.candidate_id == row.id))
+    now = clock.now()
+    for model, kind in ((PersonalData, PERSONAL), (LogEntry, LOGBOOK), (Plan, PLAN)):
+        if session.execute(delete(model).where(model.candidate_id == row.id)).rowcount:
+            account(uow, caller, now, chain.REMOVE, "erase", row.id, kind, (), chain.ERASURE)
     for field, value in records.ERASED_PROFILE.items():
         setattr(row, field, value)
     row.skill_rows = []
-    now = clock.now()
     row.status, row.erased_at, row.updated_at = domain.ERASED, now, now
     # RPC replies recorded for redelivery: none of today's hold personal data,
     # but the spine's register answered with the name (a scan; erasures are rare)
@@ -500,3 +541,76 @@ def follow(uow: UnitOfWork, clock: Clock, row: Candidate, wanted: str | None, re
         log.warning("candidate %s stays %s: %s does not lead to %s", row.id, row.status, reason, wanted)
         return
     move(uow, clock, row, wanted, reason)
+
+
+# --- accountability: custody, the audit log, inzage, retention -----------------------------
+
+def custodian(uow: UnitOfWork, caller: Actor, candidate_id) -> Candidate:
+    """The candidate, for the organisation that registered them only (erased too: their audit
+    log and what is left stay theirs to account for); Forbidden to any other."""
+    row = candidate(uow, candidate_id)
+    if not may_see_personal_data(caller, row):
+        raise Forbidden("only the organisation that registered this candidate may do this")
+    return row
+
+
+def audit_entries(uow: UnitOfWork, caller: Actor, candidate_id, limit=100, cursor=None) -> dict:
+    """The audit log's entries about a candidate, for the registering organisation."""
+    row = custodian(uow, caller, candidate_id)
+    return chain.page_for(uow.session, row.id, limit, cursor)
+
+
+def inzage(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
+    """AVG art. 15: everything candidates stores on the person, for the registering organisation;
+    the export is itself accounted for (purpose inzage)."""
+    row = custodian(uow, caller, candidate_id)
+    session = uow.session
+    records_out: dict[str, list] = {"candidate": [records.candidate_dict(row)]}
+    personal = session.get(PersonalData, row.id)
+    plan = session.get(Plan, row.id)
+    if personal is not None:
+        shown = records.personal_dict(personal, None)
+        del shown["plan"]
+        records_out["personal_data"] = [shown]
+    if plan is not None:
+        records_out["plan"] = [records.plan_dict(plan)]
+    entries = session.scalars(select(LogEntry).where(LogEntry.candidate_id == row.id)
+                              .order_by(LogEntry.date, LogEntry.recorded_at, LogEntry.id)).all()
+    records_out["log_entries"] = [chain.row_dict(e, ("id", "organisation", "professional", "date", "text",
+                                                     "recorded_at")) for e in entries]
+    records_out["enrolments"] = [
+        {"cohort_id": e.cohort_id, "organisation": e.organisation, "enrolled_at": chain.json_value(e.enrolled_at)}
+        for e in session.scalars(select(Enrolment).where(Enrolment.candidate_id == row.id))]
+    records_out["module_completions"] = [
+        chain.row_dict(m, ("cohort_id", "module_code", "organisation", "completed_at"))
+        for m in session.scalars(select(ModuleCompletion).where(ModuleCompletion.candidate_id == row.id))]
+    records_out["placements"] = [
+        {"placement_id": p.placement_id, "ended": p.ended}
+        for p in session.scalars(select(Placement).where(Placement.candidate_id == row.id))]
+    records_out["matches"] = [
+        {"match_id": m.match_id} for m in session.scalars(select(ProposedMatch).where(
+            ProposedMatch.candidate_id == row.id))]
+    records_out["audit_log"] = chain.entries_for(session, row.id, limit=10_000, after=None)["items"]
+    now = clock.now()
+    for kind, fields in ((PERSONAL, personal_fields(records_out.get("personal_data", [{}])[0])),
+                         (PLAN, PLAN_FIELDS), (LOGBOOK, LOG_FIELDS)):
+        if (kind == PERSONAL and personal is not None) or (kind == PLAN and plan is not None) or (
+                kind == LOGBOOK and entries):
+            account(uow, caller, now, chain.READ, "inzage", row.id, kind, fields, chain.INZAGE)
+    return chain.inzage_reply("candidates", records_out)
+
+
+def remove_expired(uow: UnitOfWork, clock: Clock, days: int, batch: int = chain.RETENTION_BATCH) -> int:
+    """Retention: logbook entries last written more than ``days`` ago go (a batch at a time).
+    Every replica runs this: SKIP LOCKED gives each other rows, none removed twice."""
+    cutoff = chain.retention_cutoff(clock, days)
+    expired = uow.session.execute(
+        select(LogEntry.id, LogEntry.candidate_id).where(LogEntry.recorded_at < cutoff)
+        .order_by(LogEntry.recorded_at, LogEntry.id).limit(batch).with_for_update(skip_locked=True)).all()
+    if not expired:
+        return 0
+    uow.session.execute(delete(LogEntry).where(LogEntry.id.in_([e.id for e in expired])))
+    now = clock.now()
+    for e in expired:
+        account(uow, None, now, chain.REMOVE, "retention", e.candidate_id, LOGBOOK, (), chain.RETENTION)
+    return len(expired)

@@ -20,9 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from werkbrug_shared.audit import audit_tables
 from werkbrug_shared.db import service_metadata
 
 metadata = service_metadata()
+AUDIT_LOG, AUDIT_HEAD = audit_tables(metadata)  # werkbrug_shared.audit: the hash-chained audit log
 ESCO_URI = 100  # "http://data.europa.eu/esco/occupation/" + a uuid is 74
 
 
@@ -126,7 +128,7 @@ class LogEntry(Base):
     professional: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[dt.date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(Text)
-    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)  # retention
 
 
 class Plan(Base):
@@ -143,8 +145,9 @@ class Plan(Base):
 
 
 class PersonalDataRead(Base):
-    """The audit trail: every time personal data left the service, and to whom.
-    Holds ids only, so it outlives an erasure."""
+    """The first audit trail: every time personal data left the service, and to whom.
+    Holds ids only, so it outlives an erasure. Still written beside the hash-chained
+    audit log (``audit_log``, werkbrug_shared.audit), which accounts for changes too."""
 
     __tablename__ = "personal_data_reads"
 

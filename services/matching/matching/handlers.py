@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from matching import domain, scoring
 from matching.changes import CANDIDATE, MODULE, POOL, VACANCY, candidate_profile_of, vacancy_profile_of
 from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, LearnedModule, Match, Placement
+from werkbrug_shared import audit as chain
 from werkbrug_shared import visibility
 from werkbrug_shared.db import insert_rows
 from werkbrug_shared.errors import Conflict, NotFound, ValidationError
@@ -39,6 +40,10 @@ PLACEMENT_REQUEST_FIELDS = ("candidate_id", "vacancy_id", "start_date", "hours_p
 
 
 # --- who may see what ---------------------------------------------------------------------
+
+MATCH_NOTE = "match_note"  # the professional's own words on a match: personal data (audit log's kind)
+NOTE_FIELDS = ("note",)
+
 
 def may_see(viewer: Viewer, vacancy: IndexedVacancy) -> bool:
     return visibility.may_see_vacancy(viewer, vacancy.visibility, vacancy.region, vacancy.steward_organisations or ())
@@ -106,10 +111,14 @@ def match_moving_to(uow, viewer: Viewer, match_id: str, status: str) -> Match:
     return match
 
 
-def introduce(uow, viewer: Viewer, match_id: str, note: str | None, now: datetime) -> Match:
-    """The jobhunter introduced the candidate to the employer. The note stays in matching."""
+def introduce(uow, viewer: Viewer, match_id: str, note: str | None, now: datetime, actor=None) -> Match:
+    """The jobhunter introduced the candidate to the employer. The note stays in matching.
+    ``actor`` (who calls, with its professional) is who the audit log names; else the viewer."""
     match = match_moving_to(uow, viewer, match_id, domain.INTRODUCED)
     match.status, match.introduced_at = domain.INTRODUCED, now
+    if note or match.note:
+        chain.record(uow, actor or viewer, now, purpose=chain.MEDIATION, action=chain.CHANGE, operation="introduce",
+                     candidate_id=match.candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
     match.note, match.note_by = note, viewer.organisation if note else None
     uow.emit(MATCH_INTRODUCED, match.id, {
         "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
@@ -117,12 +126,14 @@ def introduce(uow, viewer: Viewer, match_id: str, note: str | None, now: datetim
     return match
 
 
-def reject(uow, viewer: Viewer, match_id: str, reason: str, note: str | None, now: datetime) -> Match:
+def reject(uow, viewer: Viewer, match_id: str, reason: str, note: str | None, now: datetime, actor=None) -> Match:
     """The employer, the candidate or the professional ends the match; the reason is a code."""
     match = match_moving_to(uow, viewer, match_id, domain.REJECTED)
     match.status, match.rejected_reason, match.decided_at = domain.REJECTED, reason, now
     if note:
         match.note, match.note_by = note, viewer.organisation
+        chain.record(uow, actor or viewer, now, purpose=chain.MEDIATION, action=chain.CHANGE, operation="reject",
+                     candidate_id=match.candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
     uow.emit(MATCH_REJECTED, match.id, {
         "match_id": match.id, "candidate_id": match.candidate_id, "vacancy_id": match.vacancy_id,
         "reason": match.rejected_reason,
@@ -308,7 +319,11 @@ def erase_candidate(uow, index, candidate_id: str, now: datetime) -> None:
     row = session.get(IndexedCandidate, candidate_id)
     if row is not None:
         session.delete(row)
-    session.execute(update(Match).where(Match.candidate_id == candidate_id).values(note=None, note_by=None))
+    noted = session.execute(update(Match).where(Match.candidate_id == candidate_id, Match.note.is_not(None))
+                            .values(note=None, note_by=None)).rowcount
+    if noted:
+        chain.record(uow, None, now, purpose=chain.ERASURE, action=chain.REMOVE, operation="candidate.erased",
+                     candidate_id=candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
     uow.forget_replies_mentioning(candidate_id)  # replies kept for redelivery once echoed notes
     if session.get(ErasedCandidate, candidate_id) is None:
         session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=now))
@@ -327,3 +342,62 @@ def learn_modules(uow, index, trajectory_id: str, modules: list[dict], now: date
                                       learned_at=now))
             learned.append((module["name"], skill))
     index.changed(MODULE, [name for name, _ in learned])
+
+
+# --- accountability: reads of notes, inzage, retention -------------------------------------------
+
+def read_match(uow, viewer: Viewer, match_id: str, now: datetime, actor=None) -> Match:
+    """A match the viewer may see; reading its note (only its writer's organisation does) is accounted for."""
+    match = visible(uow, viewer, uow.get(Match, match_id, "match"))
+    if match.note is not None and visibility.may_read_note(viewer, match.note_by):
+        chain.record(uow, actor or viewer, now, purpose=chain.MEDIATION, action=chain.READ, operation="get_match",
+                     candidate_id=match.candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
+    return match
+
+
+MATCH_COLUMNS = ("id", "vacancy_id", "status", "score", "proposed_by", "proposed_at", "introduced_at", "note",
+                 "note_by", "rejected_reason", "decided_at", "placement_id")
+PLACEMENT_COLUMNS = ("id", "vacancy_id", "employer_id", "start_date", "hours_per_week", "status", "recorded_at",
+                     "match_id", "credited_organisations", "end_date", "end_reason", "recorded_by")
+
+
+def inzage(uow, actor, candidate_id: str, now: datetime) -> dict:
+    """AVG inzage: what matching stores on the person (its anonymous profile, matches with their
+    notes, placements). The caller's custody was checked with candidates (service.inzage)."""
+    session = uow.session
+    out: dict[str, list] = {}
+    indexed = session.get(IndexedCandidate, candidate_id)
+    if indexed is not None:
+        out["matching_profile"] = [{"candidate_id": indexed.candidate_id, "in_pool": indexed.in_pool,
+                                    "profile": indexed.profile}]
+    matches = session.scalars(select(Match).where(Match.candidate_id == candidate_id)
+                              .order_by(Match.proposed_at, Match.id)).all()
+    out["matches"] = [chain.row_dict(m, MATCH_COLUMNS) for m in matches]
+    out["placements"] = [chain.row_dict(p, PLACEMENT_COLUMNS) for p in session.scalars(
+        select(Placement).where(Placement.candidate_id == candidate_id).order_by(Placement.recorded_at))]
+    erased = session.get(ErasedCandidate, candidate_id)
+    if erased is not None:
+        out["erased"] = [{"candidate_id": candidate_id, "erased_at": chain.json_value(erased.erased_at)}]
+    out["audit_log"] = chain.entries_for(session, candidate_id, limit=10_000, after=None)["items"]
+    if any(m.note is not None for m in matches):
+        chain.record(uow, actor, now, purpose=chain.INZAGE, action=chain.READ, operation="inzage",
+                     candidate_id=candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
+    return chain.inzage_reply("matching", out)
+
+
+def remove_expired(uow, clock, days: int, batch: int = chain.RETENTION_BATCH) -> int:
+    """Retention: a match's note goes ``days`` after the match's last activity (proposed,
+    introduced or decided); the match stays for the counts. SKIP LOCKED: replicas take other rows."""
+    cutoff = chain.retention_cutoff(clock, days)
+    last = func.coalesce(Match.decided_at, Match.introduced_at, Match.proposed_at)
+    expired = uow.session.execute(
+        select(Match.id, Match.candidate_id).where(Match.note.is_not(None), last < cutoff)
+        .order_by(Match.id).limit(batch).with_for_update(skip_locked=True)).all()
+    if not expired:
+        return 0
+    uow.session.execute(update(Match).where(Match.id.in_([e.id for e in expired])).values(note=None, note_by=None))
+    now = clock.now()
+    for e in expired:
+        chain.record(uow, None, now, purpose=chain.RETENTION, action=chain.REMOVE, operation="retention",
+                     candidate_id=e.candidate_id, kind=MATCH_NOTE, fields=NOTE_FIELDS)
+    return len(expired)
