@@ -153,3 +153,19 @@ def test_served_once_per_process_as_json():
     assert gateway.openapi_document(request).get_data() is first.get_data() or \
         docs.document_bytes(GatewayService) is docs.document_bytes(GatewayService)
     assert openapi.document(GatewayService) is openapi.document(GatewayService)
+
+
+def test_the_roles_described_are_the_ones_each_operation_declares():
+    """Read from the services' source (the gateway does not import them); the same as their entrypoints say."""
+    for service in config.SERVICES:
+        if service == "gateway":
+            continue
+        module = importlib.import_module(f"{service}.service")
+        (cls,) = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                  if getattr(c, "name", None) == service and c.__module__ == module.__name__]
+        declared = {name: tuple(sorted(ep.roles)) for name, member in inspect.getmembers(cls)
+                    for ep in getattr(member, "nameko_entrypoints", ()) if isinstance(ep, Rpc)}
+        assert openapi.declared_roles(service) == declared, service
+    document = openapi.build(GatewayService)
+    update = document["paths"]["/v1/candidates/{candidate_id}"]["patch"]
+    assert update["x-werkbrug-roles"] and "Roles: " in update["description"]

@@ -8,8 +8,11 @@ apispec's MarshmallowPlugin), its page size cap and cursor, and its reply; error
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib.util
 import inspect
+from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -18,6 +21,7 @@ from candidates import schemas as candidate_schemas
 from gateway.routes import Doc
 from vacancies import schemas as vacancy_schemas
 from vacancies.domain import POSTCODE as VACANCY_POSTCODE
+from werkbrug_shared import roles as role_names
 from werkbrug_shared.events.catalogue import ESCO_OCCUPATION, ESCO_SKILL
 from werkbrug_shared.http_policy import API_VERSION
 from werkbrug_shared.pagination import MAX_CURSOR
@@ -288,6 +292,54 @@ def _success(doc: Doc) -> dict:
             "headers": VERSION_HEADER}
 
 
+@functools.cache
+def declared_roles(service: str) -> dict[str, tuple[str, ...]]:
+    """Each ``@rpc`` operation of a service and the roles it names (``()`` for a public one), read
+    from its service.py's source: importing it would load what only the service needs (numba).
+    A role given by a name is looked up in the module's own constants, then in werkbrug_shared.roles;
+    what cannot be read is left out of the document (tests/unit/test_openapi.py holds it complete)."""
+    try:
+        origin = importlib.util.find_spec(f"{service}.service").origin
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+    except (ImportError, AttributeError, OSError, SyntaxError):
+        return {}
+    constants = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 for t in node.targets if isinstance(t, ast.Name)}
+
+    def resolve(expr, depth: int = 0) -> list[str]:
+        if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+            return [role for item in expr.elts for role in resolve(item, depth)]
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return [expr.value]
+        name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else None
+        if name in constants and depth < 5:
+            return resolve(constants[name], depth + 1)
+        if name is not None and isinstance(getattr(role_names, name, None), str):
+            return [getattr(role_names, name)]
+        raise ValueError(f"cannot read the roles of {service}: {ast.dump(expr)[:80]}")
+
+    found = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = call.func if call else decorator
+            if not (isinstance(target, ast.Name) and target.id == "rpc"):
+                continue
+            named = next((k.value for k in (call.keywords if call else ()) if k.arg == "roles"), None)
+            try:
+                found[node.name] = tuple(sorted(set(resolve(named)))) if named is not None else ()
+            except ValueError:
+                continue
+    return found
+
+
+def roles_of(rpc: str) -> tuple[str, ...]:
+    service, name = rpc.split(".")
+    return declared_roles(service).get(name, ())
+
+
 def operation(spec: APISpec, name: str, doc: Doc) -> dict:
     op: dict = {
         "operationId": name, "summary": doc.summary, "tags": [doc.tag],
@@ -298,6 +350,9 @@ def operation(spec: APISpec, name: str, doc: Doc) -> dict:
         op["description"] = doc.description
     if doc.rpc:
         op["x-werkbrug-rpc"] = doc.rpc
+        if not doc.public and (allowed := roles_of(doc.rpc)):
+            op["x-werkbrug-roles"] = list(allowed)
+            op["description"] = f"{doc.description}\n\nRoles: {', '.join(allowed)}.".lstrip()
     if doc.body is not None:
         op["requestBody"] = _body(spec, name, doc.body)
     if doc.public:
