@@ -22,7 +22,8 @@ from werkbrug_shared.errors import NotFound
 STATIC = Path(__file__).resolve().parent / "static" / "docs"
 TAG = "system"
 
-# Redoc styles itself inline and renders its search in a worker made from a blob
+# Redoc styles itself inline and renders its search in a worker made from a blob; the bundle's one
+# outside reference, Redocly's logo on cdn.redoc.ly, is refused here (img-src) and hides itself
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

@@ -393,9 +393,8 @@ def build(service_cls) -> dict:
     spec = APISpec(
         title=TITLE, version=VERSION, openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
-        info={"description": DESCRIPTION,
-              "contact": {"name": "werkbrug", "url": "https://github.com/werkbrug/werkbrug"},
-              "license": {"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"}},
+        # the contact is the region's werkbedrijf running it; the project names no URL or licence of its own
+        info={"description": DESCRIPTION, "contact": {"name": "werkbrug"}},
         servers=[{"url": "/", "description": "this werkbrug gateway"}],
         tags=TAGS,
         security=[{"bearer": []}],
