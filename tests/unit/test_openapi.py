@@ -169,3 +169,22 @@ def test_the_roles_described_are_the_ones_each_operation_declares():
     document = openapi.build(GatewayService)
     update = document["paths"]["/v1/candidates/{candidate_id}"]["patch"]
     assert update["x-werkbrug-roles"] and "Roles: " in update["description"]
+
+
+def test_every_body_has_an_example_its_service_accepts():
+    """Shapes only: what exists (an employer, a PC4 area, a KvK number not yet used) is the service's to say."""
+    from marshmallow import Schema
+
+    from gateway import examples
+
+    bodies = {name: doc for name, doc in openapi.routes(GatewayService) if doc.body is not None}
+    assert sorted(set(examples.BODIES) - set(bodies)) == [], "examples of no route"
+    assert len(examples.BODIES) >= 29
+    for name in examples.BODIES:
+        doc = bodies[name]
+        schema = doc.body() if isinstance(doc.body, type) else doc.body
+        assert isinstance(schema, Schema), name
+        schema.load(examples.BODIES[name])  # raises, naming the fields, if the service would refuse it
+    document = openapi.build(GatewayService)
+    body = document["paths"]["/v1/candidates"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["example"] == examples.CANDIDATE

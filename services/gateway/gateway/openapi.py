@@ -18,6 +18,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from candidates import schemas as candidate_schemas
+from gateway import examples
 from gateway.routes import Doc
 from vacancies import schemas as vacancy_schemas
 from vacancies.domain import POSTCODE as VACANCY_POSTCODE
@@ -270,14 +271,15 @@ def _parameters(doc: Doc) -> list:
     return params
 
 
-def _body(spec: APISpec, name: str, body) -> dict:
+def _body(spec: APISpec, name: str, body, example: dict | None) -> dict:
     if isinstance(body, dict):
         schema = body
     else:
         component = f"{_camel(name)}Body"
         spec.components.schema(component, schema=body)
         schema = ref(component)
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    media = {"schema": schema, **({"example": example} if example is not None else {})}
+    return {"required": True, "content": {"application/json": media}}
 
 
 def _success(doc: Doc) -> dict:
@@ -354,13 +356,18 @@ def operation(spec: APISpec, name: str, doc: Doc) -> dict:
             op["x-werkbrug-roles"] = list(allowed)
             op["description"] = f"{doc.description}\n\nRoles: {', '.join(allowed)}.".lstrip()
     if doc.body is not None:
-        op["requestBody"] = _body(spec, name, doc.body)
+        op["requestBody"] = _body(spec, name, doc.body, examples.BODIES.get(name))
     if doc.public:
         op["security"] = []  # answered without a credential (one sent is not looked at)
     else:
         op["parameters"].append("Professional")  # apispec refers to the component by name
-    for key, value in doc.extra.items():
-        op[key] = {**op.get(key, {}), **value} if isinstance(value, dict) else value
+    for key, value in doc.extra.items():  # a dict merged (responses by status), a list added to (parameters)
+        if isinstance(value, dict):
+            op[key] = {**op.get(key, {}), **value}
+        elif isinstance(value, list):
+            op[key] = [*op.get(key, []), *value]
+        else:
+            op[key] = value
     return op
 
 
