@@ -369,7 +369,9 @@ def retention_days(config: dict | None = None) -> int:
     """``RETENTION_DAYS`` (container config) or ``WERKBRUG_RETENTION_DAYS``, default 730."""
     import os
 
-    raw = (config or {}).get("RETENTION_DAYS") or os.environ.get("WERKBRUG_RETENTION_DAYS")
+    raw = (config or {}).get("RETENTION_DAYS")
+    if raw in (None, ""):
+        raw = os.environ.get("WERKBRUG_RETENTION_DAYS")
     if raw in (None, ""):
         return DEFAULT_RETENTION_DAYS
     days = int(raw)

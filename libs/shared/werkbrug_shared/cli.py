@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     imp.add_argument("--errors", type=Path, default=None, help="error report (default FILE.errors.csv)")
 
     add_partner_commands(sub)
+    add_accountability_commands(sub)
     add_service_commands(sub)
 
     health = sub.add_parser("health", help="ask a running service whether it is ready (or live); exit 0 if so")
@@ -106,6 +107,84 @@ def main(argv=None) -> int:
             print(json.dumps(item, default=str))
     elif args.action == "replay":
         print(f"replayed {deadletters.replay(args.queue, args.limit)} message(s)")
+    return 0
+
+
+AUDITED = ("candidates", "matching", "aftercare", "vacancies")  # the services keeping an audit log
+
+
+def add_accountability_commands(sub) -> None:
+    """``werkbrug audit check [SERVICE...]`` and ``werkbrug inzage CANDIDATE_ID``."""
+    aud = sub.add_parser("audit", help="the audit logs of reads and changes of personal data")
+    asub = aud.add_subparsers(dest="action", required=True)
+    chk = asub.add_parser("check", help="walk each service's hash chain; name the first entry edited, removed "
+                                        "or inserted (exit 1 if any)")
+    chk.add_argument("services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(AUDITED)} (default: all)")
+    chk.set_defaults(handler=audit_check_command)
+
+    inz = sub.add_parser("inzage", help="everything werkbrug holds on one person, from every service, "
+                                        "as JSON (and a readable HTML page)")
+    inz.add_argument("candidate_id")
+    inz.add_argument("--credential", default=os.environ.get("WERKBRUG_CREDENTIAL"),
+                     help="the registering partner's credential (or WERKBRUG_CREDENTIAL)")
+    inz.add_argument("--professional", default=None, help="which of its professionals asks (in the audit log)")
+    inz.add_argument("--output", type=Path, default=None, help="write the JSON here (default: standard output)")
+    inz.add_argument("--html", type=Path, default=None, help="write the readable page here")
+    inz.set_defaults(handler=inzage_command)
+
+
+def audit_check_command(args) -> int:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from werkbrug_shared import audit
+
+    unknown = sorted(set(args.services) - set(AUDITED))
+    if unknown:
+        print(f"werkbrug audit check: no audit log in {', '.join(unknown)}; the services with one: "
+              f"{', '.join(AUDITED)}", file=sys.stderr)
+        return 2
+    broken = 0
+    for service in args.services or AUDITED:
+        engine = create_engine(config.database_url(service))
+        try:
+            with engine.connect() as connection:
+                checked = audit.verify(connection)
+        except (OperationalError, ProgrammingError):
+            broken += 1
+            print(f"{service}: no audit log in its database (run werkbrug migrate first)")
+            continue
+        finally:
+            engine.dispose()
+        if checked.intact:
+            print(f"{service}: intact, {checked.entries} entries, head {checked.head_seq} {checked.head_hash}")
+        else:
+            broken += 1
+            print(f"{service}: BROKEN at {checked.first_break} ({checked.entries} entries read, "
+                  f"head {checked.head_seq})")
+    return 1 if broken else 0
+
+
+def inzage_command(args) -> int:
+    from werkbrug_shared import inzage
+    from werkbrug_shared.errors import Forbidden, NotFound, Unauthorized
+
+    if not args.credential:
+        print("werkbrug inzage: the registering partner's credential is needed: --credential or "
+              "WERKBRUG_CREDENTIAL", file=sys.stderr)
+        return 2
+    try:
+        document = inzage.gather_with(args.credential, args.candidate_id, args.professional)
+    except (Forbidden, NotFound, Unauthorized) as exc:
+        print(f"werkbrug inzage: refused: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    if args.html:
+        args.html.write_text(inzage.to_html(document), encoding="utf-8")
     return 0
 
 

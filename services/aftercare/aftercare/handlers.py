@@ -15,13 +15,14 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from prometheus_client import Counter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aftercare import domain, notices
 from aftercare.models import AftercarePlan, AftercareTask, CoachingOrganisation, Escalation, Jobcoach
+from werkbrug_shared import audit as chain
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.clock import Clock
 from werkbrug_shared.db import UnitOfWork
@@ -251,6 +252,9 @@ def complete_task(uow: UnitOfWork, actor: Actor, clock: Clock, data: dict) -> Co
     plan = uow.session.get(AftercarePlan, task.plan_id)
     task.status, task.outcome, task.completed_at = domain.DONE, data["outcome"], clock.now()
     task.note, task.hours_spent = data["note"], data["hours_spent"]
+    if task.note is not None:
+        chain.record(uow, actor, task.completed_at, purpose=chain.AFTERCARE, action=chain.CHANGE,
+                     operation="complete_task", candidate_id=plan.candidate_id, kind=TASK_NOTE, fields=NOTE_FIELDS)
     then = domain.follow_up(task.outcome, task.sustained_months, clock.today(), data["end_date"],
                             data["end_reason"])
     # the note stays here: it is the jobcoach's free text and may name people
@@ -400,11 +404,68 @@ def end_plan(uow: UnitOfWork, clock: Clock, placement_id: str, end_date: date) -
     return plan
 
 
-def erase_notes(uow: UnitOfWork, candidate_id: str) -> None:
+def erase_notes(uow: UnitOfWork, candidate_id: str, now: datetime | None = None) -> None:
     """AVG erasure: the jobcoaches' free-text notes go; dated tasks and outcomes stay for the counts."""
     plan_ids = select(AftercarePlan.id).where(AftercarePlan.candidate_id == candidate_id)
+    noted = False
     for task in uow.session.scalars(select(AftercareTask).where(AftercareTask.plan_id.in_(plan_ids))):
+        noted = noted or task.note is not None
         task.note = None
+    if noted and now is not None:
+        chain.record(uow, None, now, purpose=chain.ERASURE, action=chain.REMOVE, operation="candidate.erased",
+                     candidate_id=candidate_id, kind=TASK_NOTE, fields=NOTE_FIELDS)
+
+
+# --- accountability: inzage and retention ---------------------------------------------------
+
+TASK_NOTE = "task_note"  # a jobcoach's free text on a check-in: personal data (the audit log's kind)
+NOTE_FIELDS = ("note",)
+PLAN_COLUMNS = ("id", "placement_id", "jobcoach_id", "region", "start_date", "hours_per_week", "created_at",
+                "status", "budget_hours", "expertise_wanted", "target_groups", "ended_on")
+TASK_COLUMNS = ("id", "plan_id", "placement_id", "jobcoach_id", "kind", "due", "status", "outcome", "note",
+                "completed_at", "hours", "hours_spent", "sustained_months", "overdue_at")
+
+
+def inzage(uow: UnitOfWork, actor: Actor, clock: Clock, candidate_id: str) -> dict:
+    """AVG inzage: the person's aftercare plans and tasks with the jobcoaches' notes (the
+    caller's custody was checked with candidates, see service.inzage)."""
+    session = uow.session
+    plans = session.scalars(select(AftercarePlan).where(AftercarePlan.candidate_id == candidate_id)
+                            .order_by(AftercarePlan.created_at, AftercarePlan.id)).all()
+    tasks = session.scalars(select(AftercareTask).where(AftercareTask.plan_id.in_([p.id for p in plans]))
+                            .order_by(AftercareTask.due, AftercareTask.id)).all() if plans else []
+    escalations = session.scalars(select(Escalation).where(Escalation.plan_id.in_([p.id for p in plans]))
+                                  .order_by(Escalation.created_at)).all() if plans else []
+    if any(t.note is not None for t in tasks):
+        chain.record(uow, actor, clock.now(), purpose=chain.INZAGE, action=chain.READ, operation="inzage",
+                     candidate_id=candidate_id, kind=TASK_NOTE, fields=NOTE_FIELDS)
+    return chain.inzage_reply("aftercare", {
+        "plans": [chain.row_dict(p, PLAN_COLUMNS) for p in plans],
+        "tasks": [chain.row_dict(t, TASK_COLUMNS) for t in tasks],
+        "escalations": [chain.row_dict(e, ("id", "kind", "plan_id", "task_id", "organisation_id", "region",
+                                           "created_at", "resolved_at")) for e in escalations],
+        "audit_log": chain.entries_for(session, candidate_id, limit=10_000, after=None)["items"],
+    })
+
+
+def remove_expired(uow: UnitOfWork, clock: Clock, days: int, batch: int = chain.RETENTION_BATCH) -> int:
+    """Retention: a jobcoach's note goes ``days`` after its check-in was recorded; the task and
+    its outcome stay for the counts. SKIP LOCKED: replicas take other rows, none twice."""
+    cutoff = chain.retention_cutoff(clock, days)
+    expired = uow.session.execute(
+        select(AftercareTask.id, AftercarePlan.candidate_id)
+        .join(AftercarePlan, AftercarePlan.id == AftercareTask.plan_id)
+        .where(AftercareTask.note.is_not(None), AftercareTask.completed_at < cutoff)
+        .order_by(AftercareTask.completed_at, AftercareTask.id).limit(batch)
+        .with_for_update(skip_locked=True, of=AftercareTask)).all()
+    if not expired:
+        return 0
+    uow.session.execute(update(AftercareTask).where(AftercareTask.id.in_([e.id for e in expired])).values(note=None))
+    now = clock.now()
+    for e in expired:
+        chain.record(uow, None, now, purpose=chain.RETENTION, action=chain.REMOVE, operation="retention",
+                     candidate_id=e.candidate_id, kind=TASK_NOTE, fields=NOTE_FIELDS)
+    return len(expired)
 
 
 # --- mails, from aftercare's own events ---------------------------------------------------------

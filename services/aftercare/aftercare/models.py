@@ -7,9 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from werkbrug_shared.audit import audit_tables
 from werkbrug_shared.db import service_metadata
 
 metadata = service_metadata()
+AUDIT_LOG, AUDIT_HEAD = audit_tables(metadata)  # werkbrug_shared.audit: the hash-chained audit log
 
 
 class Base(DeclarativeBase):

@@ -24,6 +24,7 @@ from vacancies import domain
 from vacancies.models import Employer, PlacementSeen, ShortlistEntry, Steward, Vacancy, VacancySkill
 from vacancies.schemas import BulkVacancy
 from werkbrug_shared import actor as partners
+from werkbrug_shared import audit as chain
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.db import UnitOfWork
@@ -411,14 +412,67 @@ def add_candidate(uow: UnitOfWork, caller: Actor, v: Vacancy, data: dict, now: d
         entry = ShortlistEntry(vacancy_id=v.id, candidate_id=data["candidate_id"], added_at=now)
         uow.session.add(entry)
     entry.organisation, entry.professional = caller.organisation, caller.professional
-    entry.note = data["note"]
+    entry.note, entry.changed_at = data["note"], now
+    chain.record(uow, caller, now, purpose=chain.MEDIATION, action=chain.CHANGE, operation="add_candidate",
+                 candidate_id=entry.candidate_id, kind=SHORTLIST,
+                 fields=SHORTLIST_FIELDS + (NOTE_FIELDS if entry.note is not None else ()))
     uow.session.flush()
     return entry
 
 
-def shortlist(uow: UnitOfWork, v: Vacancy) -> list[ShortlistEntry]:
-    return list(uow.session.scalars(
+def shortlist(uow: UnitOfWork, v: Vacancy, reader: Viewer | None = None, now: datetime | None = None,
+              caller: Actor | None = None) -> list[ShortlistEntry]:
+    """The vacancy's shortlist; each person on it shown to ``reader`` is accounted for in the
+    audit log (with the note when the reader's organisation wrote it)."""
+    entries = list(uow.session.scalars(
         select(ShortlistEntry).where(ShortlistEntry.vacancy_id == v.id).order_by(ShortlistEntry.added_at)))
+    if reader is not None and now is not None:
+        for e in entries:
+            noted = e.note is not None and visibility.may_read_note(reader, e.organisation)
+            chain.record(uow, caller or reader, now, purpose=chain.MEDIATION, action=chain.READ,
+                         operation="shortlist", candidate_id=e.candidate_id, kind=SHORTLIST,
+                         fields=SHORTLIST_FIELDS + (NOTE_FIELDS if noted else ()))
+    return entries
+
+
+# --- accountability: inzage and retention ---------------------------------------------------
+
+SHORTLIST = "shortlist_entry"  # a person put forward for a vacancy, with a steward's note (audit log's kind)
+SHORTLIST_FIELDS = ("candidate_id", "organisation", "professional")
+NOTE_FIELDS = ("note",)
+SHORTLIST_COLUMNS = ("vacancy_id", "organisation", "professional", "note", "added_at", "changed_at")
+
+
+def inzage(uow: UnitOfWork, caller: Actor, candidate_id: str, now: datetime) -> dict:
+    """AVG inzage: the shortlists the person is on, notes included (the caller's custody was
+    checked with candidates, see service.inzage)."""
+    entries = uow.session.scalars(select(ShortlistEntry).where(ShortlistEntry.candidate_id == candidate_id)
+                                  .order_by(ShortlistEntry.added_at, ShortlistEntry.vacancy_id)).all()
+    if entries:
+        chain.record(uow, caller, now, purpose=chain.INZAGE, action=chain.READ, operation="inzage",
+                     candidate_id=candidate_id, kind=SHORTLIST, fields=SHORTLIST_FIELDS + NOTE_FIELDS)
+    return chain.inzage_reply("vacancies", {
+        "shortlist_entries": [chain.row_dict(e, SHORTLIST_COLUMNS) for e in entries],
+        "audit_log": chain.entries_for(uow.session, candidate_id, limit=10_000, after=None)["items"],
+    })
+
+
+def remove_expired(uow: UnitOfWork, clock, days: int, batch: int = chain.RETENTION_BATCH) -> int:
+    """Retention: a shortlist entry (and its note) goes ``days`` after its last activity.
+    SKIP LOCKED: replicas take other rows, none twice."""
+    cutoff = chain.retention_cutoff(clock, days)
+    last = func.coalesce(ShortlistEntry.changed_at, ShortlistEntry.added_at)
+    expired = uow.session.execute(
+        select(ShortlistEntry.vacancy_id, ShortlistEntry.candidate_id).where(last < cutoff)
+        .order_by(ShortlistEntry.vacancy_id, ShortlistEntry.candidate_id).limit(batch)
+        .with_for_update(skip_locked=True)).all()
+    now = clock.now()
+    for e in expired:
+        uow.session.execute(delete(ShortlistEntry).where(ShortlistEntry.vacancy_id == e.vacancy_id,
+                                                         ShortlistEntry.candidate_id == e.candidate_id))
+        chain.record(uow, None, now, purpose=chain.RETENTION, action=chain.REMOVE, operation="retention",
+                     candidate_id=e.candidate_id, kind=SHORTLIST, fields=SHORTLIST_FIELDS + NOTE_FIELDS)
+    return len(expired)
 
 
 def apply_changes(v: Vacancy, changes: dict, now: datetime) -> None:
@@ -509,8 +563,11 @@ def _announce(uow: UnitOfWork, v: Vacancy, before: dict, now: datetime) -> None:
 # --- erasure ---------------------------------------------------------------------------------
 
 
-def erase_candidate(uow: UnitOfWork, candidate_id: str) -> None:
+def erase_candidate(uow: UnitOfWork, candidate_id: str, now: datetime | None = None) -> None:
     """AVG erasure: the person leaves every shortlist, with the stewards' notes about them,
     and every recorded reply that names them."""
-    uow.session.execute(delete(ShortlistEntry).where(ShortlistEntry.candidate_id == candidate_id))
+    gone = uow.session.execute(delete(ShortlistEntry).where(ShortlistEntry.candidate_id == candidate_id)).rowcount
+    if gone and now is not None:
+        chain.record(uow, None, now, purpose=chain.ERASURE, action=chain.REMOVE, operation="candidate.erased",
+                     candidate_id=candidate_id, kind=SHORTLIST, fields=SHORTLIST_FIELDS + NOTE_FIELDS)
     uow.forget_replies_mentioning(candidate_id)

@@ -20,9 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from werkbrug_shared.audit import audit_tables
 from werkbrug_shared.db import service_metadata
 
 metadata = service_metadata()
+AUDIT_LOG, AUDIT_HEAD = audit_tables(metadata)  # werkbrug_shared.audit: the hash-chained audit log
 
 
 class Base(DeclarativeBase):
@@ -119,6 +121,8 @@ class ShortlistEntry(Base):
     professional: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the entry's last activity (added, or added again with a new note): retention counts from it
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class PlacementSeen(Base):
