@@ -273,6 +273,8 @@ HTTP_CALLS = {
     "POST /v1/placements": lambda w: ("/v1/placements", w.placement()),
     "POST /v1/placements/<string:placement_id>/end": lambda w: (
         f"/v1/placements/{w.placement_id}/end", {"end_date": w.end_date, "reason": "other"}),
+    "POST /v1/placements/<string:placement_id>/ending": lambda w: (
+        f"/v1/placements/{w.placement_id}/ending", {"end_date": w.end_date, "reason": "other"}),
     "GET /v1/matching/fairness": lambda w: ("/v1/matching/fairness", None),
     "GET /v1/jobcoaches/<string:jobcoach_id>/tasks": lambda w: (f"/v1/jobcoaches/{w.jobcoach_id}/tasks", None),
     "GET /v1/jobcoaches/<string:jobcoach_id>/workload": lambda w: (f"/v1/jobcoaches/{w.jobcoach_id}/workload", None),
@@ -398,7 +400,7 @@ def http_routes() -> list[str]:
 def test_every_operation_and_route_is_in_the_table():
     """A new operation is not tried until it is classified here: that is a failure, not a gap."""
     operations, routes = rpc_operations(), http_routes()
-    assert len(operations) >= 59 and len(routes) >= 67, (operations, routes)
+    assert len(operations) >= 59 and len(routes) >= 68, (operations, routes)
     assert sorted(set(operations) - set(RPC_CALLS)) == [], "RPC operations this test does not know how to call"
     assert sorted(set(RPC_CALLS) - set(operations)) == [], "calls of operations that no longer exist"
     assert sorted(set(routes) - set(HTTP_CALLS)) == [], "gateway routes this test does not know how to call"

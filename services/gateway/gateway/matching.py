@@ -105,12 +105,20 @@ class MatchingRoutes:
     def get_placement(self, request, placement_id):
         return reply(200, self.matching.get_placement(placement_id))
 
-    @route("POST", "/v1/placements/<string:placement_id>/end", tag=TAG, rpc="matching.end_placement",
+    @route("POST", "/v1/placements/<string:placement_id>/ending", tag=TAG, rpc="matching.end_placement",
            body=EndPlacement(exclude=("placement_id",)), reply="Placement",
            summary="A placement ended", description="The candidate is back in the pool, the opening reopens.")
     def end_placement(self, request, placement_id):
         body = body_fields(request, ("end_date", "reason"), "placement end")
         return reply(200, self.matching.end_placement(placement_id, body.get("end_date"), body.get("reason")))
+
+    # the first path, a verb; kept for the partners that use it
+    @route("POST", "/v1/placements/<string:placement_id>/end", tag=TAG, rpc="matching.end_placement",
+           body=EndPlacement(exclude=("placement_id",)), reply="Placement", summary="A placement ended",
+           description="Deprecated: `POST /v1/placements/{placement_id}/ending` does the same.",
+           extra={"deprecated": True})
+    def end_placement_deprecated(self, request, placement_id):
+        return self.end_placement(request, placement_id)
 
     @route("GET", "/v1/matching/fairness", tag=TAG, rpc="matching.fairness", public=True, reply="Fairness",
            summary="Per target group: share of the top 10 served against share of the eligible pool")
