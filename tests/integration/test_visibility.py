@@ -252,6 +252,15 @@ RPC_CALLS = {
     "reporting.targets": lambda w, c: ((), {}),
     "reporting.board_version": lambda w, c: ((), {}),
     "reporting.board": lambda w, c: ((), {}),
+    # reporting: the partner feed, its webhooks (no receiver here: a subscription is refused), inzage
+    "reporting.feed": lambda w, c: ((), {"after": 0, "limit": 1000}),
+    "reporting.feed_snapshot": lambda w, c: ((), {}),
+    "reporting.subscribe_webhook": lambda w, c: (("https://hooks.example.org/werkbrug",), {}),
+    "reporting.list_webhooks": lambda w, c: ((), {}),
+    "reporting.unsubscribe_webhook": lambda w, c: ((str(uuid.uuid4()),), {}),
+    "reporting.webhook_dead_letters": lambda w, c: ((str(uuid.uuid4()),), {}),
+    "reporting.replay_webhook": lambda w, c: ((str(uuid.uuid4()), 0), {}),
+    "reporting.inzage": lambda w, c: ((w.candidate_id,), {}),
 }
 
 # route -> (path, JSON body or None)
@@ -352,6 +361,18 @@ HTTP_CALLS = {
     "GET /v1/aftercare/workload": lambda w: ("/v1/aftercare/workload", None),
     "GET /v1/aftercare/escalations": lambda w: ("/v1/aftercare/escalations", None),
     "POST /v1/aftercare/sweeps": lambda w: ("/v1/aftercare/sweeps", {}),
+    # reporting: the partner feed, its webhooks, inzage
+    "GET /v1/feed": lambda w: ("/v1/feed?after=0&limit=200", None),
+    "GET /v1/feed/snapshot": lambda w: ("/v1/feed/snapshot", None),
+    "POST /v1/webhooks": lambda w: ("/v1/webhooks", {"url": "https://hooks.example.org/werkbrug"}),
+    "GET /v1/webhooks": lambda w: ("/v1/webhooks", None),
+    "DELETE /v1/webhooks/<string:subscription_id>": lambda w: (f"/v1/webhooks/{uuid.uuid4()}", None),
+    "GET /v1/webhooks/<string:subscription_id>/dead-letters": lambda w: (
+        f"/v1/webhooks/{uuid.uuid4()}/dead-letters", None),
+    "POST /v1/webhooks/<string:subscription_id>/replay": lambda w: (f"/v1/webhooks/{uuid.uuid4()}/replay",
+                                                                     {"after": 0}),
+    "GET /v1/candidates/<string:candidate_id>/inzage/reporting": lambda w: (
+        f"/v1/candidates/{w.candidate_id}/inzage/reporting", None),
     # the description
     "GET /v1/openapi.json": lambda w: ("/v1/openapi.json", None),
     "GET /v1/docs": lambda w: ("/v1/docs", None),

@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
-from reporting import projections, queries
+from reporting import feed as feed_module
+from reporting import projections, queries, webhooks
 from werkbrug_shared.db import UnitOfWork
 from werkbrug_shared.events.catalogue import schema_for
 
@@ -102,3 +103,47 @@ class BoardCache:
         took = self.computed_at - started
         self.took = took if not self.took else self.took + self.smoothing * (took - self.took)
         return board
+
+
+# --- the partner change feed, webhooks and inzage (reporting.feed, reporting.webhooks) -----------
+
+def feed(uow: UnitOfWork, organisation: str, after, types, limit) -> dict:
+    """What ``organisation`` may see after position ``after`` (see :mod:`reporting.feed`)."""
+    after, types, limit = feed_module.check_query(after, types, limit)
+    return feed_module.read(uow.session, organisation, after, types, limit)
+
+
+def feed_snapshot(uow: UnitOfWork) -> dict:
+    return feed_module.snapshot(uow.session)
+
+
+def subscribe_webhook(uow: UnitOfWork, caller, url, types, after, now, settings) -> dict:
+    return webhooks.subscribe(uow.session, caller.organisation, caller.professional, url, types, after, now,
+                              settings)
+
+
+def list_webhooks(uow: UnitOfWork, caller) -> list[dict]:
+    return webhooks.list_for(uow.session, caller.organisation)
+
+
+def unsubscribe_webhook(uow: UnitOfWork, caller, subscription_id) -> dict:
+    return webhooks.unsubscribe(uow.session, caller.organisation, subscription_id)
+
+
+def webhook_dead_letters(uow: UnitOfWork, caller, subscription_id, limit) -> list[dict]:
+    _, _, limit = feed_module.check_query(None, None, limit)
+    return webhooks.dead_letters(uow.session, caller.organisation, subscription_id, limit)
+
+
+def replay_webhook(uow: UnitOfWork, caller, subscription_id, after, now) -> dict:
+    return webhooks.replay(uow.session, caller.organisation, subscription_id, after, now)
+
+
+def deliver_webhooks(uow: UnitOfWork, post, settings, now) -> int:
+    return webhooks.deliver_some(uow.session, post, settings, now)
+
+
+def inzage(uow: UnitOfWork, caller, candidate_id, registered_by) -> dict:
+    """Every stored event naming the person, for the organisation that registered them only.
+    ``registered_by(candidate_id)`` answers who did when no stored event says so."""
+    return feed_module.inzage(uow.session, caller.organisation, candidate_id, registered_by)

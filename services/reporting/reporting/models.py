@@ -41,6 +41,9 @@ class StoredEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # whom the event is about, so an erasure finds every event of one person
     candidate_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # the partner feed's position: gap-free, in commit order (reporting.feed); None for events
+    # stored before the feed existed and not numbered since (the migration numbers them all)
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 class ErasedCandidate(Base):
@@ -50,6 +53,97 @@ class ErasedCandidate(Base):
 
     candidate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- the partner change feed and webhooks (reporting.feed, reporting.webhooks) ----------------
+# Decided when an event is stored, in position order, and never again: a position once read
+# never changes who sees it. Not read models: a rebuild leaves them as they are.
+
+class FeedHead(Base):
+    """One row: the last position given. Locked by every batch that stores events."""
+
+    __tablename__ = "feed_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class FeedEntry(Base):
+    """Who sees the event at ``position`` in the feed: an organisation, or ``*`` for everyone;
+    ``form`` 0 the whole event, 1 its id alone (a vacancy that closed or stopped being public)."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (Index("ix_feed_entries_type", "audience", "type", "position"),)
+
+    audience: Mapped[str] = mapped_column(String(120), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(120))
+    form: Mapped[int] = mapped_column(SmallInteger)
+
+
+class FeedCandidate(Base):
+    """Which organisation registered a candidate (from ``candidate.registered``'s data)."""
+
+    __tablename__ = "feed_candidates"
+
+    candidate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(120))
+
+
+class FeedPlacementOrganisation(Base):
+    """The organisations a placement belongs to: credited ones, the candidate's, the coaching one."""
+
+    __tablename__ = "feed_placement_organisations"
+
+    placement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
+class FeedVacancy(Base):
+    """A vacancy as the feed knows it: public now or not, and its last whole event's position."""
+
+    __tablename__ = "feed_vacancies"
+
+    vacancy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public: Mapped[bool] = mapped_column(Boolean)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookSubscription(Base):
+    """A partner's webhook: where, which types, its secret, and how far it has been delivered."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(120), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    types: Mapped[list] = mapped_column(JSON)  # [] is every type of the feed
+    secret: Mapped[str] = mapped_column(String(100))
+    cursor: Mapped[int] = mapped_column(BigInteger)  # every position up to here is delivered or dead-lettered
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    delivered: Mapped[int] = mapped_column(BigInteger)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """A delivery that did not succeed at once: ``pending`` (to retry at ``next_attempt_at``), ``dead``
+    (gave up after the bound; kept, listed, replayable) or ``replayed`` (a dead one given again)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_sub", "subscription_id", "status", "position"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # --- read models (rebuildable) -------------------------------------------------------------

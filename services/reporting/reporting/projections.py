@@ -15,7 +15,7 @@ from sqlalchemy import String, any_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from reporting import domain
+from reporting import domain, feed
 from reporting.models import (
     ErasedCandidate,
     Fairness,
@@ -228,6 +228,8 @@ def store(session: Session, events, wire: list[dict]) -> None:
     if projecting:  # the lock on the read models first; their rows load after it
         projector = Projector(session)
         projector.load(projecting)
+    # the feed's positions, under its own lock (taken after the read models'): gap-free, in commit order
+    feed.number(session, stored)
     # stored before an erasure in this batch runs: it must find (and strip) the events before it
     insert_rows(session, StoredEvent.__table__, stored)
     for event_type, data, _, _ in items:

@@ -4,17 +4,23 @@ operations are in :mod:`reporting.handlers`)."""
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
-from reporting import handlers, queries
+from reporting import handlers, queries, webhooks
 from reporting.business_metrics import BusinessMetrics
 from reporting.handlers import BoardCache
 from reporting.models import metadata
 from reporting.rebuild import KeepReadModelsCurrent
+from werkbrug_shared.actor import CurrentActor
 from werkbrug_shared.clock import Today
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
+from werkbrug_shared.errors import Forbidden, NotFound
 from werkbrug_shared.events import CATALOGUE
+from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.roles import COORDINATOR, JOBCOACH, JOBHUNTER, KLANTMANAGER
 from werkbrug_shared.validation import load
 
 
@@ -29,6 +35,37 @@ class Targets(DependencyProvider):
         return self.targets
 
 
+# who reads the partner feed and manages its webhooks: every partner role that works with people
+# or vacancies (the board's figures need none; operators have the event store itself)
+FEED_ROLES = (KLANTMANAGER, JOBHUNTER, JOBCOACH, COORDINATOR)
+
+
+class Webhooks(DependencyProvider):
+    """The webhook settings (``WEBHOOK_*``, ``WEBHOOKS_ALLOW_PRIVATE`` in the nameko config) and one
+    pooled HTTP session for deliveries."""
+
+    def setup(self):
+        self.settings = webhooks.Settings.from_config(self.container.config)
+        self.post = webhooks.Poster(self.settings)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+class WebhookTimer(Timer):
+    """Every ``WEBHOOK_POLL_SECONDS`` (nameko config; 0.5 s by default): deliver what is due."""
+
+    def __init__(self, **kwargs):
+        super().__init__(interval=0.5, **kwargs)
+
+    def setup(self):
+        raw = self.container.config.get("WEBHOOK_POLL_SECONDS")
+        if raw not in (None, ""):
+            self.interval = float(raw)
+            if self.interval <= 0:
+                raise ValueError(f"WEBHOOK_POLL_SECONDS must be a positive number of seconds, not {raw!r}")
+
+
 class ReportingService:
     name = "reporting"
 
@@ -39,6 +76,9 @@ class ReportingService:
     targets_config = Targets()
     cache = BoardCache()
     clock = Today()
+    caller = CurrentActor()
+    hooks = Webhooks()
+    candidates = RpcProxy("candidates")
 
     @event_handler(*CATALOGUE, batch=True)
     def store(self, events):
@@ -95,3 +135,69 @@ class ReportingService:
              "fairness": [{"target_group", "top_share", "pool_share"}]}
         """
         return handlers.board(self.db, self.cache, self.targets_config, self.clock.today())
+
+    # --- the partner change feed ------------------------------------------------------------
+
+    @rpc(roles=FEED_ROLES)
+    def feed(self, after=None, types=None, limit=100):
+        """What the calling organisation may see, after position ``after`` (0 or None: from the
+        start; every position stays replayable), in position order, at most ``limit`` (1-1000)::
+
+            {"events": [CloudEvent with "position"], "next": position to ask after next, "head": int}
+
+        Published vacancies opened, updated, filled and closed (a closed one, or one no longer
+        public, as ``{"vacancy_id"}`` alone), the caller's candidates' status changes, its
+        placements and their outcomes. ``types``: event type names to keep."""
+        return handlers.feed(self.db, self.caller.require().organisation, after, types, limit)
+
+    @rpc(roles=FEED_ROLES)
+    def feed_snapshot(self):
+        """The published vacancies as they are now, each as its latest event, and the ``position``
+        they are consistent with: ``feed(after=position)`` carries on from there."""
+        self.caller.require()
+        return handlers.feed_snapshot(self.db)
+
+    @rpc(roles=FEED_ROLES)
+    def subscribe_webhook(self, url, types=None, after=None):
+        """Deliver the caller's feed (``types`` only, if given) to ``url`` from position ``after``
+        (default: from now). The reply holds the signing ``secret``, shown this once."""
+        return handlers.subscribe_webhook(self.db, self.caller.require(), url, types, after, utcnow(),
+                                          self.hooks.settings)
+
+    @rpc(roles=FEED_ROLES)
+    def list_webhooks(self):
+        """The caller's webhooks: URL, types, cursor, delivered, pending and dead-lettered counts (no secret)."""
+        return handlers.list_webhooks(self.db, self.caller.require())
+
+    @rpc(roles=FEED_ROLES)
+    def unsubscribe_webhook(self, subscription_id):
+        return handlers.unsubscribe_webhook(self.db, self.caller.require(), subscription_id)
+
+    @rpc(roles=FEED_ROLES)
+    def webhook_dead_letters(self, subscription_id, limit=100):
+        """The deliveries given up after the bound of attempts, oldest first."""
+        return handlers.webhook_dead_letters(self.db, self.caller.require(), subscription_id, limit)
+
+    @rpc(roles=FEED_ROLES)
+    def replay_webhook(self, subscription_id, after):
+        """Deliver again every event after position ``after``, dead letters among them."""
+        return handlers.replay_webhook(self.db, self.caller.require(), subscription_id, after, utcnow())
+
+    @WebhookTimer.decorator
+    def deliver_webhooks(self):
+        handlers.deliver_webhooks(self.db, self.hooks.post, self.hooks.settings, utcnow)
+
+    # --- inzage ------------------------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def inzage(self, candidate_id):
+        """Everything reporting holds on one person (the stored events naming them), for the
+        organisation that registered them: ``{"service": "reporting", "records": {"events": [...]}}``."""
+        return handlers.inzage(self.db, self.caller.require(), candidate_id, self._registered_by)
+
+    def _registered_by(self, candidate_id):
+        """Who registered a candidate, asked of candidates with the caller's own credential."""
+        try:
+            return self.candidates.get(candidate_id).get("registered_by")
+        except (NotFound, Forbidden):
+            return None
