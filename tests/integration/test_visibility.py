@@ -199,6 +199,9 @@ RPC_CALLS = {
     "candidates.enrol": lambda w, c: ((w.candidate_id, w.cohort_id), {}),
     "candidates.complete_module": lambda w, c: ((w.candidate_id, w.cohort_id, "taal"), {}),
     "candidates.erase": lambda w, c: ((w.candidate_id,), {}),
+    "candidates.custodian": lambda w, c: ((w.candidate_id,), {}),
+    "candidates.audit_log": lambda w, c: ((w.candidate_id,), {}),
+    "candidates.inzage": lambda w, c: ((w.candidate_id,), {}),
     # vacancies
     "vacancies.register_employer": lambda w, c: (({"name": "Proef BV", "kvk_number": kvk(), "region": "Twente"},),
                                                  {}),
@@ -215,6 +218,8 @@ RPC_CALLS = {
         (w.vacancy_id, {"organisation": c.viewer.organisation or "gemeente-utrecht", "professional": "p"}), {}),
     "vacancies.add_candidate": lambda w, c: ((w.vacancy_id, w.candidate_id, "proef"), {}),
     "vacancies.shortlist": lambda w, c: ((w.vacancy_id,), {}),
+    "vacancies.audit_log": lambda w, c: ((w.candidate_id,), {}),
+    "vacancies.inzage": lambda w, c: ((w.candidate_id,), {}),
     # matching
     "matching.candidates_for_vacancy": lambda w, c: ((w.vacancy_id, 100, {"region": w.region}), {}),
     "matching.vacancies_for_candidate": lambda w, c: (
@@ -231,6 +236,8 @@ RPC_CALLS = {
     "matching.end_placement": lambda w, c: ((w.placement_id, w.end_date, "other"), {}),
     "matching.placements_of": lambda w, c: ((w.candidate_id,), {}),
     "matching.get_placement": lambda w, c: ((w.placement_id,), {}),
+    "matching.audit_log": lambda w, c: ((w.candidate_id,), {}),
+    "matching.inzage": lambda w, c: ((w.candidate_id,), {}),
     # aftercare
     "aftercare.register_organisation": lambda w, c: (({"name": "Proef", "coordinator_email": "c@proef.example"},),
                                                      {}),
@@ -246,6 +253,8 @@ RPC_CALLS = {
     "aftercare.complete_task": lambda w, c: ((w.task_id, "going_well"), {}),
     "aftercare.sweep": lambda w, c: ((), {}),
     "aftercare.escalations": lambda w, c: ((), {}),
+    "aftercare.audit_log": lambda w, c: ((w.candidate_id,), {}),
+    "aftercare.inzage": lambda w, c: ((w.candidate_id,), {}),
     # reporting: aggregates
     "reporting.outflow": lambda w, c: ((), {"region": w.region}),
     "reporting.durability": lambda w, c: ((), {"region": w.region}),

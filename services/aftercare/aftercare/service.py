@@ -21,8 +21,11 @@ from aftercare.schemas import (
     TaskQuery,
     UpdateJobcoach,
 )
+from werkbrug_shared import audit
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.audit import Retention
 from werkbrug_shared.clock import Today
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import Forbidden, ValidationError
@@ -36,7 +39,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.mail import Mailer
 from werkbrug_shared.metrics import EntrypointMetrics
-from werkbrug_shared.roles import COORDINATOR, JOBCOACH, OPERATOR
+from werkbrug_shared.roles import COORDINATOR, JOBCOACH, KLANTMANAGER, OPERATOR
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, optional_text, require_id
 
@@ -90,6 +93,8 @@ class AftercareService:
     clock = Today()
     mail = Mailer()
     protocol = AftercareProtocol()
+    retention = Retention()
+    candidates = RpcProxy("candidates")  # whose candidate it is: asked with the caller's credential
 
     # --- coaching organisations and jobcoaches ---------------------------------------
 
@@ -208,6 +213,27 @@ class AftercareService:
             raise ValidationError.from_fields("query", {"open_only": ["expected true or false"]})
         return [escalation_dict(e) for e in handlers.escalations(self.db, organisation, open_only)]
 
+    # --- accountability ----------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def audit_log(self, candidate_id, limit=100, cursor=None):
+        """Who read or changed personal data about this candidate here (jobcoaches' notes), when,
+        why, which fields, never the values: {"items", "next_cursor"}. For the organisation that
+        registered the candidate (candidates says), else Forbidden."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return audit.page_for(self.db.session, candidate_id, limit, cursor)
+
+    @rpc(roles=(KLANTMANAGER,))
+    def inzage(self, candidate_id):
+        """AVG inzage: the person's aftercare plans and tasks, notes included, for the registering organisation."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return handlers.inzage(self.db, self.caller, self.clock, candidate_id)
+
+    @configured_timer("RETENTION_SWEEP_SECONDS", 3600)
+    def remove_expired(self):
+        """Retention: jobcoaches' notes past RETENTION_DAYS go, on every replica (SKIP LOCKED)."""
+        handlers.remove_expired(self.db, self.clock, self.retention)
+
     # --- events in ---------------------------------------------------------------------
 
     @event_handler(PLACEMENT_RECORDED, batch=True)
@@ -225,7 +251,7 @@ class AftercareService:
     @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):
         """AVG erasure: the jobcoaches' free-text notes go; dated tasks and outcomes stay for the counts."""
-        handlers.erase_notes(self.db, event.data["candidate_id"])
+        handlers.erase_notes(self.db, event.data["candidate_id"], self.clock.now())
 
     # --- notifications: from our own events, so a failing mail server retries ---------
 

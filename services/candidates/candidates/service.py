@@ -24,6 +24,7 @@ from candidates.schemas import (
 )
 from werkbrug_shared import pagination
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.audit import Retention
 from werkbrug_shared.clock import Today
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
@@ -38,6 +39,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.roles import BOARD, JOBCOACH, JOBHUNTER, KLANTMANAGER
+from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load
 
 
@@ -48,6 +50,7 @@ class CandidatesService:
     caller = CurrentActor()
     metrics = EntrypointMetrics()
     clock = Today()
+    retention = Retention()
 
     # --- registration -----------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class CandidatesService:
         """Change profile and personal fields (not the BSN); the registering organisation only."""
         row = handlers.custodian_row(self.db, self.caller, candidate_id)
         data = load(candidate_schema(update=True), changes, "changes")
-        return records.candidate_dict(handlers.update(self.db, self.clock, row, data))
+        return records.candidate_dict(handlers.update(self.db, self.clock, row, data, self.caller))
 
     @rpc(roles=(KLANTMANAGER, JOBHUNTER))
     def list(self, filters=None, limit=50, cursor=None):
@@ -182,6 +185,33 @@ class CandidatesService:
         self.caller.require()
         row = handlers.erase(self.db, self.caller, self.clock, candidate_id)
         return {"id": row.id, "status": row.status}
+
+    # --- accountability ----------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def custodian(self, candidate_id):
+        """Whether the caller registered this candidate: {"candidate_id", "registered_by"}, else
+        Forbidden (NotFound for an unknown id). The other services ask this, with the caller's
+        credential, before they answer an audit_log or inzage."""
+        row = handlers.custodian(self.db, self.caller.require(), candidate_id)
+        return {"candidate_id": row.id, "registered_by": row.registered_by}
+
+    @rpc(roles=(KLANTMANAGER,))
+    def audit_log(self, candidate_id, limit=100, cursor=None):
+        """Who read or changed this candidate's personal data here, when, why and which fields
+        (never the values), oldest first: {"items", "next_cursor"}; the registering organisation only."""
+        return handlers.audit_entries(self.db, self.caller.require(), candidate_id, limit, cursor)
+
+    @rpc(roles=(KLANTMANAGER,))
+    def inzage(self, candidate_id):
+        """AVG inzage: everything candidates stores on the person, {"service", "records": {kind: [rows]}};
+        the registering organisation only."""
+        return handlers.inzage(self.db, self.caller.require(), self.clock, candidate_id)
+
+    @configured_timer("RETENTION_SWEEP_SECONDS", 3600)
+    def remove_expired(self):
+        """Retention: logbook entries past RETENTION_DAYS go, on every replica (SKIP LOCKED)."""
+        handlers.remove_expired(self.db, self.clock, self.retention)
 
     # --- lifecycle from other services' events ------------------------------------------
 

@@ -10,9 +10,11 @@ from matching.fairness_metrics import FairnessMetrics
 from matching.live_index import LiveIndex
 from matching.models import Match, Placement, metadata
 from matching.schemas import CandidateQuery, EndPlacement, Introduce, Propose, RecordPlacement, Reject, VacancyQuery
-from werkbrug_shared import visibility
+from werkbrug_shared import audit, visibility
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.audit import Retention
 from werkbrug_shared.clock import Today
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.errors import NotFound, ValidationError
@@ -80,6 +82,8 @@ class MatchingService:
     clock = Today()
     metrics = EntrypointMetrics()
     fairness_metrics = FairnessMetrics()
+    retention = Retention()
+    candidates = RpcProxy("candidates")  # whose candidate it is: asked with the caller's credential
 
     # --- ranking ---------------------------------------------------------------------------
 
@@ -174,7 +178,8 @@ class MatchingService:
         """The jobhunter introduced the candidate to the employer. The note stays in matching."""
         data = load(Introduce(), {"match_id": match_id, "note": note}, "introduction")
         self.caller.require()
-        return match_dict(handlers.introduce(self.db, self.viewer, data["match_id"], data["note"], utcnow()))
+        return match_dict(handlers.introduce(self.db, self.viewer, data["match_id"], data["note"], utcnow(),
+                                             self.caller))
 
     @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def reject(self, match_id, reason, note=None):
@@ -182,12 +187,12 @@ class MatchingService:
         data = load(Reject(), {"match_id": match_id, "reason": reason, "note": note}, "rejection")
         self.caller.require()
         return match_dict(handlers.reject(self.db, self.viewer, data["match_id"], data["reason"], data["note"],
-                                          utcnow()))
+                                          utcnow(), self.caller))
 
     @rpc(roles=(JOBHUNTER, KLANTMANAGER))
     def get_match(self, match_id):
         require_id(match_id, "match_id")
-        match = handlers.visible(self.db, self.viewer, self.db.get(Match, match_id, "match"))
+        match = handlers.read_match(self.db, self.viewer, match_id, utcnow(), self.caller)
         return match_dict(match, reader=self.viewer)
 
     # --- placements ------------------------------------------------------------------------
@@ -234,6 +239,27 @@ class MatchingService:
         require_id(placement_id, "placement_id")
         placement = handlers.visible(self.db, self.viewer, self.db.get(Placement, placement_id, "placement"))
         return placement_dict(placement)
+
+    # --- accountability ---------------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def audit_log(self, candidate_id, limit=100, cursor=None):
+        """Who read or changed personal data about this candidate here (notes on matches), when,
+        why, which fields, never the values: {"items", "next_cursor"}. For the organisation that
+        registered the candidate (candidates says), else Forbidden."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return audit.page_for(self.db.session, candidate_id, limit, cursor)
+
+    @rpc(roles=(KLANTMANAGER,))
+    def inzage(self, candidate_id):
+        """AVG inzage: what matching stores on the person, for the registering organisation."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return handlers.inzage(self.db, self.caller, candidate_id, utcnow())
+
+    @configured_timer("RETENTION_SWEEP_SECONDS", 3600)
+    def remove_expired(self):
+        """Retention: notes on matches past RETENTION_DAYS go, on every replica (SKIP LOCKED)."""
+        handlers.remove_expired(self.db, self.clock, self.retention)
 
     @property
     def viewer(self) -> Viewer:

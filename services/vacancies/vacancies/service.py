@@ -14,8 +14,11 @@ from vacancies.schemas import (
     RegisterEmployer,
     UpdateVacancy,
 )
-from werkbrug_shared import clock, visibility
+from werkbrug_shared import audit, clock, visibility
 from werkbrug_shared.actor import CurrentActor
+from werkbrug_shared.audit import Retention
+from werkbrug_shared.clock import Today
+from werkbrug_shared.consuming import RpcProxy
 from werkbrug_shared.db import Database
 from werkbrug_shared.entrypoints import event_handler, rpc
 from werkbrug_shared.events.envelope import utcnow
@@ -26,6 +29,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.metrics import EntrypointMetrics
 from werkbrug_shared.roles import JOBCOACH, JOBHUNTER, KLANTMANAGER
+from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, require_id
 from werkbrug_shared.visibility import Viewer
 
@@ -44,6 +48,9 @@ class VacanciesService:
     db = Database(metadata)
     metrics = EntrypointMetrics()
     caller = CurrentActor()
+    today = Today()  # the clock retention counts with
+    retention = Retention()
+    candidates = RpcProxy("candidates")  # whose candidate it is: asked with the caller's credential
 
     # --- employers --------------------------------------------------------------------------
 
@@ -135,7 +142,28 @@ class VacanciesService:
         """The stewards' shortlist, for the stewards only; each its own organisation's notes."""
         row = self._stewarded(vacancy_id)
         reader = Viewer.of(self.caller)
-        return [shortlist_dict(e, reader) for e in handlers.shortlist(self.db, row)]
+        return [shortlist_dict(e, reader) for e in handlers.shortlist(self.db, row, reader, utcnow(), self.caller)]
+
+    # --- accountability --------------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def audit_log(self, candidate_id, limit=100, cursor=None):
+        """Who read or changed personal data about this candidate here (shortlists and notes),
+        when, why, which fields, never the values: {"items", "next_cursor"}. For the organisation
+        that registered the candidate (candidates says), else Forbidden."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return audit.page_for(self.db.session, candidate_id, limit, cursor)
+
+    @rpc(roles=(KLANTMANAGER,))
+    def inzage(self, candidate_id):
+        """AVG inzage: the shortlists the person is on, notes included, for the registering organisation."""
+        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
+        return handlers.inzage(self.db, self.caller, candidate_id, utcnow())
+
+    @configured_timer("RETENTION_SWEEP_SECONDS", 3600)
+    def remove_expired(self):
+        """Retention: shortlist entries past RETENTION_DAYS go, on every replica (SKIP LOCKED)."""
+        handlers.remove_expired(self.db, self.today, self.retention)
 
     # --- placements move openings -----------------------------------------------------------
 
@@ -146,7 +174,7 @@ class VacanciesService:
     @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):
         """AVG erasure: the person leaves every shortlist, with the stewards' notes about them."""
-        handlers.erase_candidate(self.db, event.data["candidate_id"])
+        handlers.erase_candidate(self.db, event.data["candidate_id"], utcnow())
 
     @event_handler(PLACEMENT_ENDED)
     def on_placement_ended(self, event):
