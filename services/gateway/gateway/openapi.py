@@ -204,6 +204,7 @@ ERRORS = {
     "409": ("Conflict", "against what is stored (a BSN registered before, a request_id with other content, "
                         "a change the state does not allow)"),
     "413": ("PayloadTooLarge", "the body is too large"),
+    "414": ("UriTooLong", "the request line is over 8 KiB: answered by the web server, without a body"),
     "415": ("UnsupportedMediaType", "the body must be application/json"),
     "429": ("TooManyRequests", "the organisation's rate limit: try again after `Retry-After` seconds"),
     "500": ("InternalError", "the service failed"),
@@ -217,16 +218,19 @@ VERSION_HEADER = {"API-Version": {"$ref": "#/components/headers/API-Version"}}
 
 def _error(code: str) -> dict:
     name, description = ERRORS[code]
+    if code == "414":
+        return {"description": description}
     out = {"description": description, "content": {"application/problem+json": {"schema": ref("Problem")}},
            "headers": {**VERSION_HEADER, **(RETRY_AFTER if code in ("429", "503") else {})}}
     return out
 
 
 def error_codes(doc: Doc) -> list[str]:
+    # 414 everywhere: the web server's own answer to a request line over 8 KiB (eventlet's, no body)
     if not doc.url.startswith("/v1/"):
-        return ["404", "429", "500"] if doc.path_params else ["429", "500"]
+        return ["404", "414", "429", "500"] if doc.path_params else ["414", "429", "500"]
     # 404 everywhere: a body or query may name what does not exist (or what the caller may not see)
-    codes = ["400", "404", "406", "429", "500", "503"]
+    codes = ["400", "404", "406", "414", "429", "500", "503"]
     if not doc.public:
         codes += ["401", "403"]
     if doc.method != "GET":
