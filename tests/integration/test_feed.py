@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from reporting import webhooks
-from tests.integration.harness import ROOT, System, eventually, matching_has
+from tests.integration.harness import ROOT, System, eventually, free_port, matching_has
 from werkbrug_shared.errors import Forbidden, ValidationError
 
 ENSCHEDE, UTRECHT = "dev-gemeente-enschede", "dev-gemeente-utrecht"
@@ -44,11 +44,16 @@ class FeedSystem(System):
         self.config_file.write_text((ROOT / "config.yml").read_text() + SETTINGS)
 
     def spawn(self, service: str, instance: str | None = None):
+        """As System.spawn, on this system's config file."""
         name = instance or service
+        env = self.env()
+        if instance:
+            self.metrics_ports[instance] = free_port()
+            env[f"{service.upper()}_METRICS_PORT"] = str(self.metrics_ports[instance])
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", "--config", str(self.config_file), f"{service}.service"],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -227,21 +232,29 @@ def test_webhooks_arrive_signed_in_order_and_once_each_through_failures(system):
         return 500 if time.monotonic() - started[0] < 1.0 else 200
 
     steady, failing = Receiver(), Receiver(flaky)
+    # two replicas deliver: each subscription is claimed by one at a time (SKIP LOCKED)
+    if "reporting-2" not in system.procs:
+        system.start_instance("reporting", "reporting-2")
     try:
         with system.rpc(ENSCHEDE, "jobhunter-anna") as enschede:
             subs = [subscribe(enschede, steady), subscribe(enschede, failing)]
             assert all(s["secret"] and len(s["secret"]) >= 40 for s in subs)
             assert all("secret" not in s for s in enschede.reporting.list_webhooks())
             eid = employer(enschede)
-            vids = [open_vacancy(enschede, eid) for _ in range(8)]
+            vids = [open_vacancy(enschede, eid) for _ in range(30)]
             for receiver in (steady, failing):
-                eventually(lambda r=receiver: len(r.accepted) >= 8, timeout=30, what="every event delivered")
+                eventually(lambda r=receiver: len(r.accepted) >= 30, timeout=30, what="every event delivered")
             time.sleep(0.5)  # nothing more comes
+            # in the feed's order (with two reporting replicas storing, commit order, not the order opened)
+            in_feed = [e["subject"] for e in whole_feed(enschede, subs[0]["cursor"], [OPENED])]
+            assert sorted(in_feed) == sorted(vids)
             for receiver in (steady, failing):
-                assert [e["subject"] for e in receiver.accepted] == vids  # in order, each once
-                assert len({e["id"] for e in receiver.accepted}) == 8
+                assert [e["subject"] for e in receiver.accepted] == in_feed  # in order, each once
+                positions = [e["position"] for e in receiver.accepted]
+                assert positions == sorted(positions)
+                assert len({e["id"] for e in receiver.accepted}) == 30
                 assert receiver.bad_signatures == 0
-            assert failing.requests > 8  # it did fail, and was retried
+            assert failing.requests > 30  # it did fail, and was retried
             listed = {s["id"]: s for s in enschede.reporting.list_webhooks()}
             assert listed[subs[1]["id"]]["dead_letters"] == 0 and listed[subs[1]["id"]]["pending"] == 0
             # another organisation neither sees nor stops them

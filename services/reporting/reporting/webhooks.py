@@ -324,7 +324,10 @@ def step(session: Session, subscription_id: str, post, settings: Settings, now) 
         session.commit()
         return 1
     page = feed.read(session, sub.organisation, sub.cursor, sub.types or None, settings.page)
+    deadline = time.monotonic() + settings.budget  # a slow receiver holds its claim this long at most
     for event in page["events"]:
+        if done and time.monotonic() > deadline:
+            break
         error = _deliver_one(sub, event, post, int(time.time()))
         sub.cursor = event["position"]
         done += 1
