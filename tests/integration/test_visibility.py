@@ -382,6 +382,12 @@ HTTP_CALLS = {
                                                                      {"after": 0}),
     "GET /v1/candidates/<string:candidate_id>/inzage/reporting": lambda w: (
         f"/v1/candidates/{w.candidate_id}/inzage/reporting", None),
+    # accountability: custody, each service's audit log and inzage of one person
+    "GET /v1/candidates/<string:candidate_id>/custodian": lambda w: (f"/v1/candidates/{w.candidate_id}/custodian",
+                                                                     None),
+    **{f"GET /v1/candidates/<string:candidate_id>/{kind}/{service}": (
+        lambda w, kind=kind, service=service: (f"/v1/candidates/{w.candidate_id}/{kind}/{service}", None))
+       for kind in ("audit-log", "inzage") for service in ("candidates", "vacancies", "matching", "aftercare")},
     # the description
     "GET /v1/openapi.json": lambda w: ("/v1/openapi.json", None),
     "GET /v1/docs": lambda w: ("/v1/docs", None),
