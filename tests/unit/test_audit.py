@@ -94,3 +94,30 @@ def test_unknown_purpose_refused(uow):
     with pytest.raises(ValueError):
         audit.record(uow, None, AT, purpose="curiosity", action=audit.READ, operation="get", candidate_id="c",
                      kind="personal_data")
+
+
+def test_the_check_command_on_a_migrated_sqlite_database(tmp_path, monkeypatch, capsys):
+    """``werkbrug audit check`` as ``make run`` has it: SQLite files, migrated; an edit is named."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from werkbrug_shared import cli
+    from werkbrug_shared.db import UnitOfWork
+    from werkbrug_shared.migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'aftercare.db'}"
+    monkeypatch.setenv("AFTERCARE_DATABASE_URL", url)
+    upgrade("aftercare", url)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        unit = UnitOfWork(session, "aftercare", metadata.tables["outbox"], metadata.tables["processed_events"])
+        _record(unit, 3)
+        session.commit()
+    assert cli.main(["audit", "check", "aftercare"]) == 0
+    assert "aftercare: intact, 3 entries, head 3" in capsys.readouterr().out
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET purpose = 'inzage' WHERE seq = 2"))
+    engine.dispose()
+    assert cli.main(["audit", "check", "aftercare"]) == 1
+    assert "aftercare: BROKEN at entry 2 edited" in capsys.readouterr().out
+    assert cli.main(["audit", "check", "reporting"]) == 2
