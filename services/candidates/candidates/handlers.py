@@ -257,20 +257,19 @@ def change_status(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, st
     row = live(uow, candidate_id, for_update=True)
     move(uow, clock, row, status, f"set by {caller.organisation}")
     if reason:
-        write_log(uow, caller, clock, row.id, f"status {status}: {reason}", None)
+        write_log(uow, caller, clock, row.id, f"status {status}: {reason}", None, "change_status")
     return row
 
 
 # --- intake logbook and plan --------------------------------------------------------------
 
 def write_log(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id: str, entry: str,
-              day: date | None) -> LogEntry:
+              day: date | None, operation: str = "add_log_entry") -> LogEntry:
     written = LogEntry(id=str(uuid.uuid4()), candidate_id=candidate_id, organisation=caller.organisation,
                        professional=caller.professional, date=day or clock.today(), text=entry,
                        recorded_at=clock.now())  # undated: today where the work is, not in UTC
     uow.session.add(written)
-    account(uow, caller, written.recorded_at, chain.CHANGE, "add_log_entry", candidate_id, LOGBOOK,
-            ("date", "text"))
+    account(uow, caller, written.recorded_at, chain.CHANGE, operation, candidate_id, LOGBOOK, ("date", "text"))
     return written
 
 
