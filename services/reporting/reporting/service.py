@@ -196,8 +196,9 @@ class ReportingService:
         return handlers.inzage(self.db, self.caller.require(), candidate_id, self._registered_by)
 
     def _registered_by(self, candidate_id):
-        """Who registered a candidate, asked of candidates with the caller's own credential."""
+        """Who registered a candidate, asked of candidates (``custodian``) with the caller's own
+        credential: the caller when it did, else None."""
         try:
-            return self.candidates.get(candidate_id).get("registered_by")
+            return self.candidates.custodian(candidate_id).get("registered_by")
         except (NotFound, Forbidden):
             return None

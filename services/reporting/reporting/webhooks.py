@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from prometheus_client import Counter
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,9 @@ from werkbrug_shared.errors import NotFound, ValidationError
 log = logging.getLogger(__name__)
 
 PENDING, DEAD, REPLAYED = "pending", "dead", "replayed"
+DELIVERIES = Counter("werkbrug_webhook_deliveries_total",
+                     "Webhook requests by outcome: delivered (2xx), failed (retried later), dead_lettered "
+                     "(given up after the bound)", ["outcome"])
 MAX_SUBSCRIPTIONS = 20  # per organisation
 
 
@@ -282,7 +286,9 @@ def _event_at(session: Session, position: int) -> dict | None:
 
 def _deliver_one(sub, event: dict, post, now_ts: int) -> str | None:
     body, headers = request_for(event, sub.secret, now_ts)
-    return post(sub.url, body, headers)
+    error = post(sub.url, body, headers)
+    DELIVERIES.labels("delivered" if error is None else "failed").inc()
+    return error
 
 
 def step(session: Session, subscription_id: str, post, settings: Settings, now) -> int:
@@ -314,6 +320,7 @@ def step(session: Session, subscription_id: str, post, settings: Settings, now) 
             sub.last_delivered_at = moment
         elif pending.attempts >= settings.max_attempts:
             pending.status, pending.last_error, pending.next_attempt_at = DEAD, error, None
+            DELIVERIES.labels("dead_lettered").inc()
             log.warning("webhook %s: event at %s dead-lettered after %s attempts (%s)", sub.id, pending.position,
                         pending.attempts, error)
         else:
@@ -337,6 +344,8 @@ def step(session: Session, subscription_id: str, post, settings: Settings, now) 
             continue
         at = now()
         status = DEAD if settings.max_attempts <= 1 else PENDING
+        if status == DEAD:
+            DELIVERIES.labels("dead_lettered").inc()
         session.add(WebhookDelivery(
             id=str(uuid.uuid4()), subscription_id=sub.id, position=event["position"], event_id=event["id"],
             status=status, attempts=1, last_error=error, created_at=at, updated_at=at,
