@@ -247,7 +247,7 @@ def _schema_name(schema) -> str:
 
 
 def routes(service_cls) -> list[tuple[str, Doc]]:
-    """(method name, description) of every route of the service class, in declaration order of paths."""
+    """(method name, description) of every route of the service class, by path and method."""
     found = [(name, member.openapi) for name, member in inspect.getmembers(service_cls)
              if isinstance(getattr(member, "openapi", None), Doc)]
     return sorted(found, key=lambda item: (item[1].path, item[1].method))
