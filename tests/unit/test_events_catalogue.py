@@ -54,6 +54,8 @@ SAMPLES: dict[str, dict] = {
     },
     "nl.werkbrug.candidate.module_completed.v1": {"candidate_id": "cand-1", "cohort": "2026-Q1", "module": "vca"},
     "nl.werkbrug.candidate.erased.v1": {"candidate_id": "cand-1"},
+    "nl.werkbrug.candidate.consent_changed.v1": {"candidate_id": "cand-1", "purpose": "mediation",
+                                                 "organisation": "gemeente-hengelo", "given": False},
     "nl.werkbrug.trajectory.defined.v1": {
         "trajectory_id": "traj-1", "trajectory": "Werkfit bouw",
         "modules": [{"code": "vca", "name": "VCA Basis",

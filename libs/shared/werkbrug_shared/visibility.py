@@ -4,7 +4,8 @@ A vacancy in the shared pool is ``public`` (anyone, a job site too),
 ``internal`` (every partner) or ``hidden`` (never published: the
 professionals of its region, and its stewards wherever they are). A
 candidate's personal data (name, BSN, contact) is for the organisation that
-registered them.
+registered them, and for the organisations the candidate consented to, per purpose,
+until the consent expires or is revoked (:func:`personal_data_scope`).
 
 Every service applies these functions rather than its own copy: vacancies to
 its rows and, through :func:`reach`, in SQL; matching to its index, matches
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 
 # a vacancy's visibility: published to anyone; for professionals of every region; for its own
 # region's professionals and its stewards only
@@ -88,10 +90,72 @@ def reach(viewer: Viewer) -> Reach:
     )
 
 
-def may_see_personal_data(viewer: Viewer, registered_by: str | None) -> bool:
-    """Who someone is, only for the organisation that registered them. One registered
-    without a credential has no organisation to protect them: anyone sees those."""
+# --- a candidate's personal data: the registering organisation, and whom the candidate consented to
+
+# What a candidate consents to (VUM's tiers): ``matching`` is the anonymous profile in the region's
+# rankings (no personal data; every partner, while given); the others let one named organisation
+# know who the person is, for that purpose.
+MATCHING, MEDIATION, AFTERCARE, INTRODUCTION = "matching", "mediation", "aftercare", "introduction"
+PERSONAL_PURPOSES = (MEDIATION, AFTERCARE, INTRODUCTION)
+PURPOSES = (MATCHING, *PERSONAL_PURPOSES)
+# How much a consent opens: name and contact details, or all the registering organisation sees
+# (personal data, BSN's presence, plan, logbook). An introduction opens the contact details only.
+CONTACT, FULL = "contact", "full"
+SCOPES = (CONTACT, FULL)
+CONTACT_FIELDS = ("given_name", "family_name", "phone", "email")
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One consent of a candidate, as the rule needs it: dates are dates in the Netherlands
+    (``werkbrug_shared.clock``); ``expires_on`` is the last day it holds."""
+
+    organisation: str
+    purpose: str
+    scope: str = FULL
+    given_on: date | None = None
+    expires_on: date | None = None
+    revoked: bool = False
+    introduced: bool = False  # an introduction's: the introduction took place (matching said so)
+
+
+def consent_holds(consent: Consent, organisation: str | None, today: date) -> bool:
+    """Whether ``consent`` lets ``organisation`` see personal data on ``today``: given to it, for a
+    purpose that shows personal data, not revoked, begun and not expired; an introduction's only
+    once the introduction took place."""
+    return (organisation is not None and consent.organisation == organisation
+            and consent.purpose in PERSONAL_PURPOSES and consent.scope in SCOPES and not consent.revoked
+            and (consent.given_on is None or consent.given_on <= today)
+            and (consent.expires_on is None or today <= consent.expires_on)
+            and (consent.purpose != INTRODUCTION or consent.introduced))
+
+
+def is_registering_organisation(viewer: Viewer, registered_by: str | None) -> bool:
+    """The organisation that registered someone (their custodian: it changes, erases, accounts).
+    One registered without a credential has no organisation to protect them: anyone is."""
     return registered_by is None or registered_by == viewer.organisation
+
+
+def personal_data_scope(viewer: Viewer, registered_by: str | None, consents: Collection[Consent] = (),
+                        today: date | None = None) -> str | None:
+    """How much of who someone is ``viewer`` sees: ``FULL`` for the registering organisation, else
+    the widest consent that holds today (an introduction: ``CONTACT``), else None (the anonymous
+    profile only). The one rule: candidates applies it to every read of personal data."""
+    if is_registering_organisation(viewer, registered_by):
+        return FULL
+    if today is None:
+        return None
+    held = [c for c in consents if consent_holds(c, viewer.organisation, today)]
+    if not held:
+        return None
+    return FULL if any(c.scope == FULL and c.purpose != INTRODUCTION for c in held) else CONTACT
+
+
+def may_see_personal_data(viewer: Viewer, registered_by: str | None, consents: Collection[Consent] = (),
+                          today: date | None = None) -> bool:
+    """Who someone is: the organisation that registered them, and an organisation the candidate
+    consented to (:func:`personal_data_scope`). Without consents, the registering organisation only."""
+    return personal_data_scope(viewer, registered_by, consents, today) is not None
 
 
 def may_read_note(viewer: Viewer, written_by: str | None) -> bool:

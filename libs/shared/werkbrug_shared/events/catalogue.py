@@ -19,6 +19,7 @@ from werkbrug_shared.errors import ValidationError, describe_fields
 from werkbrug_shared.events import fastschema
 from werkbrug_shared.events.envelope import Event, load_envelope
 from werkbrug_shared.visibility import PUBLIC, VISIBILITIES
+from werkbrug_shared.visibility import PURPOSES as CONSENT_PURPOSES
 
 TARGET_GROUPS = ("bijstand", "doelgroepregister", "sw", "statushouder", "50plus", "ww")
 TASK_OUTCOMES = ("going_well", "at_risk", "ended")
@@ -142,6 +143,16 @@ class TrajectoryDefined(EventData):
 
 class CandidateErased(EventData):
     candidate_id = _id(required=True)
+
+
+class CandidateConsentChanged(EventData):
+    """A candidate gave or withdrew a consent (werkbrug_shared.visibility.PURPOSES): ids only.
+    ``organisation`` is who it names (None for matching, which is every partner's)."""
+
+    candidate_id = _id(required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(CONSENT_PURPOSES))
+    organisation = _id(load_default=None, allow_none=True)
+    given = fields.Boolean(required=True)
 
 
 class EmployerRegistered(EventData):
@@ -352,6 +363,7 @@ CATALOGUE: dict[str, EventType] = {
         _t("candidate.enrolled", "candidates", CandidateEnrolled),
         _t("candidate.module_completed", "candidates", CandidateModuleCompleted),
         _t("candidate.erased", "candidates", CandidateErased),
+        _t("candidate.consent_changed", "candidates", CandidateConsentChanged),
         _t("trajectory.defined", "candidates", TrajectoryDefined),
         _t("employer.registered", "vacancies", EmployerRegistered),
         _t("vacancy.opened", "vacancies", VacancyProfile),
