@@ -267,11 +267,24 @@ def test_the_budget_counts_hours_spent_in_the_year_they_were_spent(desk):
     coach(desk, "Coach")
     (plan,) = start(desk, placement())
     complete(desk, tasks_of(desk, plan)[0], domain.GOING_WELL, hours_spent=1.5)
-    record = desk(handlers.plan_for_placement, plan.placement_id)
+    record = desk(handlers.plan_for_placement, SOWECO, plan.placement_id)
     budget = tuple(record.plan.budget_hours)
     assert domain.used_per_year(budget, record.plan.start_date, record.tasks) == (1.5, 0, 0)
     assert domain.planned_per_year(budget, record.plan.start_date, record.tasks)[0] > 0
     assert record.organisation == "soweco"
+
+
+def test_a_plan_is_seen_by_its_coaching_organisation_and_those_credited_with_the_placement(desk):
+    coach(desk, "Coach")
+    (plan,) = start(desk, placement(credited_organisations=["gemeente-enschede", "jobhunters-twente"]))
+    assert desk(handlers.plan_for_placement, SOWECO, plan.placement_id).plan.id == plan.id  # it coaches
+    assert desk(handlers.plan_for_placement, OTHER, plan.placement_id).plan.id == plan.id  # it placed them
+    hengelo = Actor(Partner("gemeente-hengelo", "Gemeente Hengelo", "municipality", "Twente"))
+    for outsider in (hengelo, Actor(None)):
+        with pytest.raises(NotFound):  # as if there were none
+            desk(handlers.plan_for_placement, outsider, plan.placement_id)
+    with pytest.raises(NotFound):
+        desk(handlers.plan_for_placement, SOWECO, "no-such-placement")
 
 
 # --- overdue work ---------------------------------------------------------------------------------

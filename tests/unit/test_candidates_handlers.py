@@ -173,6 +173,15 @@ def test_a_move_the_lifecycle_forbids_is_refused(uow, clock):
         handlers.change_status(uow, ENSCHEDE, clock, candidate_id, domain.SUSTAINED, None)
 
 
+def test_only_the_registering_organisation_sets_a_status_by_hand_and_is_told_before_any_rule(uow, clock):
+    candidate_id = register(uow)
+    # a move the lifecycle forbids too: another organisation hears Forbidden, not the state it is in
+    for status in (domain.INTAKE, domain.SUSTAINED):
+        with pytest.raises(Forbidden):
+            handlers.change_status(uow, HENGELO, clock, candidate_id, status, "niet de hunne")
+    assert uow.session.query(LogEntry).all() == [] and emitted(uow, "candidate.status_changed.v1") == []
+
+
 def test_events_follow_the_lifecycle_and_a_late_one_is_left(uow, clock):
     candidate_id = register(uow)
     handlers.placement_recorded(uow, clock, candidate_id, "pl-1")

@@ -324,3 +324,13 @@ def used_per_year(budget: Sequence[float], start: date, tasks: Iterable) -> tupl
     return hours_per_year(budget, start, [
         (t.completed_at.date(), t.hours_spent if t.hours_spent is not None else t.hours)
         for t in tasks if t.status == DONE])
+
+
+# --- who sees a plan -------------------------------------------------------------------
+
+
+def may_see_plan(organisation: str | None, coaching: str | None, credited: Iterable[str]) -> bool:
+    """A placement's aftercare plan is for the organisation coaching it and for those credited
+    with the placement (they placed the person); another organisation, even one whose coaches
+    could take it over, learns of it through an escalation, not by reading it."""
+    return organisation is not None and (organisation == coaching or organisation in credited)

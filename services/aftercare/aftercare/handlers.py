@@ -185,11 +185,15 @@ def plan_record(uow: UnitOfWork, plan: AftercarePlan) -> PlanRecord:
     return PlanRecord(plan, tasks, _organisation_of(uow, plan.jobcoach_id))
 
 
-def plan_for_placement(uow: UnitOfWork, placement_id: str) -> PlanRecord:
+def plan_for_placement(uow: UnitOfWork, actor: Actor, placement_id: str) -> PlanRecord:
+    """The plan, for the organisation coaching it and those credited with the placement; for
+    anyone else as if there were none."""
     plan = uow.session.scalar(select(AftercarePlan).where(AftercarePlan.placement_id == placement_id))
-    if plan is None:
+    record = plan_record(uow, plan) if plan is not None else None
+    if record is None or not domain.may_see_plan(actor.organisation, record.organisation,
+                                                 plan.credited_organisations or ()):
         raise NotFound(f"no aftercare plan for placement {placement_id}")
-    return plan_record(uow, plan)
+    return record
 
 
 def tasks(uow: UnitOfWork, actor: Actor, query: dict) -> list[AftercareTask]:
@@ -366,6 +370,7 @@ def _start_plan(uow: UnitOfWork, clock: Clock, placement: dict, plan_made: domai
         hours_per_week=placement["hours_per_week"], created_at=clock.now(), status=domain.ACTIVE,
         budget_hours=list(plan_made.budget), expertise_wanted=sorted(wanted),
         target_groups=list(placement["target_groups"]),
+        credited_organisations=list(placement.get("credited_organisations") or ()),
     )
     tasks = [
         AftercareTask(id=str(uuid.uuid4()), plan_id=plan.id, placement_id=plan.placement_id,

@@ -61,6 +61,8 @@ class AftercarePlan(Base):
     expertise_wanted: Mapped[list] = mapped_column(JSON, default=list)
     target_groups: Mapped[list] = mapped_column(JSON, default=list)
     ended_on: Mapped[date | None] = mapped_column(Date)
+    # who placed the person (placement.recorded's credited_organisations): they see the plan too
+    credited_organisations: Mapped[list | None] = mapped_column(JSON)
 
 
 class AftercareTask(Base):

@@ -142,7 +142,7 @@ class AftercareService:
 
     @rpc(roles=(JOBCOACH, COORDINATOR))
     def plan_for_placement(self, placement_id):
-        return plan_dict(handlers.plan_for_placement(self.db, require_id(placement_id, "placement_id")))
+        return plan_dict(handlers.plan_for_placement(self.db, self.caller, require_id(placement_id, "placement_id")))
 
     @rpc(roles=(JOBCOACH, COORDINATOR))
     def tasks(self, jobcoach_id=None, status=None, due_before=None, placement_id=None):

@@ -253,8 +253,9 @@ def update(uow: UnitOfWork, clock: Clock, row: Candidate, data: dict, caller: Ac
 
 def change_status(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, status: str,
                   reason: str | None) -> Candidate:
-    """A status set by hand; the reason goes to the logbook, not the event (it may name the person)."""
-    row = live(uow, candidate_id, for_update=True)
+    """A status set by hand, by the registering organisation; the reason goes to the logbook, not
+    the event (it may name the person)."""
+    row = custodian_row(uow, caller, candidate_id)
     move(uow, clock, row, status, f"set by {caller.organisation}")
     if reason:
         write_log(uow, caller, clock, row.id, f"status {status}: {reason}", None, "change_status")
