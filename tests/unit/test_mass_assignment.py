@@ -41,6 +41,8 @@ WRITES = {
     "candidates.ModuleInput": candidates_schemas.ModuleInput,
     "candidates.DefineTrajectory": candidates_schemas.DefineTrajectory,
     "candidates.StartCohort": candidates_schemas.StartCohort,
+    "candidates.ConsentInput": candidates_schemas.ConsentInput,
+    "candidates.RevokeConsent": candidates_schemas.RevokeConsent,
     "matching.RecordPlacement": matching_schemas.RecordPlacement,
     "matching.EndPlacement": matching_schemas.EndPlacement,
     "matching.Propose": matching_schemas.Propose,
@@ -59,6 +61,8 @@ WRITES = {
 OWN_FIELDS = {
     ("candidates.ChangeStatus", "status"): "changing the status is the operation (a manual status only)",
     ("vacancies.AddSteward", "organisation"): "names the organisation made steward, not the caller's own",
+    ("candidates.ConsentInput", "organisation"): "names the organisation the candidate consents to, not the caller's",
+    ("candidates.RevokeConsent", "organisation"): "names the organisation whose consent ends, not the caller's",
 }
 # schemas that read a query or a job's arguments, never a stored row's fields
 NOT_PAYLOADS = {"TaskQuery", "Sweep", "ListFilters", "_Query", "CandidateQuery", "VacancyQuery", "CheckedCandidate",

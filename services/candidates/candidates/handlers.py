@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Select, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from candidates.models import (
     CandidateSkill,
     CandidateTargetGroup,
     Cohort,
+    Consent,
     Enrolment,
     LogEntry,
     Module,
@@ -39,10 +40,11 @@ from candidates.models import (
 from werkbrug_shared import audit as chain
 from werkbrug_shared import visibility
 from werkbrug_shared.actor import Actor
-from werkbrug_shared.clock import Clock
-from werkbrug_shared.db import UnitOfWork
+from werkbrug_shared.clock import Clock, date_in_nl
+from werkbrug_shared.db import UnitOfWork, insert_rows
 from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.types import (
+    CANDIDATE_CONSENT_CHANGED,
     CANDIDATE_ENROLLED,
     CANDIDATE_ERASED,
     CANDIDATE_MODULE_COMPLETED,
@@ -78,7 +80,35 @@ def live(uow: UnitOfWork, candidate_id, for_update: bool = False) -> Candidate:
 
 
 def may_see_personal_data(caller: Actor, row: Candidate) -> bool:
+    """The registering organisation (its custody: change, erase, account); consents aside."""
     return visibility.may_see_personal_data(visibility.Viewer(caller.organisation), row.registered_by)
+
+
+def personal_scope(uow: UnitOfWork, caller: Actor, clock: Clock, row: Candidate) -> str | None:
+    """How much personal data ``caller`` reads of ``row`` today (visibility.personal_data_scope):
+    the registering organisation all, an organisation the candidate consented to what its
+    consents open, read from the database at every call (a revocation holds at once)."""
+    viewer = visibility.Viewer(caller.organisation)
+    if visibility.is_registering_organisation(viewer, row.registered_by):
+        return visibility.FULL
+    if caller.organisation is None:
+        return None
+    held = uow.session.scalars(select(Consent).where(
+        Consent.candidate_id == row.id, Consent.organisation == caller.organisation,
+        Consent.revoked_at.is_(None))).all()
+    if not held:
+        return None
+    introduced = set(uow.session.scalars(select(ProposedMatch.match_id).where(
+        ProposedMatch.candidate_id == row.id, ProposedMatch.introduced_at.is_not(None))))
+    return visibility.personal_data_scope(viewer, row.registered_by, [rule_consent(c, introduced) for c in held],
+                                          clock.today())
+
+
+def rule_consent(row: Consent, introduced=frozenset()) -> visibility.Consent:
+    return visibility.Consent(organisation=row.organisation, purpose=row.purpose, scope=row.scope,
+                              given_on=row.given_on, expires_on=row.expires_on,
+                              revoked=row.revoked_at is not None or row.given_on is None,
+                              introduced=row.match_id in introduced)
 
 
 def custodian_row(uow: UnitOfWork, caller: Actor, candidate_id) -> Candidate:
@@ -176,6 +206,15 @@ def write(uow: UnitOfWork, batch: list[records.NewCandidate]) -> None:
                   "target_groups": new.target_groups})
         for new in batch if new.cohort
     ])
+    refused = [new for new in batch if not new.matching_consent]
+    if refused:  # intake recorded no consent to matching: a row says so, and matching leaves them out
+        insert_rows(uow.session, Consent.__table__, [
+            {"id": str(uuid.uuid4()), "candidate_id": new.id, "purpose": visibility.MATCHING,
+             "organisation": MATCHING_ORGANISATION, "scope": visibility.FULL, "match_id": None, "given_on": None,
+             "given_at": None, "expires_on": None, "revoked_at": new.candidate["registered_at"],
+             "recorded_by": new.candidate["registered_by"], "professional": None} for new in refused])
+        uow.emit_many(CANDIDATE_CONSENT_CHANGED, [(new.id, consent_event(new.id, visibility.MATCHING, None, False))
+                                                  for new in refused])
 
 
 # --- reading and changing -----------------------------------------------------------------
@@ -184,12 +223,17 @@ def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
     """The profile; personal data (and the plan) only for the registering organisation, audited."""
     row = candidate(uow, candidate_id)
     out = records.candidate_dict(row)
-    if row.status == domain.ERASED or not may_see_personal_data(caller, row):
+    if row.status == domain.ERASED:
+        return out
+    scope = personal_scope(uow, caller, clock, row)
+    if scope is None:
         return out
     personal = uow.session.get(PersonalData, row.id)
     if personal is not None:
-        plan = uow.session.get(Plan, row.id)
+        plan = uow.session.get(Plan, row.id) if scope == visibility.FULL else None
         shown = records.personal_dict(personal, plan)
+        if scope == visibility.CONTACT:  # an introduction: who they are and how to reach them, no more
+            shown = {f: shown[f] for f in visibility.CONTACT_FIELDS}
         out.update(shown)
         audit(uow, caller, clock, row.id, "get")
         now = clock.now()
@@ -281,10 +325,11 @@ def add_log_entry(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, en
 
 
 def log_entries(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> list[LogEntry]:
-    """The registering organisation reads every entry, another partner its own."""
+    """The registering organisation (and one the candidate consented to in full) reads every
+    entry, another partner its own."""
     row = live(uow, candidate_id)
     stmt = select(LogEntry).where(LogEntry.candidate_id == row.id)
-    if not may_see_personal_data(caller, row):
+    if personal_scope(uow, caller, clock, row) != visibility.FULL:
         stmt = stmt.where(LogEntry.organisation == caller.organisation)
     entries = uow.session.scalars(stmt.order_by(LogEntry.date, LogEntry.recorded_at, LogEntry.id)).all()
     if entries:
@@ -439,6 +484,7 @@ def erase(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> Candida
     for model, kind in ((PersonalData, PERSONAL), (LogEntry, LOGBOOK), (Plan, PLAN)):
         if session.execute(delete(model).where(model.candidate_id == row.id)).rowcount:
             account(uow, caller, now, chain.REMOVE, "erase", row.id, kind, (), chain.ERASURE)
+    session.execute(delete(Consent).where(Consent.candidate_id == row.id))  # nothing left to share
     for field, value in records.ERASED_PROFILE.items():
         setattr(row, field, value)
     row.skill_rows = []
@@ -511,6 +557,8 @@ def match_introduced(uow: UnitOfWork, clock: Clock, match_id: str) -> None:
     if match is None:
         # match.proposed travels on another queue and may still be on its way: retried
         raise NotFound(f"no proposed match {match_id} known yet")
+    if match.introduced_at is None:  # an introduction's consent holds from now (personal_scope)
+        match.introduced_at = clock.now()
     row = _subject(uow, match.candidate_id)
     if row is not None:
         follow(uow, clock, row, domain.INTRODUCED, f"match {match.match_id} introduced")
@@ -614,3 +662,110 @@ def remove_expired(uow: UnitOfWork, clock: Clock, days: int, batch: int = chain.
     for e in expired:
         account(uow, None, now, chain.REMOVE, "retention", e.candidate_id, LOGBOOK, (), chain.RETENTION)
     return len(expired)
+
+
+# --- consent: who else may know who the candidate is, and whether matching may rank them ------
+
+MATCHING_ORGANISATION = "*"  # matching's consent names no organisation: every partner of the region
+CONSENT = "consent"  # the audit log's kind: a consent given or revoked (ids and dates, no personal data)
+
+
+def consent_event(candidate_id: str, purpose: str, organisation: str | None, given: bool) -> dict:
+    return {"candidate_id": candidate_id, "purpose": purpose, "organisation": organisation, "given": given}
+
+
+def consent_dict(row: Consent, today: date, introduced=frozenset()) -> dict:
+    """A consent as the registering organisation reads it, with whether it holds today."""
+    matching = row.purpose == visibility.MATCHING
+    rule = rule_consent(row, introduced)
+    holds = (row.revoked_at is None and row.given_on is not None) if matching else visibility.consent_holds(
+        rule, row.organisation, today)
+    return {"id": row.id, "candidate_id": row.candidate_id, "purpose": row.purpose,
+            "organisation": None if matching else row.organisation, "scope": None if matching else row.scope,
+            "match_id": row.match_id, "given_on": _iso(row.given_on), "given_at": _iso(row.given_at),
+            "expires_on": _iso(row.expires_on), "revoked_at": _iso(row.revoked_at),
+            "recorded_by": row.recorded_by, "professional": row.professional, "holds": holds}
+
+
+def aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)  # SQLite gives UTC without its zone
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _consent_row(uow: UnitOfWork, candidate_id: str, purpose: str, organisation: str | None) -> Consent | None:
+    return uow.session.scalar(select(Consent).where(
+        Consent.candidate_id == candidate_id, Consent.purpose == purpose,
+        Consent.organisation == (organisation or MATCHING_ORGANISATION)).with_for_update())
+
+
+def give_consent(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, data: dict) -> Consent:
+    """The candidate consented (their registering organisation's klantmanager records it): a
+    validated ConsentInput. Given again, it replaces the earlier terms (and lifts a revocation)."""
+    row = custodian_row(uow, caller, candidate_id)
+    purpose = data["purpose"]
+    today, now = clock.today(), clock.now()
+    if data.get("expires_on") is not None and data["expires_on"] < today:
+        raise ValidationError.from_fields("consent", {"expires_on": ["lies in the past"]})
+    if purpose == visibility.INTRODUCTION and uow.session.scalar(select(ProposedMatch.match_id).where(
+            ProposedMatch.match_id == data["match_id"], ProposedMatch.candidate_id == row.id)) is None:
+        raise NotFound(f"no match {data['match_id']} of candidate {row.id} known (yet)")
+    organisation = None if purpose == visibility.MATCHING else data["organisation"]
+    scope = data.get("scope") or (visibility.CONTACT if purpose == visibility.INTRODUCTION else visibility.FULL)
+    consent = _consent_row(uow, row.id, purpose, organisation)
+    if consent is None:
+        consent = Consent(id=str(uuid.uuid4()), candidate_id=row.id, purpose=purpose,
+                          organisation=organisation or MATCHING_ORGANISATION)
+        uow.session.add(consent)
+    consent.scope, consent.match_id, consent.expires_on = scope, data.get("match_id"), data.get("expires_on")
+    consent.given_on, consent.given_at, consent.revoked_at = today, now, None
+    consent.recorded_by, consent.professional = caller.organisation, caller.professional
+    uow.session.flush()
+    account(uow, caller, now, chain.CHANGE, "give_consent", row.id, CONSENT, (purpose,))
+    uow.emit(CANDIDATE_CONSENT_CHANGED, row.id, consent_event(row.id, purpose, organisation, True))
+    return consent
+
+
+def revoke_consent(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id, purpose: str,
+                   organisation: str | None) -> Consent:
+    """The candidate withdrew a consent: from this commit on no read shows what it opened (every
+    read asks the database), and matching drops them from every ranking (candidate.consent_changed).
+    Matching's consent, given at intake without a row, is revoked too; revoking again changes nothing."""
+    row = custodian_row(uow, caller, candidate_id)
+    if purpose != visibility.MATCHING and organisation is None:
+        raise ValidationError.from_fields("revocation", {"organisation": ["the organisation whose consent ends"]})
+    organisation = None if purpose == visibility.MATCHING else organisation
+    now = clock.now()
+    consent = _consent_row(uow, row.id, purpose, organisation)
+    if consent is None:
+        if purpose != visibility.MATCHING:
+            raise NotFound(f"no {purpose} consent to {organisation} for candidate {row.id}")
+        consent = Consent(id=str(uuid.uuid4()), candidate_id=row.id, purpose=purpose,
+                          organisation=MATCHING_ORGANISATION, scope=visibility.FULL,
+                          given_on=date_in_nl(aware(row.registered_at)), given_at=row.registered_at,
+                          recorded_by=row.registered_by)
+        uow.session.add(consent)
+    elif consent.revoked_at is not None:
+        return consent
+    consent.revoked_at = now
+    uow.session.flush()
+    account(uow, caller, now, chain.CHANGE, "revoke_consent", row.id, CONSENT, (purpose,))
+    uow.emit(CANDIDATE_CONSENT_CHANGED, row.id, consent_event(row.id, purpose, organisation, False))
+    return consent
+
+
+def consents(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
+    """The candidate's consents, for the registering organisation: matching's (given unless a row
+    says otherwise) and each organisation's, with whether it holds today."""
+    row = custodian(uow, caller, candidate_id)
+    rows = uow.session.scalars(select(Consent).where(Consent.candidate_id == row.id)
+                               .order_by(Consent.purpose, Consent.organisation)).all()
+    introduced = set(uow.session.scalars(select(ProposedMatch.match_id).where(
+        ProposedMatch.candidate_id == row.id, ProposedMatch.introduced_at.is_not(None))))
+    today = clock.today()
+    matching = next((c for c in rows if c.purpose == visibility.MATCHING), None)
+    ranked = row.status != domain.ERASED and (matching is None or consent_dict(matching, today)["holds"])
+    return {"candidate_id": row.id, "matching_consent": ranked,
+            "consents": [consent_dict(c, today, introduced) for c in rows if c.purpose != visibility.MATCHING]}

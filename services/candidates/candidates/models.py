@@ -177,6 +177,33 @@ class ProposedMatch(Base):
 
     match_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     candidate_id: Mapped[str] = mapped_column(String(36), index=True)
+    # when match.introduced came: an introduction's consent holds from then (werkbrug_shared.visibility)
+    introduced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """What the candidate agreed to, as their klantmanager recorded it: one organisation may see
+    who they are, for one purpose (werkbrug_shared.visibility.PURPOSES), with a scope, from a date
+    until an expiry (dates in the Netherlands), until revoked. ``matching`` names no organisation
+    (``*``: every partner of the region sees the anonymous profile in rankings); without a row it
+    is given, as intake records it. Ids and dates only: an erasure removes the rows all the same."""
+
+    __tablename__ = "candidate_consents"
+    __table_args__ = (UniqueConstraint("candidate_id", "purpose", "organisation",
+                                       name="uq_candidate_consents_candidate_purpose_organisation"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    organisation: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(String(12))
+    match_id: Mapped[str | None] = mapped_column(String(64))  # an introduction's match
+    given_on: Mapped[dt.date | None] = mapped_column(Date)  # None: never given (matching refused at intake)
+    given_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)  # the last day it holds
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    professional: Mapped[str | None] = mapped_column(String(64))
 
 
 class Trajectory(Base):

@@ -143,6 +143,7 @@ class NewCandidate:
     personal: dict
     target_groups: list[str]
     claims: list[dict]
+    matching_consent: bool = True  # intake's record: may matching rank them (handlers.write)
 
     @property
     def id(self) -> str:
@@ -195,7 +196,8 @@ def prepare(data: Mapping, organisation: str | None, now: datetime, vault: BsnVa
         bsn = domain.normalise_bsn(data["bsn"])
         personal["bsn_ciphertext"] = vault.encrypt(bsn, candidate_id)
         personal["bsn_hash"] = vault.digest(bsn)
-    return NewCandidate(candidate, personal, sorted(set(data["target_groups"])), domain.skill_claims(data["skills"]))
+    return NewCandidate(candidate, personal, sorted(set(data["target_groups"])), domain.skill_claims(data["skills"]),
+                        data.get("matching_consent", True))
 
 
 # Which of a batch's keys are taken, as one index probe per key. A bulk import grows

@@ -8,7 +8,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from candidates import domain
-from werkbrug_shared import refdata
+from werkbrug_shared import refdata, visibility
 from werkbrug_shared.events.catalogue import (
     ESCO_OCCUPATION,
     ESCO_SKILL,
@@ -114,6 +114,9 @@ class RegisterCandidate(Schema):
     conditions = fields.List(fields.String(validate=validate.OneOf(domain.CONDITIONS)), load_default=list)
     cohort = _optional(fields.String, validate=validate.Length(min=1, max=80))
     source_ref = _optional(fields.String, validate=validate.Length(min=1, max=100))
+    # consent to be ranked by matching (the anonymous profile, every partner): intake records it,
+    # given unless said; changed afterwards by give_consent / revoke_consent
+    matching_consent = fields.Boolean(load_default=True)
 
     @validates("postcode")
     def _postcode(self, value, **_):
@@ -165,7 +168,7 @@ class CheckedCandidate(RegisterCandidate):
             raise ValidationError("not a known postcode area (PC4)")
 
 
-UPDATE_EXCLUDES = ("bsn", "source_ref", "cohort")
+UPDATE_EXCLUDES = ("bsn", "source_ref", "cohort", "matching_consent")
 
 
 def candidate_schema(update: bool = False) -> Schema:
@@ -189,6 +192,43 @@ class ListFilters(Schema):
     status = fields.String(validate=validate.OneOf((*domain.STATUSES, domain.ERASED)))
     skill = fields.String(validate=validate.Regexp(ESCO_SKILL, error=NOT_A_SKILL))
     cohort = fields.String(validate=validate.Length(min=1, max=80))
+
+
+class ConsentInput(Schema):
+    """A consent the candidate gave (werkbrug_shared.visibility): to whom, why, how much, until when."""
+
+    purpose = fields.String(required=True, validate=validate.OneOf(visibility.PURPOSES))
+    organisation = _optional(_id)  # none for matching (every partner); else required
+    # default: full (an introduction: contact)
+    scope = _optional(fields.String, validate=validate.OneOf(visibility.SCOPES))
+    expires_on = _optional(fields.Date)  # the last day it holds, in the Netherlands
+    match_id = _optional(_id)  # an introduction's match
+
+    @validates_schema
+    def _coherent(self, data, **_):
+        problems = {}
+        purpose, organisation = data.get("purpose"), data.get("organisation")
+        if purpose == visibility.MATCHING:
+            for name in ("organisation", "scope", "expires_on", "match_id"):
+                if data.get(name) is not None:
+                    problems[name] = ["not for matching's consent, which is every partner's"]
+        elif purpose is not None:
+            if organisation is None:
+                problems["organisation"] = ["the organisation the candidate consented to is required"]
+            if purpose == visibility.INTRODUCTION:
+                if data.get("match_id") is None:
+                    problems["match_id"] = ["an introduction's consent names its match"]
+                if data.get("scope") == visibility.FULL:
+                    problems["scope"] = ["an introduction opens the contact details only"]
+            elif data.get("match_id") is not None:
+                problems["match_id"] = ["only an introduction's consent names a match"]
+        if problems:
+            raise ValidationError(problems)
+
+
+class RevokeConsent(Schema):
+    purpose = fields.String(required=True, validate=validate.OneOf(visibility.PURPOSES))
+    organisation = _optional(_id)
 
 
 class LogEntryInput(Schema):
