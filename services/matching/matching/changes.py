@@ -40,7 +40,7 @@ from prometheus_client import Gauge, Histogram
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from matching.models import IndexChange, IndexedCandidate, IndexedVacancy, LearnedModule
+from matching.models import IndexChange, IndexedCandidate, IndexedVacancy, LearnedModule, MatchingConsent
 from matching.profiles import CandidateProfile, VacancyProfile
 from werkbrug_shared.db import insert_rows
 from werkbrug_shared.events.envelope import utcnow
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 # what changed, and so what a follower reads again
 CANDIDATE = "candidate"  # the profile and pool state, or the erasure (the row is gone)
-POOL = "pool"  # only whether the candidate is in the pool (a placement recorded or ended)
+POOL = "pool"  # only whether the candidate may be ranked (a placement recorded or ended, consent to matching)
 VACANCY = "vacancy"
 MODULE = "module"  # a module a trajectory taught: key is its name
 
@@ -209,6 +209,7 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
     full |= keys(POOL) - full - pool
     for ids in _chunks(sorted(full)):
         found = set()
+        _follow_consents(session, index, ids)  # first: a profile is never ranked before its consent is known
         for row in session.execute(select(CANDIDATES).where(CANDIDATES.c.candidate_id.in_(ids))):
             index.upsert_candidate(candidate_profile_of(row), in_pool=row.in_pool)
             found.add(row.candidate_id)
@@ -216,6 +217,7 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
             index.remove_candidate(candidate_id)
     for ids in _chunks(sorted(pool)):
         found = set()
+        _follow_consents(session, index, ids)
         for candidate_id, in_pool in session.execute(select(IndexedCandidate.candidate_id, IndexedCandidate.in_pool)
                                                      .where(IndexedCandidate.candidate_id.in_(ids))):
             index.set_in_pool(candidate_id, in_pool)
@@ -233,3 +235,19 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
         for module, skill in session.execute(select(LearnedModule.module, LearnedModule.skill)
                                              .where(LearnedModule.module.in_(names))):
             index.learn_module(module, skill)
+
+
+def withdrawn_consents(session: Session, ids=None) -> set[str]:
+    """Who withdrew their consent to matching (of ``ids``, or all)."""
+    stmt = select(MatchingConsent.candidate_id).where(MatchingConsent.given.is_(False))
+    if ids is not None:
+        stmt = stmt.where(MatchingConsent.candidate_id.in_(ids))
+    return set(session.scalars(stmt))
+
+
+def _follow_consents(session: Session, index, ids) -> None:
+    """The index's consent to matching for these candidates as the table holds it (scoring.rankable)."""
+    withdrawn = withdrawn_consents(session, ids)
+    for candidate_id in ids:
+        if (candidate_id in withdrawn) != index.withdrew(candidate_id):
+            index.set_consent(candidate_id, candidate_id not in withdrawn)

@@ -12,14 +12,22 @@ a SQLite unit of work with a fake index and a fixed moment, no broker.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from matching import domain, scoring
 from matching.changes import CANDIDATE, MODULE, POOL, VACANCY, candidate_profile_of, vacancy_profile_of
-from matching.models import ErasedCandidate, IndexedCandidate, IndexedVacancy, LearnedModule, Match, Placement
+from matching.models import (
+    ErasedCandidate,
+    IndexedCandidate,
+    IndexedVacancy,
+    LearnedModule,
+    Match,
+    MatchingConsent,
+    Placement,
+)
 from werkbrug_shared import audit as chain
 from werkbrug_shared import visibility
 from werkbrug_shared.db import insert_rows
@@ -79,6 +87,8 @@ def propose(uow, viewer: Viewer, candidate_id: str, vacancy_id: str, now: dateti
     session = uow.session
     candidate = uow.get(IndexedCandidate, candidate_id, "candidate in the matching index:")
     vacancy = visible_vacancy(uow, viewer, vacancy_id)
+    if not consented(uow, candidate.candidate_id):
+        raise Conflict(f"candidate {candidate.candidate_id} withdrew their consent to matching")
     if vacancy.status != "open":
         raise Conflict(f"vacancy {vacancy.vacancy_id} is {vacancy.status}")
     open_match = session.scalar(select(Match.id).where(
@@ -328,6 +338,31 @@ def erase_candidate(uow, index, candidate_id: str, now: datetime) -> None:
     if session.get(ErasedCandidate, candidate_id) is None:
         session.add(ErasedCandidate(candidate_id=candidate_id, erased_at=now))
     index.changed(CANDIDATE, [candidate_id])
+
+
+def consented(uow, candidate_id: str) -> bool:
+    """Whether the candidate consented to matching: given unless withdrawn (scoring.rankable)."""
+    return uow.session.scalar(select(MatchingConsent.given).where(
+        MatchingConsent.candidate_id == candidate_id)) is not False
+
+
+def consent_changed(uow, index, candidate_id: str, given: bool, at: datetime) -> None:
+    """candidate.consent_changed (purpose matching): kept, and through the change log every
+    replica's index drops the candidate from rankings or takes them back (scoring.rankable).
+    Kept for one not indexed yet too (the events travel on different queues); a change older
+    than the one known (a late redelivery) is left."""
+    row = uow.session.get(MatchingConsent, candidate_id, with_for_update=True)
+    if row is None:
+        uow.session.add(MatchingConsent(candidate_id=candidate_id, given=given, changed_at=at))
+    elif _aware(row.changed_at) > at:
+        return
+    else:
+        row.given, row.changed_at = given, at
+    index.changed(POOL, [candidate_id])
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)  # SQLite gives UTC without its zone
 
 
 def learn_modules(uow, index, trajectory_id: str, modules: list[dict], now: datetime) -> None:

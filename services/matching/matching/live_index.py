@@ -80,9 +80,10 @@ def build(engine, follower: ChangeFollower) -> MatchingIndex:
                 if not row.in_pool:
                     placed.append(row.candidate_id)
             vacancies = [vacancy_profile_of(row) for row in session.execute(select(VACANCIES))]
-        index.load(profiles, vacancies, not_in_pool=placed)
+            withdrawn = changes.withdrawn_consents(session)  # consent to matching (scoring.rankable)
+        index.load(profiles, vacancies, not_in_pool=placed, withdrawn=withdrawn)
         counts = len(profiles), len(vacancies)
-        del profiles, vacancies, placed
+        del profiles, vacancies, placed, withdrawn
     finally:
         gc.enable()
     gc.collect()

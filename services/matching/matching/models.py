@@ -105,6 +105,18 @@ class Placement(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class MatchingConsent(Base):
+    """Whether a candidate consented to being ranked (candidate.consent_changed, purpose matching):
+    given unless a row says otherwise. ``changed_at`` is the event's time: a late event of an
+    earlier change does not undo a later one. The index applies it through the change log."""
+
+    __tablename__ = "matching_consents"
+
+    candidate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    given: Mapped[bool]
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ErasedCandidate(Base):
     """Tombstone of an AVG erasure: only the id, so late events cannot re-index the person."""
 

@@ -928,17 +928,25 @@ def _ranking(pairs: list[tuple[str, PairScore]], near: list[tuple[str, PairScore
     )
 
 
+def rankable(in_pool: bool, consented: bool = True) -> bool:
+    """Whether a candidate appears in rankings: active (in the pool: not at work on a placement
+    matching recorded; an erased one is not indexed at all) and consented to matching (given at
+    intake unless refused; candidate.consent_changed). The index keeps this per row ("active")."""
+    return in_pool and consented
+
+
 def rank_candidates(vacancy: VacancyProfile, candidates: Iterable[CandidateProfile], *, limit: int = 10,
-                    filters: dict | None = None, near_misses: int = 3, placed=frozenset(), knowledge=None,
-                    modules: ModuleCatalogue | None = None) -> Ranking:
-    """Brute force: every candidate in the pool (not in ``placed``) scored against the vacancy."""
+                    filters: dict | None = None, near_misses: int = 3, placed=frozenset(), withdrawn=frozenset(),
+                    knowledge=None, modules: ModuleCatalogue | None = None) -> Ranking:
+    """Brute force: every candidate who may be ranked (:func:`rankable`: not in ``placed``, not in
+    ``withdrawn``) scored against the vacancy."""
     knowledge = knowledge or esco.knowledge()
     modules = modules or CATALOGUE
     filters = check_filters(filters, CANDIDATE_FILTERS)
     vf = vacancy_facts(vacancy, knowledge)
     eligible, near = [], []
     for candidate in candidates:
-        if candidate.candidate_id in placed:
+        if not rankable(candidate.candidate_id not in placed, candidate.candidate_id not in withdrawn):
             continue
         cf = candidate_facts(candidate, knowledge)
         if not candidate_passes(cf, filters):

@@ -21,6 +21,7 @@ from werkbrug_shared.errors import NotFound, ValidationError
 from werkbrug_shared.events.envelope import utcnow
 from werkbrug_shared.events.types import (
     AFTERCARE_TASK_COMPLETED,
+    CANDIDATE_CONSENT_CHANGED,
     CANDIDATE_ERASED,
     CANDIDATE_PROFILE_UPDATED,
     CANDIDATE_REGISTERED,
@@ -297,6 +298,12 @@ class MatchingService:
     @event_handler(VACANCY_CLOSED)
     def on_vacancy_closed(self, event):
         handlers.vacancy_status(self.db, self.index, event.data["vacancy_id"], "closed")
+
+    @event_handler(CANDIDATE_CONSENT_CHANGED)
+    def on_candidate_consent_changed(self, event):
+        """Consent to matching withdrawn or given: out of (back in) every replica's rankings."""
+        if event.data["purpose"] == visibility.MATCHING:
+            handlers.consent_changed(self.db, self.index, event.data["candidate_id"], event.data["given"], event.time)
 
     @event_handler(CANDIDATE_ERASED)
     def on_candidate_erased(self, event):

@@ -80,6 +80,16 @@ class MatchingIndex:
         with self._lock:
             return self.store.set_in_pool(candidate_id, in_pool)
 
+    def set_consent(self, candidate_id: str, consented: bool) -> bool:
+        """The candidate withdrew (or gave again) their consent to matching: out of (back in) every
+        ranking, as scoring.rankable says. Kept for one not indexed yet; False then."""
+        with self._lock:
+            return self.store.set_consent(candidate_id, consented)
+
+    def withdrew(self, candidate_id: str) -> bool:
+        """Whether the index holds the candidate's consent to matching as withdrawn."""
+        return candidate_id in self.store.withdrawn
+
     def learn_module(self, module_name: str, skill_uri: str) -> bool:
         """A module that closes this skill gap from now on (between queries, not during one);
         False if already known."""
@@ -92,7 +102,7 @@ class MatchingIndex:
         return None if row is None else bool(c.columns["in_pool"][row])
 
     def load(self, candidates: Iterable[CandidateProfile], vacancies: Iterable[VacancyProfile] = (),
-             not_in_pool: Iterable[str] = ()) -> None:
+             not_in_pool: Iterable[str] = (), withdrawn: Iterable[str] = ()) -> None:
         """Bulk build at start-up (into an empty index), rows in PC4 order for locality."""
         with self._lock:
             if self.store.candidates.row_of or self.store.vacancies.row_of:
@@ -100,7 +110,7 @@ class MatchingIndex:
             for vacancy in vacancies:
                 self.upsert_vacancy(vacancy)
             latest = {p.candidate_id: p for p in candidates}  # a repeated id: the last profile wins
-            self.store.load_candidates(list(latest.values()), set(not_in_pool))
+            self.store.load_candidates(list(latest.values()), set(not_in_pool), set(withdrawn))
             for vf in self._vacancy_facts.values():
                 self._warm(vf)
 

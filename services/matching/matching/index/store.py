@@ -59,6 +59,9 @@ class Store:
                                 CellIndex(self.areas.unknown + 1, len(REACH_BANDS)))
         self.vacancies = Table(VACANCY_COLUMNS, VACANCY_LISTS, VACANCY_PACKED)
         self.odd_candidates: dict[int, tuple[str, tuple[str, ...]]] = {}  # unknown pc4 / conditions, by row
+        # who withdrew their consent to matching (candidate.consent_changed): few, so a set beside the
+        # rows; a row is active (ranked) as scoring.rankable says of its pool state and this
+        self.withdrawn: set[str] = set()
         self.band_reach = REACH_BANDS * scoring.NEAR_TRAVEL_FACTOR  # how far each band reaches a near-miss
         self._scratch = self._new_scratch(len(self.skills.values) + 1024)
         self._closable = (None, None)
@@ -147,7 +150,7 @@ class Store:
             t.columns[name][row] = value
         if in_pool is not None or not known:
             t.columns["in_pool"][row] = True if in_pool is None else in_pool
-        t.columns["active"][row] = t.columns["in_pool"][row]
+        t.columns["active"][row] = scoring.rankable(bool(t.columns["in_pool"][row]), cf.id not in self.withdrawn)
         t.cells.changed(row, values["cell"], hours_changed)
         odd = self._odd(cf, values["area"])
         if odd:
@@ -164,6 +167,7 @@ class Store:
         if row is not None:
             self.odd_candidates.pop(row, None)
             self.candidates.columns["active"][row] = False
+        self.withdrawn.discard(candidate_id)
         return self.candidates.remove(candidate_id)
 
     def set_in_pool(self, candidate_id: str, in_pool: bool) -> bool:
@@ -171,10 +175,21 @@ class Store:
         if row is None:
             return False
         self.candidates.columns["in_pool"][row] = in_pool
-        self.candidates.columns["active"][row] = in_pool
+        self.candidates.columns["active"][row] = scoring.rankable(in_pool, candidate_id not in self.withdrawn)
         return True
 
-    def load_candidates(self, profiles: list[CandidateProfile], placed: set[str]) -> None:
+    def set_consent(self, candidate_id: str, consented: bool) -> bool:
+        """Kept for a candidate not (yet) indexed too; False then."""
+        (self.withdrawn.discard if consented else self.withdrawn.add)(candidate_id)
+        row = self.candidates.row_of.get(candidate_id)
+        if row is None:
+            return False
+        in_pool = bool(self.candidates.columns["in_pool"][row])
+        self.candidates.columns["active"][row] = scoring.rankable(in_pool, consented)
+        return True
+
+    def load_candidates(self, profiles: list[CandidateProfile], placed: set[str],
+                        withdrawn: set[str] = frozenset()) -> None:
         """One pass from profile to flat arrays (no facts kept), then one permutation into
         cell order (areas along the curve): the rows a query reads lie together."""
         t = self.candidates
@@ -241,7 +256,9 @@ class Store:
             column = np.frombuffer(values, np.dtype(values.typecode))
             t.columns[name][:n] = column.astype(CANDIDATE_COLUMNS[name])[order]
         t.columns["alive"][:n] = True
-        t.columns["active"][:n] = t.columns["in_pool"][:n]
+        self.withdrawn = set(withdrawn)
+        consented = np.array([i not in self.withdrawn for i in ids], np.bool_)[order] if self.withdrawn else True
+        t.columns["active"][:n] = t.columns["in_pool"][:n] & consented  # scoring.rankable, for every row
         staged = {
             "held": (np.frombuffer(lens["held"], np.int32), np.frombuffer(held_ids, np.int32),
                      np.frombuffer(held_codes, np.uint8)),
