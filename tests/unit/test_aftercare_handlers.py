@@ -17,7 +17,7 @@ from aftercare.models import AftercarePlan, AftercareTask, Escalation, metadata
 from werkbrug_shared.actor import Actor, Partner
 from werkbrug_shared.clock import Clock
 from werkbrug_shared.db import UnitOfWork, make_engine
-from werkbrug_shared.errors import Conflict, Forbidden, NotFound
+from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.catalogue import schema_for
 
 TODAY = date(2026, 12, 1)
@@ -301,12 +301,12 @@ def test_the_sweep_escalates_each_overdue_task_once_and_doing_it_settles_that(de
     assert len(overdue) == 3 and {o["organisation"] for o in overdue} == {"soweco"}
     again = desk(handlers.sweep_overdue, desk.clock, later)
     assert again.announced == [] and again.overdue == {"soweco": 3} and desk.emitted == []
-    escalations = desk(handlers.escalations, "soweco", True)
+    escalations = desk(handlers.escalations, SOWECO, True)
     assert len(escalations) == 3 and {e.kind for e in escalations} == {domain.OVERDUE_TASK}
 
     complete(desk, swept.announced[0], domain.GOING_WELL)
-    assert len(desk(handlers.escalations, "soweco", True)) == 2
-    assert len(desk(handlers.escalations, "soweco", False)) == 3
+    assert len(desk(handlers.escalations, SOWECO, True)) == 2
+    assert len(desk(handlers.escalations, SOWECO, False)) == 3
 
 
 def test_the_sweep_takes_the_clocks_day_and_counts_tasks_nobody_holds_apart(desk):
@@ -316,9 +316,19 @@ def test_the_sweep_takes_the_clocks_day_and_counts_tasks_nobody_holds_apart(desk
     swept = desk.at(START + timedelta(days=2))(handlers.sweep_overdue, desk.clock)
     assert [t.kind for t in swept.announced] == ["first_working_day"]
     assert swept.overdue == {handlers.UNASSIGNED: 1}
-    escalations = desk(handlers.escalations, None, True)
+    escalations = desk(handlers.escalations, SOWECO, True)
     assert sorted(e.kind for e in escalations) == [domain.OVERDUE_TASK, domain.UNASSIGNED_PLAN]
     assert {e.organisation_id for e in escalations} == {None}
+
+
+def test_escalations_are_for_who_may_see_the_plan_or_could_take_it_over(desk):
+    coach(desk, "Busy", capacity=0.5)  # Soweco has a coach in Twente, without room
+    (plan,) = start(desk, placement(credited_organisations=["gemeente-enschede"]))
+    assert [e.kind for e in desk(handlers.escalations, SOWECO, True)] == [domain.UNASSIGNED_PLAN]  # could take it
+    assert [e.kind for e in desk(handlers.escalations, OTHER, True)] == [domain.UNASSIGNED_PLAN]  # placed them
+    hengelo = Actor(Partner("gemeente-hengelo", "Gemeente Hengelo", "municipality", "Twente"))
+    assert desk(handlers.escalations, hengelo, True) == []
+    assert plan.jobcoach_id is None
 
 
 # --- coaches come and go ---------------------------------------------------------------------------
@@ -358,7 +368,7 @@ def test_a_coordinator_assigns_a_plan_nobody_held_to_a_coach_with_room(desk):
     record = reassign(desk, plan.id, room.id)
     assert record.plan.jobcoach_id == room.id and record.organisation == "soweco"
     assert {t.jobcoach_id for t in record.tasks} == {room.id}
-    assert desk(handlers.escalations, None, True) == []
+    assert desk(handlers.escalations, SOWECO, True) == []
     with pytest.raises(NotFound):
         reassign(desk, "no-such-plan", room.id)
 
@@ -376,7 +386,7 @@ def test_the_end_of_a_placement_ends_its_plan_and_cancels_what_is_open(desk):
     assert sorted(t.status for t in tasks_of(desk, plan)) == [domain.CANCELLED] * 7 + [domain.DONE]
     cancelled = desk.events(handlers.AFTERCARE_TASK_CANCELLED)
     assert len(cancelled) == 7 and {c["organisation"] for c in cancelled} == {"soweco"}
-    assert desk(handlers.escalations, None, True) == []
+    assert desk(handlers.escalations, SOWECO, True) == []
     assert desk(handlers.end_plan, desk.clock, plan.placement_id, START) is None and desk.emitted == []
     assert desk(handlers.end_plan, desk.clock, "no-such-placement", START) is None
 
@@ -391,7 +401,8 @@ def test_the_end_of_a_placement_ends_its_plan_and_cancels_what_is_open(desk):
 def test_only_the_coaches_organisation_sees_their_tasks_and_workload(desk):
     holder = coach(desk, "Coach")
     (plan,) = start(desk, placement())
-    query = {"placement_id": plan.placement_id, "jobcoach_id": None, "status": None, "due_before": None}
+    query = {"placement_id": plan.placement_id, "jobcoach_id": None, "status": None, "due_before": None,
+             "limit": 200, "after": None}
     assert len(desk(handlers.tasks, SOWECO, query)) == 8
     assert desk(handlers.tasks, OTHER, query) == []
     with pytest.raises(Forbidden):
@@ -403,6 +414,25 @@ def test_only_the_coaches_organisation_sees_their_tasks_and_workload(desk):
     assert 0 < load["planned_hours"] <= load["capacity_hours"]
     early = desk(handlers.tasks, SOWECO, {**query, "due_before": START + timedelta(days=8)})
     assert [t.kind for t in early] == ["first_working_day", "week_1"]
+
+
+def test_tasks_come_a_page_at_a_time_each_after_the_last_of_the_page_before(desk):
+    coach(desk, "Coach")
+    plans = start(desk, placement(), placement())  # two plans: tasks due on the same days
+    query = {"placement_id": None, "jobcoach_id": None, "status": None, "due_before": None, "limit": 200,
+             "after": None}
+    everything = [t.id for t in desk(handlers.tasks, SOWECO, query)]
+    assert len(everything) == 8 * len(plans)
+    pages, after = [], None
+    while True:
+        page = desk(handlers.tasks, SOWECO, {**query, "limit": 3, "after": after})
+        if not page:
+            break
+        pages.append([t.id for t in page])
+        after = page[-1].id
+    assert [t for p in pages for t in p] == everything and max(map(len, pages)) == 3
+    with pytest.raises(ValidationError):
+        desk(handlers.tasks, SOWECO, {**query, "after": "no-such-task"})
 
 
 # --- mails ----------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from prometheus_client import Counter
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from aftercare import domain, notices
 from aftercare.models import AftercarePlan, AftercareTask, CoachingOrganisation, Escalation, Jobcoach
@@ -26,7 +26,7 @@ from werkbrug_shared import audit as chain
 from werkbrug_shared.actor import Actor
 from werkbrug_shared.clock import Clock
 from werkbrug_shared.db import UnitOfWork
-from werkbrug_shared.errors import Conflict, Forbidden, NotFound
+from werkbrug_shared.errors import Conflict, Forbidden, NotFound, ValidationError
 from werkbrug_shared.events.types import (
     AFTERCARE_PLAN_CREATED,
     AFTERCARE_TASK_ASSIGNED,
@@ -211,7 +211,13 @@ def tasks(uow: UnitOfWork, actor: Actor, query: dict) -> list[AftercareTask]:
             stmt = stmt.where(getattr(AftercareTask, key) == query[key])
     if query["due_before"] is not None:
         stmt = stmt.where(AftercareTask.due < query["due_before"])
-    return list(uow.session.scalars(stmt))
+    if query["after"] is not None:  # keyset: the page after that task, whatever was added meanwhile
+        last = uow.session.get(AftercareTask, query["after"])
+        if last is None:
+            raise ValidationError.from_fields("query", {"after": ["not a task of this list"]})
+        stmt = stmt.where(or_(AftercareTask.due > last.due, and_(AftercareTask.due == last.due,
+                                                                 AftercareTask.id > last.id)))
+    return list(uow.session.scalars(stmt.limit(query["limit"])))
 
 
 def workload(uow: UnitOfWork, actor: Actor, clock: Clock, jobcoach_id: str | None = None) -> list[dict]:
@@ -322,13 +328,23 @@ def sweep_overdue(uow: UnitOfWork, clock: Clock, today: date | None = None) -> S
     return Swept(found, {organisation or UNASSIGNED: n for organisation, n in rows})
 
 
-def escalations(uow: UnitOfWork, organisation: str | None, open_only: bool) -> list[Escalation]:
-    stmt = select(Escalation).order_by(Escalation.created_at, Escalation.id)
-    if organisation is not None:
-        stmt = stmt.where(Escalation.organisation_id == organisation)
+def escalations(uow: UnitOfWork, actor: Actor, open_only: bool) -> list[Escalation]:
+    """What the calling organisation's coordinators must act on: the escalations of plans it may
+    see (``domain.may_see_plan``: it coaches them or placed the person), and the plans nobody
+    holds in a region where it has active jobcoaches (who could take them over)."""
+    organisation = actor.organisation
+    stmt = (select(Escalation, AftercarePlan.credited_organisations, Jobcoach.organisation_id)
+            .join(AftercarePlan, AftercarePlan.id == Escalation.plan_id)
+            .outerjoin(Jobcoach, Jobcoach.id == AftercarePlan.jobcoach_id)
+            .order_by(Escalation.created_at, Escalation.id))
     if open_only:
         stmt = stmt.where(Escalation.resolved_at.is_(None))
-    return list(uow.session.scalars(stmt))
+    regions = {region for (held,) in uow.session.execute(select(Jobcoach.regions).where(
+        Jobcoach.active, Jobcoach.organisation_id == organisation)) for region in held}
+    return [escalation for escalation, credited, coaching in uow.session.execute(stmt)
+            if escalation.organisation_id == organisation
+            or domain.may_see_plan(organisation, coaching, credited or ())
+            or (coaching is None and escalation.region in regions)]
 
 
 # --- placements --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from aftercare.domain import EXPERTISE, TASK_STATUSES
 from werkbrug_shared.events.catalogue import PLACEMENT_END_REASONS, TASK_OUTCOMES
+from werkbrug_shared.pagination import MAX_PAGE
 
 _id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
@@ -47,6 +48,9 @@ class TaskQuery(Schema):
     jobcoach_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
     status = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(TASK_STATUSES))
     due_before = fields.Date(load_default=None, allow_none=True)
+    # a page at a time: at most ``limit`` tasks, after the task ``after`` (the last of the page before)
+    limit = fields.Integer(load_default=MAX_PAGE, strict=True, validate=validate.Range(min=1, max=MAX_PAGE))
+    after = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
 
 
 class CompleteTask(Schema):

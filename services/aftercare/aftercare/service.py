@@ -39,6 +39,7 @@ from werkbrug_shared.events.types import (
 )
 from werkbrug_shared.mail import Mailer
 from werkbrug_shared.metrics import EntrypointMetrics
+from werkbrug_shared.pagination import MAX_PAGE
 from werkbrug_shared.roles import COORDINATOR, JOBCOACH, KLANTMANAGER, OPERATOR
 from werkbrug_shared.timers import configured_timer
 from werkbrug_shared.validation import load, optional_text, require_id
@@ -145,12 +146,13 @@ class AftercareService:
         return plan_dict(handlers.plan_for_placement(self.db, self.caller, require_id(placement_id, "placement_id")))
 
     @rpc(roles=(JOBCOACH, COORDINATOR))
-    def tasks(self, jobcoach_id=None, status=None, due_before=None, placement_id=None):
+    def tasks(self, jobcoach_id=None, status=None, due_before=None, placement_id=None, limit=MAX_PAGE, after=None):
         """The calling organisation's jobcoaches' tasks, by due date; ``due_before`` is exclusive.
+        A page at a time: at most ``limit`` (200), the next page ``after`` the last task of this one.
         Another organisation's coach: Forbidden (their caseload is theirs to see)."""
         actor = self.caller.require()
         query = load(TaskQuery(), {"placement_id": placement_id, "jobcoach_id": jobcoach_id, "status": status,
-                                   "due_before": due_before}, "task query")
+                                   "due_before": due_before, "limit": limit, "after": after}, "task query")
         return [task_dict(t) for t in handlers.tasks(self.db, actor, query)]
 
     @rpc(roles=(JOBCOACH, COORDINATOR))
@@ -208,10 +210,15 @@ class AftercareService:
 
     @rpc(roles=(COORDINATOR,))
     def escalations(self, organisation=None, open_only=True):
+        """What the calling organisation must act on (``handlers.escalations``); ``organisation``,
+        if given, is its own (another's is Forbidden, as for workload)."""
+        actor = self.caller.require()
         optional_text(organisation, "organisation", "query")
         if not isinstance(open_only, bool):
             raise ValidationError.from_fields("query", {"open_only": ["expected true or false"]})
-        return [escalation_dict(e) for e in handlers.escalations(self.db, organisation, open_only)]
+        if organisation is not None and organisation != actor.organisation:
+            raise Forbidden(f"the escalations of {organisation} are for {organisation} to see")
+        return [escalation_dict(e) for e in handlers.escalations(self.db, actor, open_only)]
 
     # --- accountability ----------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from marshmallow import Schema, fields, validate
 from aftercare.domain import TASK_STATUSES
 from aftercare.schemas import CompleteTask, Reassign, RegisterJobcoach, RegisterOrganisation, Sweep, UpdateJobcoach
 from gateway.replies import json_body, reply
-from gateway.routes import body_fields, flag, route
+from gateway.routes import Limit, body_fields, flag, query_limit, route
 from werkbrug_shared.consuming import RpcProxy
+from werkbrug_shared.pagination import MAX_PAGE
 
 TAG = "aftercare"
 JOBCOACH_ID = "/v1/jobcoaches/<string:jobcoach_id>"
@@ -24,6 +25,7 @@ class CoachTaskQuery(Schema):
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     due_before = fields.Date(metadata={"description": "only tasks due before this day (exclusive)"})
     placement_id = _text()
+    after = _text(metadata={"description": "the id of the last task of the page before: the next page"})
 
 
 class TaskQuery(CoachTaskQuery):
@@ -78,12 +80,15 @@ class AftercareRoutes:
         return reply(200, self.aftercare.deactivate_jobcoach(jobcoach_id))
 
     @route("GET", JOBCOACH_ID + "/tasks", tag=TAG, rpc="aftercare.tasks", query=CoachTaskQuery, reply="Tasks",
-           summary="A jobcoach's tasks, by due date", description="The jobcoach's own organisation only.")
+           limit=Limit(MAX_PAGE), summary="A jobcoach's tasks, by due date",
+           description="The jobcoach's own organisation only. A page at a time: `limit` tasks, the next page "
+                       "`after` the last task of this one.")
     def jobcoach_tasks(self, request, jobcoach_id):
         args = request.args
         return reply(200, self.aftercare.tasks(jobcoach_id=jobcoach_id, status=args.get("status"),
                                                 due_before=args.get("due_before"),
-                                                placement_id=args.get("placement_id")))
+                                                placement_id=args.get("placement_id"),
+                                                limit=query_limit(request, MAX_PAGE), after=args.get("after")))
 
     @route("GET", JOBCOACH_ID + "/workload", tag=TAG, rpc="aftercare.workload", reply="Workload",
            summary="A jobcoach's open and overdue tasks and planned hours against capacity")
@@ -91,12 +96,14 @@ class AftercareRoutes:
         return reply(200, self.aftercare.workload(jobcoach_id))
 
     @route("GET", "/v1/aftercare/tasks", tag=TAG, rpc="aftercare.tasks", query=TaskQuery, reply="Tasks",
-           summary="The calling organisation's jobcoaches' tasks, by due date")
+           limit=Limit(MAX_PAGE), summary="The calling organisation's jobcoaches' tasks, by due date",
+           description="A page at a time: `limit` tasks, the next page `after` the last task of this one.")
     def aftercare_tasks(self, request):
         args = request.args
         return reply(200, self.aftercare.tasks(jobcoach_id=args.get("jobcoach_id"), status=args.get("status"),
                                                 due_before=args.get("due_before"),
-                                                placement_id=args.get("placement_id")))
+                                                placement_id=args.get("placement_id"),
+                                                limit=query_limit(request, MAX_PAGE), after=args.get("after")))
 
     @route("GET", "/v1/aftercare/workload", tag=TAG, rpc="aftercare.workload", query=WorkloadQuery,
            reply="Workloads", summary="Every active jobcoach's workload of the calling organisation")
