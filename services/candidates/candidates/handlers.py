@@ -200,7 +200,8 @@ def write(uow: UnitOfWork, batch: list[records.NewCandidate]) -> None:
             raise bsn_conflict(next(iter(known.values()))) from None
         raise Conflict("some of these candidates were registered at the same moment by another call; "
                        "send the same batch again (rows already written come back as existing)") from None
-    uow.emit_many(CANDIDATE_REGISTERED, [(new.id, new.profile()) for new in batch])
+    uow.emit_many(CANDIDATE_REGISTERED, [(new.id, {**new.profile(), "registered_by": new.candidate["registered_by"]})
+                                         for new in batch])
     uow.emit_many(CANDIDATE_ENROLLED, [
         (new.id, {"candidate_id": new.id, "cohort": new.cohort, "region": new.candidate["region"],
                   "target_groups": new.target_groups})
@@ -638,6 +639,8 @@ def inzage(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
     records_out["matches"] = [
         {"match_id": m.match_id} for m in session.scalars(select(ProposedMatch).where(
             ProposedMatch.candidate_id == row.id))]
+    records_out["consents"] = [consent_dict(c, clock.today()) for c in session.scalars(
+        select(Consent).where(Consent.candidate_id == row.id).order_by(Consent.purpose, Consent.organisation))]
     records_out["audit_log"] = chain.entries_for(session, row.id, limit=10_000, after=None)["items"]
     now = clock.now()
     for kind, fields in ((PERSONAL, personal_fields(records_out.get("personal_data", [{}])[0])),

@@ -100,6 +100,9 @@ class MatchingProfile(EventData):
     max_travel_minutes = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=300))
     max_distance_km = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=300))
     transport_modes = fields.List(fields.String(validate=validate.OneOf(TRANSPORT_MODES)), load_default=list)
+    # candidate.registered only: the organisation that registered the person (an organisation's id,
+    # no personal data), so reporting's partner feed can show it that person's changes
+    registered_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
 
 
 class CandidateStatusChanged(EventData):
