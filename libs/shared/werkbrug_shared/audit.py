@@ -321,8 +321,9 @@ def verify(connection) -> Checked:
     return Checked(count, head_seq, head_hash, None)
 
 
-def page_for(session: Session, candidate_id, limit=100, cursor=None) -> dict:
-    """``audit_log(candidate_id, limit, cursor)`` of any service: arguments checked, then a page."""
+def page_args(candidate_id, limit=100, cursor=None) -> tuple[str, int, int | None]:
+    """``audit_log(candidate_id, limit, cursor)``'s arguments checked, as (candidate_id, limit, after):
+    before anyone is asked who may read the log, as every operation parses before it authorises."""
     from werkbrug_shared.pagination import check_limit
     from werkbrug_shared.validation import require_id
 
@@ -335,7 +336,12 @@ def page_for(session: Session, candidate_id, limit=100, cursor=None) -> dict:
 
             raise ValidationError.from_fields("query", {"cursor": ["not a cursor this service gave out"]})
         after = int(cursor)
-    return entries_for(session, candidate_id, limit, after)
+    return candidate_id, limit, after
+
+
+def page_for(session: Session, candidate_id, limit=100, cursor=None) -> dict:
+    """``audit_log(candidate_id, limit, cursor)`` of any service: arguments checked, then a page."""
+    return entries_for(session, *page_args(candidate_id, limit, cursor))
 
 
 # --- inzage and retention, the parts every service shares ------------------------------------

@@ -227,8 +227,9 @@ class AftercareService:
         """Who read or changed personal data about this candidate here (jobcoaches' notes), when,
         why, which fields, never the values: {"items", "next_cursor"}. For the organisation that
         registered the candidate (candidates says), else Forbidden."""
-        self.candidates.custodian(require_id(candidate_id, "candidate_id"))
-        return audit.page_for(self.db.session, candidate_id, limit, cursor)
+        page = audit.page_args(candidate_id, limit, cursor)
+        self.candidates.custodian(candidate_id)
+        return audit.entries_for(self.db.session, *page)
 
     @rpc(roles=(KLANTMANAGER,))
     def inzage(self, candidate_id):

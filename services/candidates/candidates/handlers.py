@@ -605,8 +605,9 @@ def custodian(uow: UnitOfWork, caller: Actor, candidate_id) -> Candidate:
 
 def audit_entries(uow: UnitOfWork, caller: Actor, candidate_id, limit=100, cursor=None) -> dict:
     """The audit log's entries about a candidate, for the registering organisation."""
-    row = custodian(uow, caller, candidate_id)
-    return chain.page_for(uow.session, row.id, limit, cursor)
+    page = chain.page_args(candidate_id, limit, cursor)
+    custodian(uow, caller, candidate_id)
+    return chain.entries_for(uow.session, *page)
 
 
 def inzage(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
