@@ -202,6 +202,11 @@ RPC_CALLS = {
     "candidates.custodian": lambda w, c: ((w.candidate_id,), {}),
     "candidates.audit_log": lambda w, c: ((w.candidate_id,), {}),
     "candidates.inzage": lambda w, c: ((w.candidate_id,), {}),
+    # consent: the registering organisation records it (a consent to the caller itself, tried by the caller)
+    "candidates.give_consent": lambda w, c: (
+        (w.candidate_id, {"purpose": "mediation", "organisation": c.viewer.organisation or "gemeente-utrecht"}), {}),
+    "candidates.revoke_consent": lambda w, c: ((w.candidate_id, "matching"), {}),
+    "candidates.consents": lambda w, c: ((w.candidate_id,), {}),
     # vacancies
     "vacancies.register_employer": lambda w, c: (({"name": "Proef BV", "kvk_number": kvk(), "region": "Twente"},),
                                                  {}),
@@ -388,6 +393,12 @@ HTTP_CALLS = {
     **{f"GET /v1/candidates/<string:candidate_id>/{kind}/{service}": (
         lambda w, kind=kind, service=service: (f"/v1/candidates/{w.candidate_id}/{kind}/{service}", None))
        for kind in ("audit-log", "inzage") for service in ("candidates", "vacancies", "matching", "aftercare")},
+    # consent
+    "GET /v1/candidates/<string:candidate_id>/consents": lambda w: (f"/v1/candidates/{w.candidate_id}/consents", None),
+    "POST /v1/candidates/<string:candidate_id>/consents": lambda w: (
+        f"/v1/candidates/{w.candidate_id}/consents", {"purpose": "mediation", "organisation": "gemeente-hengelo"}),
+    "POST /v1/candidates/<string:candidate_id>/consent-revocations": lambda w: (
+        f"/v1/candidates/{w.candidate_id}/consent-revocations", {"purpose": "matching"}),
     # the description
     "GET /v1/openapi.json": lambda w: ("/v1/openapi.json", None),
     "GET /v1/docs": lambda w: ("/v1/docs", None),

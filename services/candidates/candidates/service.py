@@ -14,11 +14,13 @@ from candidates.models import (
 from candidates.schemas import (
     ChangeStatus,
     CheckedCandidate,
+    ConsentInput,
     DefineTrajectory,
     ListFilters,
     LogEntryInput,
     PlanInput,
     RegisterBatch,
+    RevokeConsent,
     StartCohort,
     candidate_schema,
 )
@@ -185,6 +187,32 @@ class CandidatesService:
         self.caller.require()
         row = handlers.erase(self.db, self.caller, self.clock, candidate_id)
         return {"id": row.id, "status": row.status}
+
+    # --- consent ------------------------------------------------------------------------
+
+    @rpc(roles=(KLANTMANAGER,))
+    def give_consent(self, candidate_id, consent):
+        """The candidate consented, as their registering organisation's klantmanager records it:
+        {"purpose": mediation | aftercare | introduction (with "match_id") | matching, "organisation"
+        (not for matching), "scope": full | contact, "expires_on" (the last day)}. Given again, it
+        replaces the earlier terms. Answers the consent, with whether it holds today."""
+        data = load(ConsentInput(), consent, "consent")
+        row = handlers.give_consent(self.db, self.caller.require(), self.clock, candidate_id, data)
+        return handlers.consent_dict(row, self.clock.today())
+
+    @rpc(roles=(KLANTMANAGER,))
+    def revoke_consent(self, candidate_id, purpose, organisation=None):
+        """The candidate withdrew a consent: no read shows what it opened from this answer on, and
+        matching drops them from every ranking (purpose matching) within a second."""
+        data = load(RevokeConsent(), {"purpose": purpose, "organisation": organisation}, "revocation")
+        row = handlers.revoke_consent(self.db, self.caller.require(), self.clock, candidate_id, data["purpose"],
+                                      data["organisation"])
+        return handlers.consent_dict(row, self.clock.today())
+
+    @rpc(roles=(KLANTMANAGER,))
+    def consents(self, candidate_id):
+        """{"candidate_id", "matching_consent", "consents": [...]}: the registering organisation only."""
+        return handlers.consents(self.db, self.caller.require(), self.clock, candidate_id)
 
     # --- accountability ----------------------------------------------------------------
 

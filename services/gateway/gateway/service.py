@@ -14,7 +14,7 @@ from __future__ import annotations
 from kombu import Connection
 from nameko.dependency_providers import Config
 
-from gateway import accountability, aftercare, board, candidates, docs, feed, figures, matching, vacancies
+from gateway import accountability, aftercare, board, candidates, consent, docs, feed, figures, matching, vacancies
 from gateway.replies import reply
 from gateway.routes import query_filters, query_limit, route
 from werkbrug_shared import config as settings
@@ -26,7 +26,7 @@ __all__ = ["GatewayService", "query_filters", "query_limit"]
 
 class GatewayService(candidates.CandidateRoutes, vacancies.VacancyRoutes, matching.MatchingRoutes,
                      aftercare.AftercareRoutes, figures.FigureRoutes, board.BoardRoutes, docs.DocsRoutes,
-                     feed.FeedRoutes, accountability.AccountabilityRoutes):
+                     feed.FeedRoutes, accountability.AccountabilityRoutes, consent.ConsentRoutes):
     """Partner operations over HTTP, a mixin of routes per service; the regional board's page and
     the API's own description besides."""
 
