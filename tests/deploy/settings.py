@@ -55,6 +55,15 @@ ONLY_FOR = {
     "WERKBRUG_HTTP_ADDRESS": {"gateway"},  # only the gateway serves HTTP
     "WERKBRUG_AFTERCARE_SWEEP_SECONDS": {"aftercare"},
     "WERKBRUG_MATCHING_FAIRNESS_REPORT_SECONDS": {"matching"},
+    # the HTTP rules: only the gateway serves HTTP
+    "WERKBRUG_CORS_ORIGINS": {"gateway"},
+    "WERKBRUG_HTTP_MAX_BODY_BYTES": {"gateway"},
+    "WERKBRUG_RATE_LIMIT": {"gateway"},
+    "WERKBRUG_RATE_LIMIT_ORGANISATIONS": {"gateway"},
+    "WERKBRUG_GATEWAY_REPLICAS": {"gateway"},
+    # the services that hold notes, logbooks and shortlists remove them after this
+    "WERKBRUG_RETENTION_DAYS": {"candidates", "matching", "aftercare", "vacancies"},
+    "WERKBRUG_RETENTION_SWEEP_SECONDS": {"candidates", "matching", "aftercare", "vacancies"},
 }
 ONLY_FOR_PREFIX = {
     "WERKBRUG_SMTP_": {"aftercare"},  # mail to jobcoaches and coordinators
@@ -63,6 +72,10 @@ ONLY_FOR_PREFIX = {
 # Read through something named environ that is not the process's environment.
 NOT_ENVIRONMENT = {
     "PATH_INFO": "the WSGI environ of a request (metrics.py's health app)",
+    "CONTENT_LENGTH": "the WSGI environ of a request (http_policy.py's body cap)",
+    "CONTENT_TYPE": "the WSGI environ of a request (http_policy.py's media type check)",
+    "HTTP_ACCEPT": "the WSGI environ of a request (http_policy.py's Accept check)",
+    "HTTP_TRANSFER_ENCODING": "the WSGI environ of a request (http_policy.py's body cap)",
 }
 
 # Read by the code but no deployment setting: a deployment must leave them unset.
