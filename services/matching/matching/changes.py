@@ -209,17 +209,19 @@ def apply(session: Session, index, changes: list[tuple[str, str]]) -> None:
     full |= keys(POOL) - full - pool
     for ids in _chunks(sorted(full)):
         found = set()
-        _follow_consents(session, index, ids)  # first: a profile is never ranked before its consent is known
+        withdrawn = withdrawn_consents(session, ids)
         for row in session.execute(select(CANDIDATES).where(CANDIDATES.c.candidate_id.in_(ids))):
+            _follow_consent(index, row.candidate_id, withdrawn)  # first: never ranked before it is known
             index.upsert_candidate(candidate_profile_of(row), in_pool=row.in_pool)
             found.add(row.candidate_id)
         for candidate_id in set(ids) - found:  # erased
             index.remove_candidate(candidate_id)
     for ids in _chunks(sorted(pool)):
         found = set()
-        _follow_consents(session, index, ids)
+        withdrawn = withdrawn_consents(session, ids)
         for candidate_id, in_pool in session.execute(select(IndexedCandidate.candidate_id, IndexedCandidate.in_pool)
                                                      .where(IndexedCandidate.candidate_id.in_(ids))):
+            _follow_consent(index, candidate_id, withdrawn)
             index.set_in_pool(candidate_id, in_pool)
             found.add(candidate_id)
         for candidate_id in set(ids) - found:
@@ -245,9 +247,7 @@ def withdrawn_consents(session: Session, ids=None) -> set[str]:
     return set(session.scalars(stmt))
 
 
-def _follow_consents(session: Session, index, ids) -> None:
-    """The index's consent to matching for these candidates as the table holds it (scoring.rankable)."""
-    withdrawn = withdrawn_consents(session, ids)
-    for candidate_id in ids:
-        if (candidate_id in withdrawn) != index.withdrew(candidate_id):
-            index.set_consent(candidate_id, candidate_id not in withdrawn)
+def _follow_consent(index, candidate_id: str, withdrawn: set[str]) -> None:
+    """The index's consent to matching for an indexed candidate as the table holds it (scoring.rankable)."""
+    if (candidate_id in withdrawn) != index.withdrew(candidate_id):
+        index.set_consent(candidate_id, candidate_id not in withdrawn)
