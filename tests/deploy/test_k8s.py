@@ -715,7 +715,12 @@ def test_services_reach_only_dns_the_broker_and_their_database(overlay, service)
             continue
         for peer in peers:
             pod = peer.get("podSelector")
-            if "namespaceSelector" in peer:
+            if "ipBlock" in peer and service == "reporting":
+                # the partners' webhooks: public addresses only, over HTTP(S)
+                assert ports == {("TCP", 443), ("TCP", 80)}, ports
+                assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(peer["ipBlock"].get("except", ()))
+                reached.add("webhooks")
+            elif "namespaceSelector" in peer:
                 assert pod == {"matchLabels": {"k8s-app": "kube-dns"}} and ports == {("UDP", 53), ("TCP", 53)}
                 reached.add("dns")
             elif selects(pod, RABBITMQ_POD):
@@ -728,6 +733,7 @@ def test_services_reach_only_dns_the_broker_and_their_database(overlay, service)
                 pytest.fail(f"{service}: egress to {peer}")
     expected = {"dns", "broker"} | ({"database"} if service in DATABASE_SERVICES else set())
     expected |= {"smtp"} if service == "aftercare" else set()
+    expected |= {"webhooks"} if service == "reporting" else set()
     assert reached == expected, service
 
 
