@@ -106,6 +106,21 @@ def test_a_revocation_holds_from_its_commit_on(uow, clock):
     assert "given_name" in handlers.view(uow, SOWECO, clock, cid)
 
 
+def test_a_read_under_a_consent_is_audited_for_its_purpose(uow, clock):
+    from candidates.models import AUDIT_LOG
+
+    cid = register(uow)
+    handlers.give_consent(uow, ENSCHEDE, clock, cid, consent(purpose="aftercare", organisation="soweco"))
+    handlers.view(uow, SOWECO, clock, cid)
+    handlers.give_consent(uow, ENSCHEDE, clock, cid, consent(purpose="mediation", organisation="soweco"))
+    handlers.view(uow, SOWECO, clock, cid)
+    handlers.view(uow, HENGELO, clock, cid)  # sees nothing personal: no entry
+    uow.session.commit()
+    reads = uow.session.execute(AUDIT_LOG.select().where(AUDIT_LOG.c.action == "read")).mappings().all()
+    assert [(r["organisation"], r["purpose"], r["operation"]) for r in reads] == [
+        ("soweco", "aftercare", "get"), ("soweco", "mediation", "get")]
+
+
 def test_a_consent_holds_through_its_last_day_in_the_netherlands(uow, clock):
     cid = register(uow)
     handlers.give_consent(uow, ENSCHEDE, clock, cid, consent(purpose="mediation", organisation="gemeente-hengelo",

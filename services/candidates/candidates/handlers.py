@@ -88,20 +88,28 @@ def personal_scope(uow: UnitOfWork, caller: Actor, clock: Clock, row: Candidate)
     """How much personal data ``caller`` reads of ``row`` today (visibility.personal_data_scope):
     the registering organisation all, an organisation the candidate consented to what its
     consents open, read from the database at every call (a revocation holds at once)."""
+    return personal_access(uow, caller, clock, row)[0]
+
+
+def personal_access(uow: UnitOfWork, caller: Actor, clock: Clock, row: Candidate) -> tuple[str | None, str]:
+    """:func:`personal_scope`, and the purpose the audit log names for the read: aftercare when
+    only an aftercare consent lets the caller read, else mediation."""
     viewer = visibility.Viewer(caller.organisation)
     if visibility.is_registering_organisation(viewer, row.registered_by):
-        return visibility.FULL
+        return visibility.FULL, chain.MEDIATION
     if caller.organisation is None:
-        return None
+        return None, chain.MEDIATION
     held = uow.session.scalars(select(Consent).where(
         Consent.candidate_id == row.id, Consent.organisation == caller.organisation,
         Consent.revoked_at.is_(None))).all()
     if not held:
-        return None
+        return None, chain.MEDIATION
     introduced = set(uow.session.scalars(select(ProposedMatch.match_id).where(
         ProposedMatch.candidate_id == row.id, ProposedMatch.introduced_at.is_not(None))))
-    return visibility.personal_data_scope(viewer, row.registered_by, [rule_consent(c, introduced) for c in held],
-                                          clock.today())
+    today, consents = clock.today(), [rule_consent(c, introduced) for c in held]
+    purposes = {c.purpose for c in consents if visibility.consent_holds(c, caller.organisation, today)}
+    purpose = chain.AFTERCARE if purposes == {visibility.AFTERCARE} else chain.MEDIATION
+    return visibility.personal_data_scope(viewer, row.registered_by, consents, today), purpose
 
 
 def rule_consent(row: Consent, introduced=frozenset()) -> visibility.Consent:
@@ -226,7 +234,7 @@ def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
     out = records.candidate_dict(row)
     if row.status == domain.ERASED:
         return out
-    scope = personal_scope(uow, caller, clock, row)
+    scope, purpose = personal_access(uow, caller, clock, row)
     if scope is None:
         return out
     personal = uow.session.get(PersonalData, row.id)
@@ -239,9 +247,9 @@ def view(uow: UnitOfWork, caller: Actor, clock: Clock, candidate_id) -> dict:
         audit(uow, caller, clock, row.id, "get")
         now = clock.now()
         account(uow, caller, now, chain.READ, "get", row.id, PERSONAL,
-                [f for f, v in shown.items() if v is not None and v is not False and f != "plan"])
+                [f for f, v in shown.items() if v is not None and v is not False and f != "plan"], purpose)
         if plan is not None:
-            account(uow, caller, now, chain.READ, "get", row.id, PLAN, PLAN_FIELDS)
+            account(uow, caller, now, chain.READ, "get", row.id, PLAN, PLAN_FIELDS, purpose)
     return out
 
 
