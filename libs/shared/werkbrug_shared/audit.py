@@ -339,6 +339,15 @@ def page_args(candidate_id, limit=100, cursor=None) -> tuple[str, int, int | Non
     return candidate_id, limit, after
 
 
+def page_asking_custody(session: Session, custodian, candidate_id, limit=100, cursor=None) -> dict:
+    """``audit_log`` of a service that does not know who registered the person: arguments checked,
+    then ``custodian(candidate_id)`` (candidates', called with the caller's credential: Forbidden
+    to any organisation but the registering one), then the page."""
+    page = page_args(candidate_id, limit, cursor)
+    custodian(candidate_id)
+    return entries_for(session, *page)
+
+
 def page_for(session: Session, candidate_id, limit=100, cursor=None) -> dict:
     """``audit_log(candidate_id, limit, cursor)`` of any service: arguments checked, then a page."""
     return entries_for(session, *page_args(candidate_id, limit, cursor))

@@ -227,9 +227,7 @@ class AftercareService:
         """Who read or changed personal data about this candidate here (jobcoaches' notes), when,
         why, which fields, never the values: {"items", "next_cursor"}. For the organisation that
         registered the candidate (candidates says), else Forbidden."""
-        page = audit.page_args(candidate_id, limit, cursor)
-        self.candidates.custodian(candidate_id)
-        return audit.entries_for(self.db.session, *page)
+        return audit.page_asking_custody(self.db.session, self.candidates.custodian, candidate_id, limit, cursor)
 
     @rpc(roles=(KLANTMANAGER,))
     def inzage(self, candidate_id):
