@@ -224,9 +224,13 @@ def store(session: Session, events, wire: list[dict]) -> None:
         })
         items.append((event.type, data, event.time, event.id))
     projecting = [item for item in items if projects(item[0])]
+    # The lock on the read models first, for every batch, even one they do not follow: then the
+    # feed's. A transaction may store several batches (a batch retried event by event), and one
+    # that took the feed's lock before the read models' deadlocked with a replica doing the reverse.
+    state = lock_state(session)
     projector = None
-    if projecting:  # the lock on the read models first; their rows load after it
-        projector = Projector(session)
+    if projecting:  # the read models' rows load after the lock
+        projector = Projector(session, state)
         projector.load(projecting)
     # the feed's positions, under its own lock (taken after the read models'): gap-free, in commit order
     feed.number(session, stored)
