@@ -126,6 +126,20 @@ class WatchedQueueConsumer(QueueConsumer):
         self.should_stop = True
         if self._gt is not None:
             self._gt.kill()
+        # an entrypoint stopping meanwhile waits for its consumer's removal, which only the loop
+        # says: it is gone, so say it here (a SIGTERM of reporting hung there for good once)
+        pending, self._pending_remove_providers = self._pending_remove_providers, {}
+        for removed_event in pending.values():
+            if not removed_event.ready():
+                removed_event.send()
+
+    def unregister_provider(self, provider):
+        if self._gt is not None and self._gt.dead:
+            # the consume loop has ended (a stop that timed out): no wait for it to cancel anything
+            self._removed.add(provider)
+            super(QueueConsumer, self).unregister_provider(provider)
+            return
+        super().unregister_provider(provider)
 
     def kill(self):
         self._stop_watchdog()
