@@ -86,7 +86,7 @@ def test_placement_start_date_is_a_date():
 
 def test_task_query_all_optional():
     assert load(TaskQuery(), {}, "task query") == {"placement_id": None, "jobcoach_id": None, "status": None,
-                                                    "due_before": None}
+                                                    "due_before": None, "limit": 200, "after": None}
 
 
 @pytest.mark.parametrize("postcode", ["3011AB", "3011 ab", "3011", " 3011 AB "])
