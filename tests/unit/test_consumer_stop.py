@@ -53,3 +53,12 @@ def test_a_removal_already_heard_is_not_sent_twice():
     with eventlet.Timeout(5):
         consumer.stop()
     assert consumer._pending_remove_providers == {}
+
+
+def test_an_entrypoint_stops_even_when_the_loop_never_cancels_its_consumer():
+    consumer = stuck_consumer()  # its loop never iterates, so it never cancels anything
+    provider = object()
+    consumer.register_provider(provider)
+    with eventlet.Timeout(5):
+        consumer.unregister_provider(provider)
+    assert provider not in consumer._providers and consumer._pending_remove_providers == {}

@@ -134,12 +134,21 @@ class WatchedQueueConsumer(QueueConsumer):
                 removed_event.send()
 
     def unregister_provider(self, provider):
-        if self._gt is not None and self._gt.dead:
-            # the consume loop has ended (a stop that timed out): no wait for it to cancel anything
-            self._removed.add(provider)
-            super(QueueConsumer, self).unregister_provider(provider)
-            return
-        super().unregister_provider(provider)
+        """nameko's, bounded like :meth:`stop`: an entrypoint's stop waits for the consume loop to
+        cancel its consumer, and a loop that does not (reporting's RPC loop, twice under the
+        two-instance fault test) kept a SIGTERM from ever ending. Past the bound the provider is
+        dropped all the same; a message still delivered to it is unacked and the broker gives it
+        to another instance when this one is gone."""
+        if self._gt is not None and not self._gt.dead:
+            with eventlet.Timeout(self.stop_seconds, False):
+                super().unregister_provider(provider)
+                return
+            log.warning("the %s consume loop of %s did not cancel a consumer within %ss; stopping on",
+                        self.kind, self.container.service_name, self.stop_seconds)
+        # the consume loop has ended (a stop that timed out), or did not answer: no wait for it
+        self._pending_remove_providers.pop(provider, None)
+        self._removed.add(provider)
+        super(QueueConsumer, self).unregister_provider(provider)
 
     def kill(self):
         self._stop_watchdog()
